@@ -1,0 +1,1 @@
+"""sellerpolicy.engine: sources, metrics, evaluation back ends, decisions, store, CLI."""

@@ -1,0 +1,40 @@
+"""The contract every evaluation back end keeps.
+
+A back end decides only which rule conditions are true for each seller. All
+else (not-assessed checks, escalation, exemptions, status, explanations) is
+shared code in ``engine.evaluate`` so that back ends cannot drift apart.
+
+A back end is called only with rules whose every metric is non-null for the
+seller; it must return, for each seller in order, the ids of the rules whose
+``when`` condition holds. ``eq`` compares exactly; percent thresholds were
+already turned into fractions by the compiler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
+
+from sellerpolicy.rules.model import CompiledPack
+
+from .facts import SellerFacts
+
+
+class BackendName(StrEnum):
+    """Back ends selectable with ``--backend``."""
+
+    AUTO = "auto"
+    PYTHON = "python"
+    DURABLE = "durable"
+    VECTOR = "vector"
+
+
+class Backend(Protocol):
+    """Evaluate the conditions of a compiled pack on many sellers."""
+
+    name: str
+
+    def match(self, pack: CompiledPack, facts: Sequence[SellerFacts]) -> list[frozenset[str]]:
+        """For each seller, in order, the ids of rules whose condition is true."""
+        ...

@@ -1,0 +1,1 @@
+"""Rule packs shipped with sellerpolicy, one folder per marketplace."""
