@@ -1,0 +1,255 @@
+"""A plain-Python reference implementation of the metric catalog (domain.md).
+
+Deliberately naive: for every seller and every metric use it loops over the
+rows and applies the rules of ``shared/spec/domain.md`` word for word. It is
+slow and obviously correct; the property test compares the SQL against it.
+Timestamps are naive UTC datetimes, as in the canonical tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sellerpolicy.rules.catalog import LateBasis
+from sellerpolicy.rules.model import MetricUse
+
+Row = Mapping[str, Any]
+Tables = Mapping[str, Sequence[Row]]
+REMOVAL_DELAY = timedelta(hours=48)
+
+
+def _before(ts: datetime | None, as_of: datetime) -> bool:
+    return ts is not None and ts < as_of
+
+
+def window(use: MetricUse, as_of: datetime) -> tuple[datetime, datetime]:
+    """``[as_of - lag - window, as_of - lag)``."""
+    end = as_of - use.lag
+    return end - use.window, end
+
+
+def effective_rating(tables: Tables, order_id: str, as_of: datetime) -> int | None:
+    """The effective feedback rating of one order at ``as_of``."""
+    events = sorted(
+        (e for e in tables.get("feedback", ()) if e["order_id"] == order_id),
+        key=lambda e: e["at"],
+    )
+    lefts = [e for e in events if e["event"] == "left"]
+    if not lefts or not _before(lefts[0]["at"], as_of):
+        return None
+    for e in events:
+        if e["event"] == "removed" and as_of - e["at"] >= REMOVAL_DELAY:
+            return None
+    rating: int = lefts[0]["rating"]
+    updates = [e for e in events if e["event"] == "updated"]
+    if updates and _before(updates[0]["at"], as_of):
+        rating = updates[0]["rating"]
+    return rating
+
+
+def _events(tables: Tables, table: str, order_id: str, at: str, as_of: datetime) -> list[Row]:
+    return [e for e in tables.get(table, ()) if e["order_id"] == order_id and _before(e[at], as_of)]
+
+
+def is_pre_cancel(o: Row, initiators: frozenset[str], as_of: datetime) -> bool:
+    """Cancelled before as_of by a counted initiator, not shipped at or before the cancel."""
+    if not _before(o.get("cancelled_at"), as_of) or o.get("cancelled_by") not in initiators:
+        return False
+    shipped = o.get("shipped_at")
+    return not (shipped is not None and shipped < as_of and shipped <= o["cancelled_at"])
+
+
+def is_late(o: Row, use: MetricUse, as_of: datetime) -> bool:
+    """Late shipment under the use's basis; a cancelled order is never late."""
+    if _before(o.get("cancelled_at"), as_of):
+        return False
+    shipped = o.get("shipped_at") if _before(o.get("shipped_at"), as_of) else None
+    k = use.knobs
+    if k.late_basis == LateBasis.SHIP_BY:
+        deadline = o.get("ship_by") or o["ordered_at"] + k.late_after
+        return shipped > deadline if shipped is not None else as_of > deadline
+    if shipped is not None:
+        return shipped - o["ordered_at"] >= k.late_after
+    return as_of - o["ordered_at"] >= k.late_after
+
+
+def _has_claim(tables: Tables, o: Row, statuses: frozenset[str] | None, as_of: datetime) -> bool:
+    claims = _events(tables, "claims", o["order_id"], "filed_at", as_of)
+    return any(statuses is None or c["status"] in statuses for c in claims)
+
+
+def _has_chargeback(tables: Tables, o: Row, kinds: frozenset[str], as_of: datetime) -> bool:
+    return any(
+        c["kind"] in kinds for c in _events(tables, "chargebacks", o["order_id"], "filed_at", as_of)
+    )
+
+
+def _is_negative(tables: Tables, o: Row, use: MetricUse, as_of: datetime) -> bool:
+    rating = effective_rating(tables, o["order_id"], as_of)
+    return rating is not None and rating <= use.knobs.negative_max_rating
+
+
+def order_flags(tables: Tables, o: Row, use: MetricUse, as_of: datetime) -> tuple[bool, bool]:
+    """``(in denominator, in numerator)`` of a per-order rate for one order in the window."""
+    k = use.knobs
+    m = use.metric
+    if m == "negative_feedback_rate":
+        return True, _is_negative(tables, o, use, as_of)
+    if m == "claim_rate":
+        return True, _has_claim(tables, o, k.claim_statuses, as_of)
+    if m == "chargeback_rate":
+        return True, _has_chargeback(tables, o, k.chargeback_kinds, as_of)
+    if m == "order_defect_rate":
+        defect = (
+            _is_negative(tables, o, use, as_of)
+            or _has_claim(tables, o, k.claim_statuses, as_of)
+            or _has_chargeback(tables, o, k.chargeback_kinds, as_of)
+        )
+        return True, defect
+    if m == "pre_fulfillment_cancel_rate":
+        return True, is_pre_cancel(o, k.cancel_initiators, as_of)
+    if m == "late_shipment_rate":
+        return True, is_late(o, use, as_of)
+    if m == "valid_tracking_rate":
+        return _before(o.get("shipped_at"), as_of), o.get("tracking_valid") is True
+    if m == "on_time_delivery_rate":
+        return _on_time(o, as_of)
+    if m == "refund_rate":
+        return True, _before(o.get("refunded_at"), as_of)
+    if m == "perfect_order_rate":
+        messages = [
+            msg
+            for msg in tables.get("messages", ())
+            if msg.get("order_id") == o["order_id"] and msg["received_at"] < as_of
+        ]
+        imperfect = (
+            _has_claim(tables, o, None, as_of)
+            or _before(o.get("cancelled_at"), as_of)
+            or is_late(o, use, as_of)
+            or bool(messages)
+            or _is_negative(tables, o, use, as_of)
+            or _before(o.get("refunded_at"), as_of)
+            or _has_chargeback(tables, o, k.chargeback_kinds, as_of)
+        )
+        return True, not imperfect
+    if m == "transaction_defect_rate":
+        defect = is_pre_cancel(o, k.cancel_initiators, as_of) or _has_claim(
+            tables, o, k.claim_statuses, as_of
+        )
+        return True, defect
+    if m in ("dispute_rate", "escalated_dispute_rate", "seller_fault_dispute_rate"):
+        disputes = _events(tables, "disputes", o["order_id"], "opened_at", as_of)
+        if m == "dispute_rate":
+            return True, any(d["kind"] in k.dispute_kinds for d in disputes)
+        if m == "escalated_dispute_rate":
+            return True, any(d.get("escalated") is True for d in disputes)
+        return True, any(
+            d.get("escalated") is True and d.get("seller_responsible") is True for d in disputes
+        )
+    if m == "positive_feedback_rate":
+        rating = effective_rating(tables, o["order_id"], as_of)
+        return rating is not None, rating is not None and rating >= 4
+    raise KeyError(m)
+
+
+def _on_time(o: Row, as_of: datetime) -> tuple[bool, bool]:
+    deliver_by = o.get("deliver_by")
+    if deliver_by is None:
+        return False, False
+    delivered_at = o.get("delivered_at")
+    delivered = delivered_at is not None and delivered_at < as_of
+    cancelled_at = o.get("cancelled_at")
+    if cancelled_at is not None and cancelled_at < as_of:
+        delivered_before_cancel = delivered_at is not None and delivered_at < cancelled_at
+        if not delivered_before_cancel:
+            return False, False
+    if not delivered and not as_of > deliver_by:
+        return False, False
+    return True, delivered and delivered_at is not None and delivered_at <= deliver_by
+
+
+def _in(ts: datetime, bounds: tuple[datetime, datetime]) -> bool:
+    return bounds[0] <= ts < bounds[1]
+
+
+def _sales(orders: Sequence[Row], bounds: tuple[datetime, datetime], as_of: datetime) -> Any:
+    counted = [
+        o
+        for o in orders
+        if _in(o["ordered_at"], bounds) and not _before(o.get("cancelled_at"), as_of)
+    ]
+    currencies = {o["currency"] for o in counted if o.get("currency") is not None}
+    if len(currencies) > 1:
+        return "multi"
+    return float(sum(o["amount"] for o in counted if o.get("amount") is not None))
+
+
+def metric_values(
+    tables: Tables, seller: str, use: MetricUse, as_of: datetime
+) -> dict[str, int | float | None]:
+    """The facts fields of one use for one seller."""
+    bounds = window(use, as_of)
+    orders = [o for o in tables.get("orders", ()) if o["seller_id"] == seller]
+    in_window = [o for o in orders if _in(o["ordered_at"], bounds)]
+    name, m = use.name, use.metric
+    if m == "orders":
+        return {name: len(in_window)}
+    if m in ("gross_sales", "sales_growth_rate"):
+        current = _sales(orders, bounds, as_of)
+        if m == "gross_sales":
+            return {name: None if current == "multi" else current}
+        previous = _sales(orders, (bounds[0] - use.window, bounds[0]), as_of)
+        if "multi" in (current, previous) or previous == 0:
+            return {name: None}
+        return {name: (current - previous) / previous}
+    if m.startswith("dsr_"):
+        column = m.removeprefix("dsr_")
+        ids = {o["order_id"] for o in in_window}
+        ratings = [
+            r[column]
+            for r in tables.get("ratings", ())
+            if r["order_id"] in ids and r["rated_at"] < as_of and r.get(column) is not None
+        ]
+        total, count = sum(ratings), len(ratings)
+        return _rate_fields(name, total, count)
+    if m == "message_response_rate":
+        num = den = 0
+        limit = use.knobs.response_limit
+        for msg in tables.get("messages", ()):
+            if msg["seller_id"] != seller or not _in(msg["received_at"], bounds):
+                continue
+            responded = msg.get("responded_at")
+            answered = responded is not None and responded < as_of
+            if answered or as_of - msg["received_at"] >= limit:
+                den += 1
+                if answered and responded - msg["received_at"] <= limit:
+                    num += 1
+        return _rate_fields(name, num, den)
+    num = den = 0
+    for o in in_window:
+        in_den, in_num = order_flags(tables, o, use, as_of)
+        if in_den:
+            den += 1
+            num += int(in_num)
+    return _rate_fields(name, num, den)
+
+
+def _rate_fields(name: str, num: int, den: int) -> dict[str, int | float | None]:
+    return {name: num / den if den else None, f"{name}__num": num, f"{name}__den": den}
+
+
+def reference_metrics(
+    tables: Tables, uses: Sequence[MetricUse], orders_use: MetricUse, as_of: datetime
+) -> dict[str, dict[str, int | float | None]]:
+    """Facts per seller (every seller of orders or messages) at a naive UTC ``as_of``."""
+    sellers = {o["seller_id"] for o in tables.get("orders", ())}
+    sellers |= {m["seller_id"] for m in tables.get("messages", ())}
+    out: dict[str, dict[str, int | float | None]] = {}
+    for seller in sorted(sellers):
+        facts = metric_values(tables, seller, orders_use, as_of)
+        for use in uses:
+            facts.update(metric_values(tables, seller, use, as_of))
+        out[seller] = facts
+    return out
