@@ -22,6 +22,8 @@ from rich.console import Console
 
 from sellerpolicy.rules.diagnostics import PackError, SellerPolicyError
 
+from .errors import StrictRejectsError
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INPUT = 2
@@ -53,6 +55,18 @@ def main() -> None:
         for diag in exc.diagnostics:
             err_console.print(diag.render(), markup=False, highlight=False)
         sys.exit(EXIT_FINDINGS)
+    except StrictRejectsError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_FINDINGS)
     except SellerPolicyError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_INPUT)
+
+
+from sellerpolicy.engine import cli_validate  # noqa: E402, F401
+from sellerpolicy.engine import cli_generate  # noqa: E402, F401
+from sellerpolicy.engine import cli_evaluate  # noqa: E402, F401
+from sellerpolicy.engine import cli_explain  # noqa: E402, F401
+from sellerpolicy.engine import cli_demo  # noqa: E402, F401
+from sellerpolicy.engine import cli_metrics  # noqa: E402, F401
+from sellerpolicy.engine import cli_test  # noqa: E402, F401

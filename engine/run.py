@@ -1,0 +1,503 @@
+"""The batch run: source or facts file -> decisions, history, output files.
+
+:func:`run_evaluation` is the one pipeline behind ``sellerpolicy evaluate``,
+the Python API and the HTTP service's batch endpoint::
+
+    source --load_source--> canonical tables --compute_metrics--> metric facts ┐
+    facts file (JSONL / CSV / Parquet, as ``sellerpolicy metrics`` writes) ────┤
+                                                                               v
+        chunks of SellerFacts --> history (store) --> evaluate --> store, output sink
+
+Facts flow in chunks of ``chunk_size`` sellers; for each chunk the escalation
+history of its sellers is read from the store in one prefetch, the chunk is
+evaluated, appended to the store and streamed to the output. Rejected source
+rows go to ``<output stem>.rejects.jsonl`` beside the output. One log event
+is emitted per chunk and one per run.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from sellerpolicy.rules.catalog import has_counts
+from sellerpolicy.rules.model import CompiledPack, Exemption, Status, condition_metrics
+
+from .backend import Backend, BackendName
+from .backend_python import PythonBackend, fact_name
+from .decision import Decision, Outcome
+from .errors import FactsError, StrictRejectsError
+from .evaluate import ExplainLevel, evaluate, leaves
+from .explain import EvidenceLookup
+from .facts import Number, SellerFacts, as_of_instant, as_of_label
+from .logs import get_logger
+from .metrics import DuckDBEvidence, compute_metrics, iter_facts
+from .rejects import rejects_path_for, write_rejects
+from .sinks import format_for, open_sink
+from .sources import load_source
+from .store import DecisionRecord, DecisionStore, resolve_store_url
+
+_T = TypeVar("_T")
+FACT_FORMATS = {".jsonl": "JSON lines", ".csv": "CSV", ".parquet": "Parquet"}
+_KEY_COLUMNS = ("seller_id", "as_of")
+_PARQUET_MAGIC = b"PAR1"
+
+
+# ---------------------------------------------------------------------------
+# Which facts a pack needs
+
+
+def required_fields(pack: CompiledPack) -> tuple[str, ...]:
+    """The facts fields the pack's rules and scores read, sorted.
+
+    The value of every metric a ``value`` leaf or a score dimension reads, the
+    numerator of every ``count`` leaf, and what a rule with ``min_orders``
+    checks its volume on: the denominators of its rates, else ``orders``.
+    """
+    needed: set[str] = set()
+    for rule in pack.rules:
+        needed.update(fact_name(leaf) for leaf in leaves(rule.when))
+        if rule.min_orders is not None:
+            counted = [n for n in condition_metrics(rule.when) if has_counts(pack.metric(n).kind)]
+            needed.update([f"{name}__den" for name in counted] or ["orders"])
+    for score in pack.scores:
+        needed.update(d.metric for d in score.dimensions)
+    return tuple(sorted(needed))
+
+
+# ---------------------------------------------------------------------------
+# Facts files
+
+
+def _sniff(path: Path) -> None:
+    """Refuse a file whose content is not the format its extension names."""
+    kind = FACT_FORMATS[path.suffix.lower()]
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if path.suffix.lower() == ".parquet":
+        if not head.startswith(_PARQUET_MAGIC):
+            raise FactsError(
+                f"{path}: not a Parquet file (no Parquet header); is the extension right?"
+            )
+        return
+    if head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
+        raise FactsError(f"{path}: binary content, not a {kind} file; is the extension right?")
+    first = head.lstrip()[:1]
+    if path.suffix.lower() == ".jsonl" and first not in (b"{", b""):
+        raise FactsError(f"{path}: not a JSON lines file (each line must be a JSON object)")
+    if path.suffix.lower() == ".csv" and first in (b"{", b"["):
+        raise FactsError(f"{path}: looks like JSON, not CSV; is the extension right?")
+
+
+def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return con.read_parquet(str(path))
+        if suffix == ".csv":
+            return con.read_csv(str(path), header=True)
+        return con.read_json(str(path), format="newline_delimited")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise FactsError(f"{path}: cannot read it as {FACT_FORMATS[suffix]}: {first}") from exc
+
+
+def _check_columns(path: Path, columns: Sequence[str], pack: CompiledPack) -> None:
+    missing = [c for c in (*_KEY_COLUMNS, *required_fields(pack)) if c not in columns]
+    if missing:
+        raise FactsError(
+            f"{path}: missing field(s) {', '.join(missing)} that pack {pack.id!r} reads "
+            f"(compute them with: sellerpolicy metrics --pack <the same pack>)"
+        )
+
+
+def _row_as_of(value: object, path: Path, row: int) -> datetime:
+    try:
+        if isinstance(value, datetime | date):
+            return as_of_instant(value)
+        if isinstance(value, str):
+            return as_of_instant(datetime.fromisoformat(value))
+    except ValueError:
+        pass
+    raise FactsError(f"{path}: row {row}: as_of {value!r} is not a date or timestamp")
+
+
+def _values(
+    record: Mapping[str, Any],
+    names: Sequence[str],
+    required: frozenset[str],
+    path: Path,
+    row: int,
+) -> dict[str, Number | None]:
+    """The numeric fields of a row; a required field that is not a number is an error."""
+    out: dict[str, Number | None] = {}
+    for name in names:
+        value = record[name]
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            out[name] = value
+        elif name in required:
+            raise FactsError(f"{path}: row {row}: field {name!r} is {value!r}, not a number")
+    return out
+
+
+def read_facts(
+    path: Path, pack: CompiledPack, as_of: datetime, *, chunk_size: int
+) -> Iterator[list[SellerFacts]]:
+    """Read a metric facts file in chunks, checking it fits the pack and ``as_of``.
+
+    The file's format and columns are checked before this returns; rows are
+    read as the chunks are consumed. Raises :class:`FactsError` naming the
+    file (and the row or fields) when the file is missing, is not what its
+    extension says, lacks a field the pack reads, or holds facts for another
+    ``as_of``.
+    """
+    if path.suffix.lower() not in FACT_FORMATS:
+        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
+    if not path.is_file():
+        raise FactsError(f"{path}: no such file")
+    _sniff(path)
+    con = duckdb.connect()
+    try:
+        relation = _relation(con, path)
+        _check_columns(path, relation.columns, pack)
+    except BaseException:
+        con.close()
+        raise
+    return _facts_chunks(
+        con, relation, path=path, pack=pack, expected=as_of_label(as_of), chunk_size=chunk_size
+    )
+
+
+def _facts_chunks(
+    con: duckdb.DuckDBPyConnection,
+    relation: duckdb.DuckDBPyRelation,
+    *,
+    path: Path,
+    pack: CompiledPack,
+    expected: str,
+    chunk_size: int,
+) -> Iterator[list[SellerFacts]]:
+    values = [c for c in relation.columns if c not in _KEY_COLUMNS]
+    required = frozenset(required_fields(pack))
+    row = 0
+    try:
+        for batch in relation.to_arrow_reader(chunk_size):
+            chunk: list[SellerFacts] = []
+            for record in batch.to_pylist():
+                row += 1
+                instant = _row_as_of(record["as_of"], path, row)
+                if as_of_label(instant) != expected:
+                    raise FactsError(
+                        f"{path}: row {row}: facts are as of {as_of_label(instant)}, "
+                        f"not {expected} (recompute them for this --as-of)"
+                    )
+                chunk.append(
+                    SellerFacts(
+                        seller_id=str(record["seller_id"]),
+                        as_of=instant,
+                        values=_values(record, values, required, path, row),
+                    )
+                )
+            yield chunk
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        kind = FACT_FORMATS[path.suffix.lower()]
+        raise FactsError(f"{path}: cannot read it as {kind}: {first}") from exc
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one run did: counts, rejects, durations and where its files are."""
+
+    run_id: str
+    pack: str
+    pack_version: str
+    pack_digest: str
+    as_of: str
+    sellers: int
+    statuses: Mapping[str, int]  # every status label, worst last
+    actions: Mapping[str, Mapping[str, int]]  # rule -> enforced action -> sellers
+    reported: Mapping[str, Mapping[str, int]]  # rule -> shadow or exempted action -> sellers
+    not_assessed: Mapping[str, int]  # rule -> sellers for whom it was not assessed
+    rejects: int
+    rejects_path: Path | None
+    output: Path
+    store: str | None
+    durations: Mapping[str, float]  # stage -> seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Reported after each chunk: sellers done so far, of ``total`` when known."""
+
+    done: int
+    total: int | None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Counters of one run, filled chunk by chunk (never logged per seller)."""
+
+    sellers: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    actions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reported: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    not_assessed: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        self.sellers += len(decisions)
+        for decision in decisions:
+            self.statuses[decision.status.label] += 1
+            for item in decision.actions:
+                (self.actions if item.enforced else self.reported)[item.rule][item.action] += 1
+            for result in decision.rules:
+                if result.outcome is Outcome.NOT_ASSESSED:
+                    self.not_assessed[result.rule] += 1
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+def select_backend(name: BackendName) -> Backend:
+    """The back end for ``--backend``: ``auto`` is the plain-Python one for batches.
+
+    Raises ValueError for a back end this build does not have.
+
+    The back ends agree exactly (a differential test proves it); the Python
+    one has no per-seller engine overhead, so batches use it unless told.
+    """
+    if name is BackendName.DURABLE:
+        from .backend_durable import DurableBackend  # noqa: PLC0415 (starts threads: load on demand)
+
+        return DurableBackend()
+    if name in (BackendName.AUTO, BackendName.PYTHON):
+        return PythonBackend()
+    raise ValueError(f"back end {name.value!r} is not available in this build")
+
+
+def facts_chunks(table: pa.Table, as_of: datetime, size: int) -> Iterator[list[SellerFacts]]:
+    """The rows of a metrics table as lists of at most ``size`` :class:`SellerFacts`."""
+    chunk: list[SellerFacts] = []
+    for facts in iter_facts(table, as_of):
+        chunk.append(facts)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def evaluate_batches(
+    pack: CompiledPack,
+    chunks: Iterable[Sequence[SellerFacts]],
+    *,
+    as_of: datetime,
+    backend: Backend,
+    store: DecisionStore | None = None,
+    explain: ExplainLevel = ExplainLevel.SUMMARY,
+    exemptions: Sequence[Exemption] = (),
+    evidence: EvidenceLookup | None = None,
+) -> Iterator[list[Decision]]:
+    """Evaluate chunk after chunk, each with its sellers' history prefetched from ``store``."""
+    for chunk in chunks:
+        history = store.history(pack, [f.seller_id for f in chunk], as_of) if store else None
+        yield evaluate(
+            pack,
+            chunk,
+            backend=backend,
+            history=history,
+            exemptions=exemptions,
+            explain=explain,
+            evidence=evidence,
+        )
+
+
+def _timed(items: Iterable[_T], seconds: defaultdict[str, float], stage: str) -> Iterator[_T]:
+    """Yield ``items``, adding the time spent producing each to ``seconds[stage]``."""
+    iterator = iter(items)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            seconds[stage] += time.perf_counter() - start
+        yield item
+
+
+def run_evaluation(
+    pack: CompiledPack,
+    *,
+    source: Path | None = None,
+    facts_path: Path | None = None,
+    as_of: date | datetime,
+    out: Path,
+    store_url: str | None = None,
+    backend: BackendName | Backend = BackendName.AUTO,
+    explain: ExplainLevel = ExplainLevel.SUMMARY,
+    exemptions: Sequence[Exemption] = (),
+    strict: bool = False,
+    chunk_size: int = 10_000,
+    progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Evaluate every seller of a source (or a facts file) and write the decisions.
+
+    Exactly one of ``source`` and ``facts_path`` is given. Decisions go to
+    ``out`` (JSONL, CSV or Parquet by extension) and, with ``store_url``, to
+    the decision store, whose history drives escalation ladders. With a
+    source, rejected rows go to ``<out stem>.rejects.jsonl`` beside ``out``
+    (written on every run, empty when there are none); ``strict`` makes any
+    reject a :class:`StrictRejectsError` before anything is evaluated. The
+    output file appears only when the run succeeds; the store is appended
+    chunk by chunk (one transaction each), so a run that fails part-way
+    leaves its finished chunks in the store under its ``run_id``. ValueError for an
+    unknown output extension or a ``chunk_size`` under 1.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    format_for(out)  # an unknown extension fails before any work
+    instant = as_of_instant(as_of)
+    run_id = str(uuid.uuid4())
+    log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
+    tally = _Tally()
+    engine = select_backend(backend) if isinstance(backend, BackendName) else backend
+    rejects, rejects_path = 0, None
+    with ExitStack() as stack:
+        store = stack.enter_context(DecisionStore(store_url)) if store_url else None
+        evidence = None
+        total: int | None = None
+        if source is not None and facts_path is None:
+            con = stack.enter_context(duckdb.connect())
+            with tally.timed("source"):
+                report = load_source(source, con)
+            rejects, rejects_path = report.reject_count, rejects_path_for(out)
+            write_rejects(report.rejects, rejects_path)
+            log.info(
+                "source.loaded", source=str(source), rows=dict(report.rows_read), rejects=rejects
+            )
+            if strict and rejects:
+                raise StrictRejectsError(rejects, str(rejects_path))
+            with tally.timed("metrics"):
+                metrics = compute_metrics(con, pack.metrics, instant)
+            total = metrics.table.num_rows
+            log.info("metrics.computed", sellers=total, warnings=len(metrics.warnings))
+            chunks = facts_chunks(metrics.table, instant, chunk_size)
+            if explain is ExplainLevel.FULL:
+                evidence = DuckDBEvidence(con, pack.metrics, instant)
+        elif facts_path is not None and source is None:
+            chunks = read_facts(facts_path, pack, instant, chunk_size=chunk_size)
+        else:
+            raise ValueError("give exactly one of source and facts_path")
+        sink = stack.enter_context(open_sink(out))
+        batches = evaluate_batches(
+            pack,
+            chunks,
+            as_of=instant,
+            backend=engine,
+            store=store,
+            explain=explain,
+            exemptions=exemptions,
+            evidence=evidence,
+        )
+        started = time.perf_counter()
+        for index, decisions in enumerate(_timed(batches, tally.seconds, "evaluate")):
+            if store is not None:
+                with tally.timed("store"):
+                    store.append(pack, [DecisionRecord.of(d) for d in decisions], run_id=run_id)
+            with tally.timed("write"):
+                sink.write(decisions)
+            tally.add(decisions)
+            log.info(
+                "batch.evaluated",
+                batch=index,
+                sellers=len(decisions),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            if progress is not None:
+                progress(Progress(tally.sellers, total))
+            started = time.perf_counter()
+    summary = _summary(
+        pack,
+        tally,
+        run_id=run_id,
+        as_of=instant,
+        out=out,
+        store_url=store_url,
+        rejects=rejects,
+        rejects_path=rejects_path,
+    )
+    log.info(
+        "run.finished",
+        as_of=summary.as_of,
+        sellers=summary.sellers,
+        statuses=dict(summary.statuses),
+        rejects=rejects,
+        output=str(out),
+        seconds={k: round(v, 3) for k, v in summary.durations.items()},
+    )
+    return summary
+
+
+def _summary(
+    pack: CompiledPack,
+    tally: _Tally,
+    *,
+    run_id: str,
+    as_of: datetime,
+    out: Path,
+    store_url: str | None,
+    rejects: int,
+    rejects_path: Path | None,
+) -> RunSummary:
+    return RunSummary(
+        run_id=run_id,
+        pack=pack.id,
+        pack_version=pack.version,
+        pack_digest=pack.digest,
+        as_of=as_of_label(as_of),
+        sellers=tally.sellers,
+        statuses=MappingProxyType({s.label: tally.statuses[s.label] for s in Status}),
+        actions=_frozen(tally.actions),
+        reported=_frozen(tally.reported),
+        not_assessed=MappingProxyType(dict(sorted(tally.not_assessed.items()))),
+        rejects=rejects,
+        rejects_path=rejects_path,
+        output=out,
+        store=resolve_store_url(store_url).render_as_string(hide_password=True)
+        if store_url
+        else None,
+        durations=MappingProxyType(dict(tally.seconds)),
+    )
+
+
+def _frozen(counts: Mapping[str, Counter[str]]) -> Mapping[str, Mapping[str, int]]:
+    return MappingProxyType(
+        {rule: MappingProxyType(dict(sorted(c.items()))) for rule, c in sorted(counts.items())}
+    )
