@@ -1,0 +1,82 @@
+"""Rejected input rows: the value, where they are written, and how.
+
+A reject is one source row that breaks the data contract
+(``shared/spec/data-contract.md``, "Bad input"). It is never silently dropped:
+``engine.sources`` collects one :class:`Reject` per rejected row (the first
+problem found in that row) and the command that ran writes them beside its
+output as ``<output name without extension>.rejects.jsonl``.
+
+``reason`` always starts with a stable snake_case code, then a colon and a
+sentence naming the value, e.g.
+``unknown_value: cancelled_by 'robot' is not one of seller, buyer, marketplace``.
+:attr:`Reject.code` gives the code alone. The codes:
+
+=========================  ==================================================
+missing_value              a required value is empty (also ``cancelled_by``
+                           with ``cancelled_at``, ``rating`` for ``left`` and
+                           ``updated``, ``removed_by`` for ``removed``)
+unknown_value              a value outside its enum
+bad_timestamp, bad_bool,   text that does not parse as its type
+bad_number, bad_integer,
+bad_currency
+out_of_range               a rating outside 1-5
+before_order               a timestamp earlier than its order's ``ordered_at``
+responded_before_received  a message answered before it arrived
+closed_before_opened       a dispute closed before it was opened
+duplicate_id               an id already used by an earlier row (first kept)
+unknown_order              an event naming an order not in ``orders``
+rejected_order             an event of an order whose row was rejected
+seller_mismatch            an event whose ``seller_id`` differs from its order's
+duplicate_rating           a second detailed rating of one order
+duplicate_left             another ``left`` after the original (the earliest)
+update_without_left        an ``updated`` with no accepted ``left``
+update_before_left         an ``updated`` earlier than the ``left``
+update_too_late            an ``updated`` more than 60 days after the ``left``
+second_update              an ``updated`` after the first accepted one
+=========================  ==================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Reject:
+    """One rejected row: its table, 1-based data row, offending column and reason."""
+
+    table: str
+    row: int
+    column: str | None
+    reason: str
+
+    @property
+    def code(self) -> str:
+        """The stable code at the start of ``reason`` (``duplicate_id``, ...)."""
+        return self.reason.split(":", 1)[0]
+
+    def to_json(self) -> str:
+        """One JSON object with ``table``, ``row``, ``column`` and ``reason``."""
+        return json.dumps(
+            {"table": self.table, "row": self.row, "column": self.column, "reason": self.reason},
+            ensure_ascii=False,
+        )
+
+
+def rejects_path_for(out: Path) -> Path:
+    """``facts.jsonl`` -> ``facts.rejects.jsonl``, in the same folder."""
+    return out.with_name(f"{out.stem}.rejects.jsonl")
+
+
+def write_rejects(rejects: Iterable[Reject], path: Path) -> int:
+    """Write one JSON object per reject (one per line); return how many were written."""
+    count = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for reject in rejects:
+            fh.write(reject.to_json())
+            fh.write("\n")
+            count += 1
+    return count
