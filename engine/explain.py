@@ -167,20 +167,25 @@ def describe(result: RuleResult, *, rate: bool) -> str:
     return text
 
 
-def describe_distance(d: Distance) -> str:
-    """The distance to the other outcome, in words."""
+def _things(count: int, noun: str) -> str:
+    """``1 bad order``, ``2 bad orders``: counts read as a person writes them."""
+    return f"{format_count(count)} {noun}{'' if count == 1 else 's'}"
+
+
+def describe_distance(d: Distance, *, unit: str = "order") -> str:
+    """The distance to the other outcome, in words (``unit``: order or message)."""
     if d.excess is None and d.good_needed is None:
         if d.headroom is None:
-            return "no number of bad orders makes this rule fire"
-        return f"the window can absorb {format_count(d.headroom)} more bad orders"
+            return f"no number of bad {unit}s makes this rule fire"
+        return f"the window can absorb {_things(d.headroom, f'more bad {unit}')}"
     parts: list[str] = []
     if d.excess is not None:
-        leave = f"{format_count(d.excess)} bad orders must leave the window"
+        leave = f"{_things(d.excess, f'bad {unit}')} must leave the window"
         if d.clears_on is not None:
             leave += f" (earliest {d.clears_on.isoformat()} if nothing new goes wrong)"
         parts.append(leave)
     if d.good_needed is not None:
-        parts.append(f"{format_count(d.good_needed)} good orders must be added")
+        parts.append(f"{_things(d.good_needed, f'good {unit}')} must be added")
     return " or ".join(parts)
 
 
@@ -353,7 +358,9 @@ def render_report(decision: Decision, pack: CompiledPack) -> str:
         if text:
             lines.append(f"    {text}")
         if result.distance is not None:
-            lines.append(f"    {describe_distance(result.distance)}")
+            use = pack.metric(result.metric) if result.metric else None
+            unit = "message" if use and use.metric == "message_response_rate" else "order"
+            lines.append(f"    {describe_distance(result.distance, unit=unit)}")
         if rule.remediation and result.outcome is Outcome.MATCHED:
             lines.append(f"    what to do: {rule.remediation}")
     if decision.scores:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from evalkit import amazon_like, facts, healthy_values, rate, scored_pack
 
+from sellerpolicy.engine.decision import Distance
 from sellerpolicy.engine.evaluate import evaluate_one
-from sellerpolicy.engine.explain import Human, format_number, render_report, render_template
+from sellerpolicy.engine.explain import (
+    Human,
+    describe_distance,
+    format_number,
+    render_report,
+    render_template,
+)
 from sellerpolicy.rules.model import Exemption
 
 
@@ -61,3 +70,16 @@ def test_full_report_explains_scores() -> None:
     report = render_report(evaluate_one(pack, facts(**values)), pack)
     assert "  Service score: 100 points, grade excellent" in report
     assert "    disputes: dispute_rate 0% earns 40 of 40 points" in report
+
+
+def test_distance_wording_counts_singular_and_names_messages() -> None:
+    """A distance of one reads 'bad order' (no plural s), and a message metric
+    speaks of messages, not orders."""
+    breach = Distance(excess=1, good_needed=59, clears_on=date(2026, 11, 9))
+    assert describe_distance(breach) == (
+        "1 bad order must leave the window (earliest 2026-11-09 if nothing new goes wrong)"
+        " or 59 good orders must be added"
+    )
+    assert describe_distance(Distance(headroom=1), unit="message") == (
+        "the window can absorb 1 more bad message"
+    )
