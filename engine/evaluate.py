@@ -42,13 +42,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Protocol
 
 from sellerpolicy.rules.catalog import MetricKind, has_counts
 from sellerpolicy.rules.diagnostics import Diagnostic, PackError
@@ -81,6 +80,23 @@ from .explain import (
     window_dates,
 )
 from .facts import Number, SellerFacts, as_of_label
+from .history import Firing, HistoryFromRecords, HistoryLookup, ladder_actions, streak_length
+
+__all__ = [
+    "ExplainLevel",
+    "Firing",
+    "HistoryFromRecords",
+    "HistoryLookup",
+    "RulePlan",
+    "check_status_map",
+    "evaluate",
+    "evaluate_one",
+    "ladder_actions",
+    "leaves",
+    "not_assessed_reason",
+    "plan_rule",
+    "streak_length",
+]
 
 
 class ExplainLevel(StrEnum):
@@ -94,70 +110,6 @@ class ExplainLevel(StrEnum):
     NONE = "none"
     SUMMARY = "summary"
     FULL = "full"
-
-
-# ---------------------------------------------------------------------------
-# Escalation history
-
-
-class HistoryLookup(Protocol):
-    """Earlier firings of a rule, as the decision store remembers them."""
-
-    def streak(self, seller_id: str, rule_id: str, as_of: date) -> int:
-        """Consecutive firings of the rule before ``as_of``, the streak not lapsed."""
-        ...
-
-
-def streak_length(firings: Iterable[date], as_of: date, lapse: timedelta) -> int:
-    """Count consecutive earlier firings: the one place where lapse is decided.
-
-    Walking back from ``as_of``, each earlier firing (strictly before
-    ``as_of``; one per day) extends the streak while the gap to the later
-    one (or to ``as_of``) is at most ``lapse``; a longer gap ends it (the
-    rule "has not fired for" the lapse only once more than ``lapse`` has
-    passed: a firing exactly 180 days after the last one still escalates).
-    """
-    count, cursor = 0, as_of
-    for day in sorted({d for d in firings if d < as_of}, reverse=True):
-        if cursor - day > lapse:
-            break
-        count, cursor = count + 1, day
-    return count
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """One remembered firing: the rule fired for the seller as of that date."""
-
-    seller_id: str
-    rule: str
-    as_of: date
-
-
-class HistoryFromRecords:
-    """An in-memory :class:`HistoryLookup` over firing records (tests, pack fixtures)."""
-
-    def __init__(self, records: Iterable[Firing], pack: CompiledPack) -> None:
-        dates: dict[tuple[str, str], list[date]] = {}
-        for record in records:
-            dates.setdefault((record.seller_id, record.rule), []).append(record.as_of)
-        self._dates = {key: tuple(value) for key, value in dates.items()}
-        self._lapse = {r.id: r.escalation.lapse for r in pack.rules if r.escalation is not None}
-
-    def streak(self, seller_id: str, rule_id: str, as_of: date) -> int:
-        """Consecutive earlier firings (rules without a ladder never lapse)."""
-        lapse = self._lapse.get(rule_id, timedelta.max)
-        return streak_length(self._dates.get((seller_id, rule_id), ()), as_of, lapse)
-
-
-def ladder_actions(rule: Rule, firing: int) -> tuple[str, ...]:
-    """The actions of a rule on its ``firing``-th consecutive firing."""
-    if rule.escalation is None:
-        return rule.actions
-    reached = [step for step in rule.escalation.steps if step.after <= firing]
-    if not reached:
-        return rule.actions
-    return max(reached, key=lambda step: step.after).actions
 
 
 # ---------------------------------------------------------------------------
