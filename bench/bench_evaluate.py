@@ -1,0 +1,292 @@
+"""Benchmark: evaluating a pack on many sellers, every back end side by side.
+
+One command, one run, figures side by side (printed, never asserted):
+
+1. 1 M sellers' synthetic facts for the shipped ``amazon`` pack (most sellers
+   healthy, a few % breaching one metric, small sellers under ``min_orders``):
+   * the vectorized bulk path, decisions written to Parquet (and evaluation
+     alone, without writing);
+   * durable-rules through ``engine.evaluate`` on a sample (default 50 k),
+     extrapolated to 1 M (said so in the output);
+   * the plain Python back end through ``engine.evaluate``, sample likewise;
+   * the NumPy floor: only the threshold and ``min_orders`` comparisons of
+     the same rules over the same columns;
+2. end to end from raw orders (default 10 M orders of 100 k sellers, the
+   cache of ``bench/bench_metrics.py`` under ``bench/.cache`` when present,
+   else generated): source validation, metrics, evaluation, Parquet
+   decisions; and the same from the already validated canonical tables;
+3. the distributed path on a Dask LocalCluster of 2 worker processes over
+   that source.
+
+Throughput is sellers/s; peak RSS is this process's ``ru_maxrss`` (workers
+of the cluster are separate processes and are not included). Run small with
+``python bench/bench_evaluate.py --sellers 100000 --sample 5000 --skip-e2e``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from sellerpolicy.engine.backend_durable import DurableBackend
+from sellerpolicy.engine.backend_python import PythonBackend
+from sellerpolicy.engine.distributed import run_distributed
+from sellerpolicy.engine.evaluate import ExplainLevel, evaluate, leaves, plan_rule
+from sellerpolicy.engine.metrics import compute_metrics, iter_facts
+from sellerpolicy.engine.sources import load_source
+from sellerpolicy.engine.vector_decisions import evaluate_batches, write_decisions
+from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
+from sellerpolicy.rules.model import Op
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_metrics import source_dir
+
+AS_OF = date(2026, 11, 1)
+T = TypeVar("T")
+
+# (share of the seller's orders in the metric's window, base rate, breached rate)
+PROFILE = {
+    "order_defect_rate": (1.0, 0.001, 0.02),
+    "pre_fulfillment_cancel_rate": (7 / 60, 0.002, 0.06),
+    "late_shipment_rate_10d": (10 / 60, 0.004, 0.09),
+    "late_shipment_rate_30d": (0.5, 0.004, 0.07),
+    "valid_tracking_rate": (0.5, 0.995, 0.85),
+    "on_time_delivery_rate": (14 / 60, 0.985, 0.8),
+    "message_response_rate": (0.15, 0.99, 0.7),
+}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_facts(pack: CompiledPack, sellers: int, seed: int, breach: float) -> pa.Table:
+    """Facts as ``sellerpolicy metrics`` writes them: counts, rates, nulls on empty windows."""
+    rng = np.random.default_rng(seed)
+    orders = np.floor(rng.lognormal(mean=4.6, sigma=1.3, size=sellers)).astype(np.int64)
+    breached = rng.random(sellers) < breach
+    which = rng.integers(0, len(PROFILE), sellers)
+    columns: dict[str, pa.Array] = {
+        "seller_id": pa.array(np.char.add("S", np.arange(sellers).astype("U8")).astype(object)),
+        "orders": pa.array(orders),
+    }
+    for k, use in enumerate(u for u in pack.metrics if u.name != "orders"):
+        share, base, bad = PROFILE[use.name]
+        den = rng.binomial(orders, share)
+        rate = np.where(breached & (which == k), bad, base)
+        num = rng.binomial(den, rate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = num / den
+        columns[use.name] = pa.array(value, mask=den == 0)
+        columns[f"{use.name}__num"] = pa.array(num)
+        columns[f"{use.name}__den"] = pa.array(den)
+    return pa.table(columns)
+
+
+def timed(func: Callable[[], T]) -> tuple[float, T]:
+    """Seconds taken by one call, and its result."""
+    started = time.perf_counter()
+    result = func()
+    return time.perf_counter() - started, result
+
+
+def numpy_floor(pack: CompiledPack, facts: pa.Table) -> int:
+    """Only the comparisons: each rule's leaf and min_orders check, as bare NumPy."""
+    ops = {
+        Op.GT: np.greater,
+        Op.GTE: np.greater_equal,
+        Op.LT: np.less,
+        Op.LTE: np.less_equal,
+        Op.EQ: np.equal,
+    }
+    fired = 0
+    columns = {
+        name: facts.column(name).to_numpy(zero_copy_only=False) for name in facts.column_names[1:]
+    }
+    for rule in pack.rules:
+        plan = plan_rule(rule, pack)
+        mask = np.ones(facts.num_rows, np.bool_)
+        for leaf in leaves(rule.when):
+            mask &= ops[leaf.op](columns[plan.value_fact], leaf.threshold)
+        if rule.min_orders is not None:
+            for name, _ in plan.volumes:
+                mask &= columns[name] >= rule.min_orders
+        fired += int(mask.sum())
+    return fired
+
+
+def evaluate_only(pack: CompiledPack, batches: list[pa.RecordBatch], level: ExplainLevel) -> int:
+    """The bulk path without writing: decisions computed and dropped."""
+    return sum(d.num_rows for d in evaluate_batches(pack, batches, AS_OF, explain=level))
+
+
+def evaluate_and_write(
+    pack: CompiledPack, batches: list[pa.RecordBatch], level: ExplainLevel, out: Path
+) -> int:
+    """The bulk path streaming its decisions to a Parquet file."""
+    return write_decisions(evaluate_batches(pack, batches, AS_OF, explain=level), out)
+
+
+def match_only(pack: CompiledPack, facts: pa.Table, backend: object) -> float:
+    """Seconds for the back end's ``match`` alone (no decisions), chunks of 10 k."""
+    sellers = list(iter_facts(facts, AS_OF))
+    started = time.perf_counter()
+    for i in range(0, len(sellers), 10_000):
+        backend.match(pack, sellers[i : i + 10_000])  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+def per_seller(pack: CompiledPack, facts: pa.Table, backend: object) -> float:
+    """Seconds for ``engine.evaluate`` over the facts with one back end (chunks of 10 k)."""
+    sellers = list(iter_facts(facts, AS_OF))
+    started = time.perf_counter()
+    for i in range(0, len(sellers), 10_000):
+        evaluate(pack, sellers[i : i + 10_000], backend=backend)  # type: ignore[arg-type]
+    return time.perf_counter() - started
+
+
+def bench_facts(args: argparse.Namespace, pack: CompiledPack, work: Path) -> None:
+    """Part 1: 1 M sellers' facts, every evaluation path."""
+    n = args.sellers
+    facts = synthetic_facts(pack, n, args.seed, args.breach)
+    print(f"\n== {n:,} sellers' synthetic facts, pack {pack.id} ({len(pack.rules)} rules)")
+    print(f"   facts: {facts.nbytes / 2**20:,.0f} MiB in memory; peak RSS {peak_rss_mb():,.0f} MiB")
+    floor, fired = timed(lambda: numpy_floor(pack, facts))
+    floor = min(floor, timed(lambda: numpy_floor(pack, facts))[0])
+    rows = []
+    for level in (ExplainLevel.SUMMARY, ExplainLevel.NONE):
+        batches = facts.to_batches(max_chunksize=args.chunk)
+        only, _ = timed(partial(evaluate_only, pack, batches, level))
+        out = work / f"decisions-{level.value}.parquet"
+        full, written = timed(partial(evaluate_and_write, pack, batches, level, out))
+        size = out.stat().st_size / 2**20
+        rows.append((f"vector, explain={level.value}, evaluate only", only, n))
+        rows.append((f"vector, explain={level.value}, + Parquet ({size:,.0f} MiB)", full, written))
+    sample = facts.slice(0, min(args.sample, n))
+    durable = per_seller(pack, sample, DurableBackend()) * n / sample.num_rows
+    python = per_seller(pack, sample, PythonBackend()) * n / sample.num_rows
+    rows.append(
+        (f"durable-rules via evaluate() ({sample.num_rows:,} timed, extrapolated)", durable, n)
+    )
+    rows.append(
+        (f"python loop via evaluate() ({sample.num_rows:,} timed, extrapolated)", python, n)
+    )
+    scale = n / sample.num_rows
+    for name, backend in (("durable-rules", DurableBackend()), ("python", PythonBackend())):
+        seconds = match_only(pack, sample, backend) * scale
+        rows.append((f"{name} match() only, no decisions (extrapolated)", seconds, n))
+    rows.append((f"numpy floor (comparisons only; {fired:,} rule firings)", floor, n))
+    vector_full = rows[1][1]
+    print(f"   {'path':<66} {'seconds':>9} {'sellers/s':>13} {'vs durable':>11} {'vs floor':>9}")
+    for label, seconds, count in rows:
+        print(
+            f"   {label:<66} {seconds:9.3f} {count / seconds:13,.0f} "
+            f"{durable / seconds:10.1f}x {seconds / floor:8.1f}x"
+        )
+    print(
+        f"   targets: vectorized + Parquet >= 10 M sellers/s "
+        f"(measured {n / vector_full / 1e6:.2f} M/s), >= 200x durable "
+        f"({durable / vector_full:.0f}x), within 5x of the floor ({vector_full / floor:.0f}x)"
+    )
+    print(f"   peak RSS {peak_rss_mb():,.0f} MiB")
+
+
+def bench_end_to_end(args: argparse.Namespace, pack: CompiledPack, work: Path) -> Path:
+    """Part 2: raw orders to written decisions, in this process."""
+    folder: Path = source_dir(args.e2e_sellers, args.e2e_orders, args.seed)
+    instant = datetime.combine(AS_OF, datetime.min.time(), UTC)
+    print(f"\n== end to end: {args.e2e_orders:,} orders of {args.e2e_sellers:,} sellers ({folder})")
+    canonical = folder / "canonical.duckdb"
+    stages: dict[str, float] = {}
+    with duckdb.connect() as con:
+        if args.validate or not canonical.exists():
+            stages["validate + load source"], _ = timed(lambda: load_source(folder, con))
+            tables_from = con
+        else:
+            con.execute(f"ATTACH '{canonical}' AS src (READ_ONLY)")
+            con.execute("USE src")
+            tables_from = con
+        stages["metrics (DuckDB)"], result = timed(
+            lambda: compute_metrics(tables_from, pack.metrics, instant)
+        )
+    facts = result.table
+    out = work / "e2e.parquet"
+    stages["evaluate + write Parquet"], written = timed(
+        lambda: write_decisions(evaluate_batches(pack, facts.to_batches(args.chunk), AS_OF), out)
+    )
+    total = sum(stages.values())
+    for stage, seconds in stages.items():
+        print(f"   {stage:<40} {seconds:8.2f} s")
+    source = "raw files (validated)" if "validate + load source" in stages else "validated tables"
+    print(
+        f"   total from {source}: {total:.2f} s for {written:,} sellers "
+        f"({args.e2e_orders / total / 1e6:.2f} M orders/s; target <= 8 s); "
+        f"peak RSS {peak_rss_mb():,.0f} MiB"
+    )
+    return folder
+
+
+def bench_cluster(args: argparse.Namespace, folder: Path, work: Path) -> None:
+    """Part 3: the same source on a LocalCluster of worker processes."""
+    canonical = folder / "canonical.duckdb"
+    validated = canonical.exists() and not args.validate
+    source = canonical if validated else folder
+    kind = "validated canonical tables" if validated else "raw files, validated once by the driver"
+    print(f"\n== Dask LocalCluster, {args.workers} worker processes, {kind} ({source})")
+    seconds, summary = timed(
+        lambda: run_distributed(
+            resolve_pack("amazon"),
+            source=source,
+            as_of=AS_OF,
+            out_dir=work / "cluster",
+            workers=args.workers,
+            validated=validated,
+        )
+    )
+    print(
+        f"   {summary.sellers:,} sellers in {len(summary.partitions)} partitions, "
+        f"{len(summary.failures)} failed, {seconds:.2f} s (cluster start included): "
+        f"{summary.sellers / seconds:,.0f} sellers/s; statuses {dict(summary.statuses)}"
+    )
+
+
+def main() -> None:
+    """Run every part and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sellers", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=50_000, help="sellers timed per loop")
+    parser.add_argument("--breach", type=float, default=0.03, help="share of breaching sellers")
+    parser.add_argument("--chunk", type=int, default=262_144, help="sellers per batch")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--e2e-sellers", type=int, default=100_000)
+    parser.add_argument("--e2e-orders", type=int, default=10_000_000)
+    parser.add_argument("--validate", action="store_true", help="end to end from raw files")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-cluster", action="store_true")
+    args = parser.parse_args()
+    pack = load_pack(resolve_pack("amazon"))
+    with tempfile.TemporaryDirectory(prefix="bench-evaluate-") as tmp:
+        work = Path(tmp)
+        bench_facts(args, pack, work)
+        if not args.skip_e2e:
+            source = bench_end_to_end(args, pack, work)
+            if not args.skip_cluster:
+                bench_cluster(args, source, work)
+
+
+if __name__ == "__main__":
+    main()
