@@ -34,12 +34,18 @@ Examples:
   sellerpolicy evaluate --pack amazon --facts facts.parquet --as-of 2026-11-01 \\
       --out decisions.parquet
 
+  # partitioned over a local Dask cluster of 2 worker processes; --out is a folder
+  # of part-*.parquet files plus manifest.json (or --cluster tcp://host:8786)
+  sellerpolicy evaluate --pack amazon --source data/ --as-of 2026-11-01 \\
+      --out decisions/ --workers 2
+
 Without --store every run is judged alone: escalation ladders (warn, then
 restrict...) need the history the store keeps. Rejected input rows are written
 to <out stem>.rejects.jsonl beside the output.
 
-Exit codes: 0 ok; 1 --strict and the source had rejects, or an invalid pack;
-2 unusable input (source, facts file, store, option values).
+Exit codes: 0 ok; 1 --strict and the source had rejects, an invalid pack, or
+a partition of a distributed run that failed after its retries; 2 unusable
+input (source, facts file, store, option values).
 """
 
 
@@ -156,10 +162,21 @@ def evaluate_command(
     log_format: Annotated[
         LogFormat, typer.Option(help="Logs on stderr: auto (console on a terminal), json.")
     ] = LogFormat.AUTO,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Run on a local Dask cluster of N worker processes."),
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="Run on an existing Dask scheduler (tcp://host:8786).")
+    ] = None,
 ) -> None:
     """Evaluate every seller against a pack; write decisions and print a summary."""
     if (source is None) == (facts is None):
         raise typer.BadParameter("give exactly one of --source and --facts")
+    if workers is not None or cluster is not None:
+        configure_logging(log_format)
+        _distributed(pack, source, parse_as_of(as_of), out, workers, cluster, explain, store)
+        return
     try:
         engine = select_backend(backend)
     except ValueError as exc:
@@ -205,3 +222,64 @@ def evaluate_command(
             err_console.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(EXIT_FINDINGS) from exc
     print_summary(Console(), summary)
+
+
+def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
+    pack: str,
+    source: Path | None,
+    as_of: date | datetime,
+    out: Path,
+    workers: int | None,
+    cluster: str | None,
+    explain: ExplainLevel,
+    store: str | None,
+) -> None:
+    """``--workers`` / ``--cluster``: partitioned Parquet plus a run manifest."""
+    if workers is not None and cluster is not None:
+        raise typer.BadParameter("give at most one of --workers and --cluster")
+    if source is None:
+        raise typer.BadParameter("a distributed run reads --source, not --facts")
+    if store is not None:
+        raise typer.BadParameter(
+            "a distributed run does not write the decision store yet", param_hint="--store"
+        )
+    if out.suffix:
+        raise typer.BadParameter(
+            "a distributed run writes a folder of partitions: give a folder", param_hint="--out"
+        )
+    from .distributed import run_distributed  # noqa: PLC0415 (imports Dask: only when asked)
+
+    try:
+        summary = run_distributed(
+            pack,
+            source=source,
+            as_of=as_of,
+            out_dir=out,
+            workers=workers,
+            cluster=cluster,
+            explain=explain,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console = Console()
+    table = Table(title=f"{summary.pack} {summary.pack_version}, as of {summary.as_of}")
+    table.add_column("status")
+    table.add_column("sellers", justify="right")
+    for status, count in summary.statuses.items():
+        table.add_row(status, f"{count:,}")
+    table.add_section()
+    table.add_row("total", f"{summary.sellers:,}")
+    console.print(table)
+    console.print(
+        f"{len(summary.partitions)} partitions in {summary.seconds:.1f} s; "
+        f"manifest {summary.manifest}; rejected input rows: {summary.rejects or 0:,}",
+        highlight=False,
+    )
+    for failure in summary.failures:
+        err_console.print(
+            f"error: partition {failure.index} failed: {failure.error}",
+            markup=False,
+            highlight=False,
+        )
+    if not summary.ok:
+        raise typer.Exit(EXIT_FINDINGS)
