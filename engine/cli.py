@@ -43,8 +43,26 @@ app = typer.Typer(
 
 err_console = Console(stderr=True)
 
-# Commands register here, one line each, from the module that owns them.
-# (Imports are at the bottom so each module can import `app`-free helpers.)
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sellerpolicy import __version__  # noqa: PLC0415 - only when asked
+
+        typer.echo(f"sellerpolicy {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Marketplace seller-performance policies as runnable rule packs."""
 
 
 def main() -> None:
@@ -63,10 +81,16 @@ def main() -> None:
         sys.exit(EXIT_INPUT)
 
 
-from sellerpolicy.engine import cli_validate  # noqa: E402, F401
-from sellerpolicy.engine import cli_generate  # noqa: E402, F401
-from sellerpolicy.engine import cli_evaluate  # noqa: E402, F401
-from sellerpolicy.engine import cli_explain  # noqa: E402, F401
-from sellerpolicy.engine import cli_demo  # noqa: E402, F401
-from sellerpolicy.engine import cli_metrics  # noqa: E402, F401
-from sellerpolicy.engine import cli_test  # noqa: E402, F401
+# Each command module registers itself on `app` when imported; this order is
+# the order of `sellerpolicy --help` (author a pack, compute, decide, serve).
+from sellerpolicy.engine import (  # noqa: E402, I001
+    cli_validate,  # noqa: F401
+    cli_test,  # noqa: F401
+    cli_generate,  # noqa: F401
+    cli_metrics,  # noqa: F401
+    cli_evaluate,  # noqa: F401
+    cli_explain,  # noqa: F401
+    cli_demo,  # noqa: F401
+    cli_serve,  # noqa: F401
+    cli_keys,  # noqa: F401
+)

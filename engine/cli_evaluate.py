@@ -247,7 +247,13 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
         raise typer.BadParameter(
             "a distributed run writes a folder of partitions: give a folder", param_hint="--out"
         )
-    from .distributed import run_distributed  # noqa: PLC0415 (imports Dask: only when asked)
+    try:
+        from .distributed import run_distributed  # noqa: PLC0415 (imports Dask: only when asked)
+    except ImportError as exc:
+        raise typer.BadParameter(
+            f"distributed runs need Dask ({exc.name} is missing): "
+            "pip install 'sellerpolicy[cluster]'"
+        ) from exc
 
     try:
         summary = run_distributed(

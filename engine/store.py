@@ -3,16 +3,27 @@
 Any SQLAlchemy URL works; the default is a SQLite file (``sellerpolicy.db``),
 PostgreSQL in production (``postgresql+psycopg://user@host/db``; a plain
 ``postgresql://`` URL is given the psycopg 3 driver). A bare path is a
-SQLite file. Tables are created on first use.
+SQLite file. Opening a store applies the Alembic migrations of
+:mod:`sellerpolicy.engine.migrations` (``upgrade head``), which also create
+the pack, audit and API-key tables that :mod:`.pack_store` and :mod:`.auth`
+use on the same database (:attr:`DecisionStore.engine`).
 
 Two tables, written together and never updated:
 
 ``decisions``
     one row per seller per evaluation: ids, pack id, version and digest,
-    ``as_of``, status, when it was evaluated, and the decision document.
+    ``as_of``, status, when it was evaluated, the decision document and
+    ``rules``: every rule's outcome, whether it fired (its condition held)
+    and the actions it enforced, as one compact JSON list.
 ``decision_rules``
-    one row per rule of each decision: its outcome, whether it fired
-    (its condition held) and the actions it enforced. Escalation reads these.
+    one row per rule that fired: what escalation reads (decisions written
+    before migration 0002 have a row for every rule here and no ``rules``).
+
+Appends are SQLAlchemy Core ``INSERT`` executemany with JSON encoded once,
+compactly, before the insert (no ORM objects, no per-row JSON type
+processing); :meth:`DecisionRecord.of` encodes the document as it builds the
+record, so an adapter that also sends the decision (the HTTP service) reuses
+that text.
 
 Escalation history (:meth:`DecisionStore.history`) is prefetched for a whole
 batch of sellers in one query per chunk of sellers, never one query per
@@ -30,6 +41,9 @@ as aware UTC datetimes.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,75 +53,56 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from alembic.util.exc import CommandError
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
     Engine,
-    ForeignKey,
-    Index,
-    String,
+    Select,
+    Table,
+    and_,
+    bindparam,
     create_engine,
+    event,
     func,
     insert,
+    or_,
     select,
+    text,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sellerpolicy.rules.model import CompiledPack
 
 from .decision import Decision, Outcome
 from .errors import StoreError
-from .evaluate import streak_length
+from .history import streak_length
+from .migrations import upgrade
+from .migrations.schema import decision_rules_table, decisions_table
 
 __all__ = [
     "DEFAULT_STORE_URL",
     "BatchHistory",
+    "DecisionPage",
     "DecisionRecord",
     "DecisionStore",
     "RuleRecord",
     "StoredDecision",
+    "encode_json",
     "resolve_store_url",
 ]
 
 DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"
-_INSERT_CHUNK = 1_000
+_INSERT_CHUNK = 5_000
 _SELLER_CHUNK = 2_000  # bound parameters per history query stay well under driver limits
 
 
-class _Base(DeclarativeBase):
-    # JSON columns for the decision document and a rule's actions.
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012 (SQLAlchemy's API)
+def encode_json(value: object) -> str:
+    """Compact JSON text, the form the store keeps documents in."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-class _DecisionRow(_Base):
-    __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_pack_seller_as_of", "pack_id", "seller_id", "as_of"),)
-
-    decision_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(36), index=True)
-    seller_id: Mapped[str] = mapped_column(String(200))
-    pack_id: Mapped[str] = mapped_column(String(200))
-    pack_version: Mapped[str] = mapped_column(String(100))
-    pack_digest: Mapped[str] = mapped_column(String(80))
-    as_of: Mapped[datetime] = mapped_column(DateTime())
-    status: Mapped[str] = mapped_column(String(20))
-    evaluated_at: Mapped[datetime] = mapped_column(DateTime())
-    decision: Mapped[dict[str, Any]]
-
-
-class _DecisionRuleRow(_Base):
-    __tablename__ = "decision_rules"
-
-    decision_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("decisions.decision_id"), primary_key=True
-    )
-    rule_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    outcome: Mapped[str] = mapped_column(String(20))
-    fired: Mapped[bool] = mapped_column(Boolean())
-    actions: Mapped[list[str]]
+_D = decisions_table.c
+_R = decision_rules_table.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +125,7 @@ class DecisionRecord:
     document: Mapping[str, object]
     rules: tuple[RuleRecord, ...]
     decision_id: str = ""  # empty: the store assigns a new UUID
+    document_json: str = ""  # the document as compact JSON text; empty: encoded on append
 
     @classmethod
     def of(cls, decision: Decision) -> DecisionRecord:
@@ -137,11 +133,12 @@ class DecisionRecord:
         enforced: dict[str, list[str]] = defaultdict(list)
         for action in decision.enforced_actions:
             enforced[action.rule].append(action.action)
+        document = decision.to_json()
         return cls(
             seller_id=decision.seller_id,
             as_of=_utc(datetime.fromisoformat(decision.as_of)),
             status=decision.status.label,
-            document=decision.to_json(),
+            document=document,
             rules=tuple(
                 RuleRecord(
                     rule_id=result.rule,
@@ -152,6 +149,7 @@ class DecisionRecord:
                 for result in decision.rules
             ),
             decision_id=decision.decision_id,
+            document_json=encode_json(document),
         )
 
 
@@ -184,7 +182,7 @@ class BatchHistory:
     ``streak`` answers from memory, for any ``as_of`` up to the day the
     history was loaded for. The walk collects the firings back to the first
     earlier evaluation in which the rule did not fire; the lapse is then
-    decided by :func:`~sellerpolicy.engine.evaluate.streak_length`, the one
+    decided by :func:`~sellerpolicy.engine.history.streak_length`, the one
     place that decides it.
     """
 
@@ -229,6 +227,14 @@ def resolve_store_url(target: str | Path) -> URL:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    """One page of a seller's decisions, newest first, and the cursor of the next page."""
+
+    decisions: tuple[StoredDecision, ...]
+    next_cursor: str | None
+
+
 class DecisionStore:
     """An append-only decision store on any SQLAlchemy database.
 
@@ -238,14 +244,25 @@ class DecisionStore:
 
     def __init__(self, target: str | Path = DEFAULT_STORE_URL, *, schema: str | None = None):
         self.url = resolve_store_url(target)
-        self._where = self.url.render_as_string(hide_password=True)
+        self.where = self.url.render_as_string(hide_password=True)
         try:
             engine = create_engine(self.url)
         except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot open the decision store {self._where}: {exc}") from exc
+            raise StoreError(f"cannot open the decision store {self.where}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        self._schema = schema
         self._engine: Engine = engine.execution_options(schema_translate_map={None: schema})
         with self._guard("create the tables of"):
-            _Base.metadata.create_all(self._engine)
+            try:
+                upgrade(self._engine, schema)
+            except CommandError as exc:
+                raise StoreError(f"cannot migrate the decision store {self.where}: {exc}") from exc
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (schema applied) that the pack and key stores share."""
+        return self._engine
 
     def close(self) -> None:
         """Release the database connections."""
@@ -263,7 +280,12 @@ class DecisionStore:
             yield
         except SQLAlchemyError as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(f"cannot {doing} the decision store {self._where}: {detail}") from exc
+            raise StoreError(f"cannot {doing} the decision store {self.where}: {detail}") from exc
+
+    def ping(self) -> None:
+        """Raise :class:`StoreError` unless the database answers a trivial query."""
+        with self._guard("reach"), self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def append(
         self,
@@ -273,74 +295,151 @@ class DecisionStore:
         run_id: str,
         evaluated_at: datetime | None = None,
     ) -> list[str]:
-        """Append decisions (in chunks, one transaction); return their decision ids."""
+        """Append decisions (one transaction); return their decision ids.
+
+        Rows go in with Core ``INSERT`` executemany in chunks; on PostgreSQL
+        with ``COPY ... FROM STDIN`` (several times faster for large batches).
+        """
         when = _naive(evaluated_at or datetime.now(UTC))
         ids = [r.decision_id or str(uuid.uuid4()) for r in records]
         decision_rows = [
-            {
-                "decision_id": decision_id,
-                "run_id": run_id,
-                "seller_id": r.seller_id,
-                "pack_id": pack.id,
-                "pack_version": pack.version,
-                "pack_digest": pack.digest,
-                "as_of": _naive(r.as_of),
-                "status": r.status,
-                "evaluated_at": when,
-                "decision": dict(r.document),
-            }
+            (
+                decision_id,
+                run_id,
+                r.seller_id,
+                pack.id,
+                pack.version,
+                pack.digest,
+                _naive(r.as_of),
+                r.status,
+                when,
+                r.document_json or encode_json(r.document),
+                encode_json([[x.rule_id, x.outcome, x.fired, x.actions] for x in r.rules]),
+            )
             for decision_id, r in zip(ids, records, strict=True)
         ]
         rule_rows = [
-            {
-                "decision_id": decision_id,
-                "rule_id": rule.rule_id,
-                "outcome": rule.outcome,
-                "fired": rule.fired,
-                "actions": list(rule.actions),
-            }
+            (decision_id, rule.rule_id, rule.outcome, True, encode_json(rule.actions))
             for decision_id, r in zip(ids, records, strict=True)
             for rule in r.rules
+            if rule.fired
         ]
         with self._guard("write to"), self._engine.begin() as connection:
-            for rows, model in ((decision_rows, _DecisionRow), (rule_rows, _DecisionRuleRow)):
-                for start in range(0, len(rows), _INSERT_CHUNK):
-                    connection.execute(insert(model), rows[start : start + _INSERT_CHUNK])
+            self._write(connection, decisions_table, decision_rows)
+            self._write(connection, decision_rules_table, rule_rows)
         return ids
+
+    def _write(self, connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows (tuples in the table's column order) inside the caller's transaction."""
+        names = [column.name for column in table.columns]
+        if not rows:
+            return
+        if connection.dialect.name == "postgresql":
+            quote = connection.dialect.identifier_preparer.quote
+            target = ".".join(quote(part) for part in (self._schema, table.name) if part)
+            statement = f"COPY {target} ({', '.join(map(quote, names))}) FROM STDIN"
+            driver: Any = connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in chunk])
 
     def decisions(self, seller_id: str, pack_id: str | None = None) -> list[StoredDecision]:
         """Every stored decision of a seller (optionally of one pack), oldest first."""
-        query = select(_DecisionRow).where(_DecisionRow.seller_id == seller_id)
+        query = select(decisions_table).where(_D.seller_id == seller_id)
         if pack_id is not None:
-            query = query.where(_DecisionRow.pack_id == pack_id)
-        query = query.order_by(_DecisionRow.as_of, _DecisionRow.evaluated_at)
-        with self._guard("read"), Session(self._engine) as session:
-            rows = session.scalars(query).all()
-            rules: dict[str, list[RuleRecord]] = defaultdict(list)
-            ids = [row.decision_id for row in rows]
-            for start in range(0, len(ids), _SELLER_CHUNK):
-                chunk = ids[start : start + _SELLER_CHUNK]
-                rule_query = select(_DecisionRuleRow).where(_DecisionRuleRow.decision_id.in_(chunk))
-                for rule in session.scalars(rule_query.order_by(_DecisionRuleRow.rule_id)):
-                    rules[rule.decision_id].append(
-                        RuleRecord(rule.rule_id, rule.outcome, rule.fired, tuple(rule.actions))
-                    )
-            return [
-                StoredDecision(
-                    decision_id=row.decision_id,
-                    run_id=row.run_id,
-                    seller_id=row.seller_id,
-                    pack_id=row.pack_id,
-                    pack_version=row.pack_version,
-                    pack_digest=row.pack_digest,
-                    as_of=_utc(row.as_of),
-                    status=row.status,
-                    evaluated_at=_utc(row.evaluated_at),
-                    document=row.decision,
-                    rules=tuple(rules[row.decision_id]),
+            query = query.where(_D.pack_id == pack_id)
+        query = query.order_by(_D.as_of, _D.evaluated_at)
+        with self._guard("read"), self._engine.connect() as connection:
+            return self._read(connection, query)
+
+    def decision(self, decision_id: str) -> StoredDecision | None:
+        """One decision by id, ``None`` when the store has no such decision."""
+        query = select(decisions_table).where(_D.decision_id == decision_id)
+        with self._guard("read"), self._engine.connect() as connection:
+            found = self._read(connection, query)
+        return found[0] if found else None
+
+    def page(
+        self,
+        seller_id: str,
+        *,
+        pack_id: str | None = None,
+        as_of_from: date | None = None,
+        as_of_to: date | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> DecisionPage:
+        """A page of a seller's decisions, newest first (``as_of``, then evaluation time).
+
+        ``as_of_from`` and ``as_of_to`` are inclusive days. ``cursor`` is the
+        ``next_cursor`` of the previous page; ValueError when it is not one.
+        """
+        query = select(decisions_table).where(_D.seller_id == seller_id)
+        if pack_id is not None:
+            query = query.where(_D.pack_id == pack_id)
+        if as_of_from is not None:
+            query = query.where(_D.as_of >= datetime.combine(as_of_from, time.min))
+        if as_of_to is not None:
+            query = query.where(_D.as_of < datetime.combine(as_of_to + timedelta(days=1), time.min))
+        if cursor is not None:
+            as_of, evaluated_at, last_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    _D.as_of < as_of,
+                    and_(_D.as_of == as_of, _D.evaluated_at < evaluated_at),
+                    and_(
+                        _D.as_of == as_of, _D.evaluated_at == evaluated_at, _D.decision_id < last_id
+                    ),
                 )
-                for row in rows
-            ]
+            )
+        query = query.order_by(_D.as_of.desc(), _D.evaluated_at.desc(), _D.decision_id.desc())
+        with self._guard("read"), self._engine.connect() as connection:
+            found = self._read(connection, query.limit(limit + 1))
+        more = len(found) > limit
+        found = found[:limit]
+        last = found[-1] if more else None
+        next_cursor = _encode_cursor(last) if last is not None else None
+        return DecisionPage(tuple(found), next_cursor)
+
+    @staticmethod
+    def _read(connection: Connection, query: Any) -> list[StoredDecision]:
+        rows = connection.execute(query).all()
+        rules: dict[str, list[RuleRecord]] = defaultdict(list)
+        for row in rows:
+            for rule_id, outcome, fired, actions in row.rules or ():
+                rules[row.decision_id].append(RuleRecord(rule_id, outcome, fired, tuple(actions)))
+        ids = [row.decision_id for row in rows if row.rules is None]  # written before 0002
+        for start in range(0, len(ids), _SELLER_CHUNK):
+            chunk = ids[start : start + _SELLER_CHUNK]
+            rule_query = (
+                select(decision_rules_table)
+                .where(_R.decision_id.in_(chunk))
+                .order_by(_R.decision_id, _R.rule_id)
+            )
+            for rule in connection.execute(rule_query):
+                rules[rule.decision_id].append(
+                    RuleRecord(rule.rule_id, rule.outcome, rule.fired, tuple(rule.actions))
+                )
+        return [
+            StoredDecision(
+                decision_id=row.decision_id,
+                run_id=row.run_id,
+                seller_id=row.seller_id,
+                pack_id=row.pack_id,
+                pack_version=row.pack_version,
+                pack_digest=row.pack_digest,
+                as_of=_utc(row.as_of),
+                status=row.status,
+                evaluated_at=_utc(row.evaluated_at),
+                document=row.decision,
+                rules=tuple(sorted(rules[row.decision_id], key=lambda r: r.rule_id)),
+            )
+            for row in rows
+        ]
 
     def history(
         self, pack: CompiledPack, seller_ids: Sequence[str], as_of: date | datetime
@@ -359,11 +458,11 @@ class DecisionStore:
         if depth == 0 or not seller_ids:
             return BatchHistory(pack, day, evaluations)
         unique = sorted(set(seller_ids))
-        with self._guard("read the history from"), Session(self._engine) as session:
+        with self._guard("read the history from"), self._engine.connect() as connection:
             for start in range(0, len(unique), _SELLER_CHUNK):
                 chunk = unique[start : start + _SELLER_CHUNK]
                 self._load_history(
-                    session,
+                    connection,
                     pack_id=pack.id,
                     seller_ids=chunk,
                     before=datetime.combine(day, time.min),
@@ -374,7 +473,7 @@ class DecisionStore:
 
     @staticmethod
     def _load_history(
-        session: Session,
+        connection: Connection,
         *,
         pack_id: str,
         seller_ids: Sequence[str],
@@ -382,39 +481,13 @@ class DecisionStore:
         depth: int,
         into: dict[str, list[_Evaluation]],
     ) -> None:
-        ranked = (
-            select(
-                _DecisionRow.decision_id,
-                _DecisionRow.seller_id,
-                _DecisionRow.as_of,
-                _DecisionRow.evaluated_at,
-                func.dense_rank()
-                .over(partition_by=_DecisionRow.seller_id, order_by=_DecisionRow.as_of.desc())
-                .label("rank"),
-            )
-            .where(
-                _DecisionRow.pack_id == pack_id,
-                _DecisionRow.seller_id.in_(seller_ids),
-                _DecisionRow.as_of < before,
-            )
-            .subquery()
-        )
-        query = (
-            select(
-                ranked.c.seller_id, ranked.c.as_of, ranked.c.decision_id, _DecisionRuleRow.rule_id
-            )
-            .outerjoin(
-                _DecisionRuleRow,
-                (_DecisionRuleRow.decision_id == ranked.c.decision_id) & _DecisionRuleRow.fired,
-            )
-            .where(ranked.c.rank <= depth)
-            .order_by(ranked.c.seller_id, ranked.c.as_of.desc(), ranked.c.evaluated_at.desc())
-        )
         # Per seller and day, the first decision seen is the day's last evaluation
         # (latest as_of, then latest run): that one is the day's history.
         chosen: dict[tuple[str, date], str] = {}
         fired: dict[tuple[str, date], set[str]] = {}
-        for seller_id, row_as_of, decision_id, rule_id in session.execute(query):
+        params = {"pack_id": pack_id, "seller_ids": list(seller_ids), "before": before}
+        rows = connection.execute(_HISTORY_QUERY, {**params, "depth": depth})
+        for seller_id, row_as_of, decision_id, rule_id in rows:
             key = (seller_id, row_as_of.date())
             if chosen.setdefault(key, decision_id) != decision_id:
                 continue
@@ -423,6 +496,69 @@ class DecisionStore:
                 rules.add(rule_id)
         for (seller_id, day), rules in fired.items():
             into.setdefault(seller_id, []).append(_Evaluation(day, frozenset(rules)))
+
+
+def _history_query() -> Select[str, datetime, str, str | None]:
+    """Earlier evaluations of sellers (newest ``depth`` days each) and their firing rules.
+
+    Built once with bound parameters (``pack_id``, ``seller_ids``, ``before``,
+    ``depth``), so a request pays for execution only, not for building SQL.
+    """
+    ranked = (
+        select(
+            _D.decision_id,
+            _D.seller_id,
+            _D.as_of,
+            _D.evaluated_at,
+            func.dense_rank()
+            .over(partition_by=_D.seller_id, order_by=_D.as_of.desc())
+            .label("rank"),
+        )
+        .where(
+            _D.pack_id == bindparam("pack_id"),
+            _D.seller_id.in_(bindparam("seller_ids", expanding=True)),
+            _D.as_of < bindparam("before"),
+        )
+        .subquery()
+    )
+    return (
+        select(ranked.c.seller_id, ranked.c.as_of, ranked.c.decision_id, _R.rule_id)
+        .outerjoin(decision_rules_table, (_R.decision_id == ranked.c.decision_id) & _R.fired)
+        .where(ranked.c.rank <= bindparam("depth"))
+        .order_by(ranked.c.seller_id, ranked.c.as_of.desc(), ranked.c.evaluated_at.desc())
+    )
+
+
+_HISTORY_QUERY = _history_query()
+
+
+def _sqlite_pragmas(connection: Any, _record: object) -> None:
+    """WAL lets readers work beside the writer; wait for a busy writer, never fail at once.
+
+    ``synchronous=NORMAL`` is SQLite's advice for WAL: a commit survives an
+    application crash; only a power cut can lose the last commits.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _encode_cursor(last: StoredDecision) -> str:
+    raw = "|".join(
+        (_naive(last.as_of).isoformat(), _naive(last.evaluated_at).isoformat(), last.decision_id)
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        as_of, evaluated_at, decision_id = raw.split("|")
+        return datetime.fromisoformat(as_of), datetime.fromisoformat(evaluated_at), decision_id
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise ValueError(f"cursor {cursor!r} is not a cursor this API returned") from exc
 
 
 def _naive(value: datetime) -> datetime:

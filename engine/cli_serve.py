@@ -1,0 +1,53 @@
+"""``sellerpolicy serve``: run the HTTP service (uvicorn) on a decision store.
+
+On first start with an empty store the shipped packs are imported and
+activated (author ``system``). Create a key first: ``sellerpolicy keys
+create --role admin --store URL``. The service's packages (FastAPI, uvicorn,
+prometheus-client) are imported only when the command runs, so the rest of
+the CLI works without them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sellerpolicy.engine.cli import EXIT_INPUT, app, err_console
+from sellerpolicy.engine.logs import configure_logging
+from sellerpolicy.engine.store import DEFAULT_STORE_URL
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    store: Annotated[
+        str,
+        typer.Option(help="Decision store: SQLAlchemy URL or SQLite file path."),
+    ] = DEFAULT_STORE_URL,
+    max_body: Annotated[
+        int | None,
+        typer.Option(min=1024, help="Largest request body accepted, in bytes (default 32 MiB)."),
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+) -> None:
+    """Serve the evaluation API (OpenAPI at /openapi.json, docs at /docs)."""
+    try:
+        import uvicorn  # noqa: PLC0415 (optional: only this command needs it)
+
+        from sellerpolicy.engine.service import Settings, create_app  # noqa: PLC0415
+    except ImportError as exc:
+        err_console.print(
+            f"error: the HTTP service needs {exc.name}: pip install 'sellerpolicy[service]'",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INPUT) from exc
+    configure_logging()
+    settings = (
+        Settings(store_url=store)
+        if max_body is None
+        else Settings(store_url=store, max_body_bytes=max_body)
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log, log_level="info")

@@ -1,0 +1,119 @@
+"""The database schema at the head revision, as SQLAlchemy Core tables.
+
+The revisions in ``versions/`` create these tables; the stores read and
+write through them (:mod:`..store`, :mod:`..pack_store`, :mod:`..auth`).
+When a revision changes a table, change it here too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "JSONText",
+    "api_keys_table",
+    "audit_table",
+    "decision_rules_table",
+    "decisions_table",
+    "metadata",
+    "pack_versions_table",
+]
+
+
+class JSONText(TypeDecorator[Any]):
+    """A JSON column written from pre-encoded JSON text (no per-row encoding on insert).
+
+    Binds pass the text through; reads decode text (SQLite) or take the
+    value the driver already decoded (psycopg decodes ``json``).
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        """No processing: values are already JSON text."""
+        return
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        """Decode JSON text; values the driver decoded pass through."""
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+metadata = MetaData()
+
+decisions_table = Table(
+    "decisions",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("run_id", String(36), nullable=False),
+    Column("seller_id", String(200), nullable=False),
+    Column("pack_id", String(200), nullable=False),
+    Column("pack_version", String(100), nullable=False),
+    Column("pack_digest", String(80), nullable=False),
+    Column("as_of", DateTime(), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("evaluated_at", DateTime(), nullable=False),
+    Column("decision", JSONText(), nullable=False),
+    Column("rules", JSONText(), nullable=True),
+)
+
+decision_rules_table = Table(
+    "decision_rules",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("rule_id", String(200), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("fired", Boolean(), nullable=False),
+    Column("actions", JSONText(), nullable=False),
+)
+
+pack_versions_table = Table(
+    "pack_versions",
+    metadata,
+    Column("pack_id", String(200), primary_key=True),
+    Column("version", String(100), primary_key=True),
+    Column("digest", String(80), nullable=False),
+    Column("content", Text(), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("state", String(10), nullable=False),
+)
+
+audit_table = Table(
+    "audit",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", DateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("from_version", String(100), nullable=True),
+    Column("to_version", String(100), nullable=True),
+    Column("detail", Text(), nullable=True),
+)
+
+api_keys_table = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("prefix", String(16), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("revoked_at", DateTime(), nullable=True),
+)

@@ -1,0 +1,142 @@
+"""What one running service holds: its stores, compiled packs, metrics; and the auth check.
+
+:class:`ServiceState` opens the decision store (applying migrations), the
+pack and key stores on the same database, and imports the shipped packs
+into an empty store. Route code reaches it with :func:`state_of` and guards
+itself with ``Depends(require(Role.X))``: no key is a 401 (with
+``WWW-Authenticate: Bearer``), an unknown or revoked key a 401, a key whose
+role is too low a 403.
+
+A key that authenticated is remembered for ``Settings.key_cache_seconds``
+(2 s by default), so a busy client costs one key lookup per interval instead
+of one per request; a revoked key therefore stops working within that time.
+Unknown keys are never remembered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from sellerpolicy.rules.model import CompiledPack
+
+from .auth import ApiKey, KeyStore, Role, hash_key
+from .backend import Backend, BackendName
+from .pack_store import CompiledPacks, PackNotFoundError, PackState, PackStore, PackVersion
+from .run import select_backend
+from .service_metrics import ServiceMetrics
+from .service_problems import ProblemError
+from .store import DEFAULT_STORE_URL, DecisionStore
+
+__all__ = ["DEFAULT_MAX_BODY", "ServiceState", "Settings", "require", "state_of"]
+
+#: The largest request body accepted by default (10,000 sellers with their facts fit).
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+_MAX_TRUSTED = 10_000  # remembered keys; past this the memory starts over
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="an API key: `sellerpolicy keys create --role ROLE` prints one",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the service runs."""
+
+    store_url: str = DEFAULT_STORE_URL
+    schema: str | None = None  # PostgreSQL schema of the tables
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    import_shipped: bool = True  # import and activate the shipped packs into an empty store
+    key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
+
+
+class ServiceState:
+    """The stores, the compiled-pack cache, the back end and the metrics of one app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = DecisionStore(settings.store_url, schema=settings.schema)
+        self.packs = PackStore(self.store.engine, self.store.where)
+        self.keys = KeyStore(self.store.engine, self.store.where)
+        self.compiled = CompiledPacks()
+        self.metrics = ServiceMetrics()
+        self.backend: Backend = select_backend(BackendName.AUTO)
+        self._trusted: dict[str, tuple[ApiKey, float]] = {}
+        if settings.import_shipped:
+            self.packs.import_shipped()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.close()
+
+    async def authenticate(self, token: str) -> ApiKey | None:
+        """The active key for ``token`` (remembered briefly), ``None`` when unknown or revoked."""
+        digest = hash_key(token)
+        now = time.monotonic()
+        trusted = self._trusted.get(digest)
+        if trusted is not None and trusted[1] > now:
+            return trusted[0]
+        key = await run_in_threadpool(self.keys.authenticate, token)
+        if key is None:
+            self._trusted.pop(digest, None)
+        else:
+            if len(self._trusted) > _MAX_TRUSTED:
+                self._trusted.clear()
+            self._trusted[digest] = (key, now + self.settings.key_cache_seconds)
+        return key
+
+    def resolve(self, ref: str) -> tuple[PackVersion, CompiledPack]:
+        """The stored version and compiled pack for ``id`` (active) or ``id@version``.
+
+        A draft cannot make decisions (activate it first); 404 names what is missing.
+        """
+        pack_id, _, version = ref.partition("@")
+        try:
+            stored = self.packs.get(pack_id, version) if version else self.packs.active(pack_id)
+        except PackNotFoundError as exc:
+            raise ProblemError(404, "pack_not_found", str(exc)) from exc
+        if stored.state is PackState.DRAFT:
+            detail = (
+                f"{stored.ref} is a draft: activate it first "
+                "(or check it with POST /v1/packs:validate)"
+            )
+            raise ProblemError(409, "pack_is_draft", detail)
+        return stored, self.compiled.get(stored)
+
+
+def state_of(request: Request) -> ServiceState:
+    """The service state of the app that serves ``request``."""
+    state = request.app.state.service
+    assert isinstance(state, ServiceState)
+    return state
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """A dependency: the caller's API key, which must have at least ``role``."""
+
+    async def caller(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> ApiKey:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if credentials is None:
+            detail = "this endpoint needs an API key: send 'Authorization: Bearer <key>'"
+            raise ProblemError(401, "unauthenticated", detail, headers=challenge)
+        key = await state_of(request).authenticate(credentials.credentials)
+        if key is None:
+            detail = "the API key is not valid (unknown or revoked)"
+            raise ProblemError(401, "unauthenticated", detail, headers=challenge)
+        if key.role < role:
+            detail = f"this needs the {role.label} role; key {key.id} is {key.role.label}"
+            raise ProblemError(403, "forbidden", detail)
+        return key
+
+    return caller

@@ -1,0 +1,95 @@
+"""Helpers of the service tests: the running service, a PostgreSQL schema per use,
+and a small test pack (with fixtures) derived from a shipped one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from sellerpolicy.engine.auth import Role
+from sellerpolicy.engine.service import Settings, create_app
+from sellerpolicy.engine.service_state import ServiceState
+from sellerpolicy.rules import resolve_pack
+
+POSTGRES_URL = os.environ.get(
+    "SELLERPOLICY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BASE_PACK = "walmart-seller-performance"
+BASE_VERSION = "2026.11.0"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A running app (in process), its state and a key per role."""
+
+    client: TestClient
+    state: ServiceState
+    keys: dict[Role, str]
+    backend: str
+
+    def auth(self, role: Role) -> dict[str, str]:
+        """The Authorization header of the key of ``role``."""
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+def pack_text(pack_id: str, version: str) -> str:
+    """The shipped Walmart pack's YAML under another id and version."""
+    text_ = resolve_pack("walmart").read_text(encoding="utf-8")
+    return text_.replace(f"id: {BASE_PACK}", f"id: {pack_id}").replace(
+        f"version: {BASE_VERSION}", f"version: {version}"
+    )
+
+
+def fixture_texts(pack_id: str) -> list[str]:
+    """The shipped Walmart pack's fixture files, naming ``pack_id``."""
+    folder = resolve_pack("walmart").parent / "tests"
+    return [
+        path.read_text(encoding="utf-8").replace(BASE_PACK, pack_id)
+        for path in sorted(folder.glob("*.yaml"))
+    ]
+
+
+def healthy_facts() -> dict[str, float | int]:
+    """Facts of a healthy seller under the Walmart pack."""
+    return {
+        "orders": 1200,
+        "cancellation_rate": 0.01,
+        "cancellation_rate__num": 12,
+        "cancellation_rate__den": 1200,
+    }
+
+
+def postgres_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards (skip, or fail in CI, when unreachable)."""
+    engine = create_engine(POSTGRES_URL)
+    schema = f"sp_svc_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as con:
+            con.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        engine.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
+    try:
+        yield schema
+    finally:
+        with engine.begin() as con:
+            con.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def start_service(settings: Settings, backend: str) -> Iterator[Service]:
+    """The app on ``settings`` behind a test client, with a key per role."""
+    app = create_app(settings)
+    state: ServiceState = app.state.service
+    keys = {role: state.keys.create(role, actor="test")[1] for role in Role}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Service(client, state, keys, backend)
