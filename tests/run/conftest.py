@@ -3,8 +3,6 @@ SQLite and on the real PostgreSQL server (a fresh schema per test)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,9 +10,8 @@ from types import MappingProxyType
 
 import pytest
 import structlog
+from pgkit import POSTGRES_URL, postgres_schema
 from runkit import AS_OF
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from sellerpolicy.engine.generate import generate
 from sellerpolicy.engine.store import DecisionStore
@@ -30,10 +27,6 @@ from sellerpolicy.rules.model import (
     Rule,
     Severity,
     Status,
-)
-
-POSTGRES_URL = os.environ.get(
-    "SELLERPOLICY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
 
@@ -73,25 +66,6 @@ def ladder_pack() -> CompiledPack:
     )
 
 
-def _postgres_schema() -> Iterator[str]:
-    engine = create_engine(POSTGRES_URL)
-    schema = f"sp_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as con:
-            con.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        engine.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
-    try:
-        yield schema
-    finally:
-        with engine.begin() as con:
-            con.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DecisionStore]:
     """A fresh decision store on SQLite (a file) or PostgreSQL (its own schema)."""
@@ -99,7 +73,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DecisionSt
         with DecisionStore(tmp_path / "decisions.db") as sqlite_store:
             yield sqlite_store
         return
-    for schema in _postgres_schema():
+    for schema in postgres_schema():
         with DecisionStore(POSTGRES_URL, schema=schema) as pg_store:
             yield pg_store
 

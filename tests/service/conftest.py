@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import structlog
-from servicekit import POSTGRES_URL, Service, postgres_schema, start_service
+from pgkit import POSTGRES_URL, postgres_schema
+from servicekit import Service, start_service
 
 from sellerpolicy.engine.service import Settings
 

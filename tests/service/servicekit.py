@@ -3,24 +3,16 @@ and a small test pack (with fixtures) derived from a shipped one."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from sellerpolicy.engine.auth import Role
 from sellerpolicy.engine.service import Settings, create_app
 from sellerpolicy.engine.service_state import ServiceState
 from sellerpolicy.rules import resolve_pack
 
-POSTGRES_URL = os.environ.get(
-    "SELLERPOLICY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 BASE_PACK = "walmart-seller-performance"
 BASE_VERSION = "2026.11.0"
 
@@ -64,26 +56,6 @@ def healthy_facts() -> dict[str, float | int]:
         "cancellation_rate__num": 12,
         "cancellation_rate__den": 1200,
     }
-
-
-def postgres_schema() -> Iterator[str]:
-    """A fresh PostgreSQL schema, dropped afterwards (skip, or fail in CI, when unreachable)."""
-    engine = create_engine(POSTGRES_URL)
-    schema = f"sp_svc_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as con:
-            con.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        engine.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
-    try:
-        yield schema
-    finally:
-        with engine.begin() as con:
-            con.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def start_service(settings: Settings, backend: str) -> Iterator[Service]:

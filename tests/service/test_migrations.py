@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from servicekit import POSTGRES_URL, postgres_schema
+from pgkit import POSTGRES_URL, postgres_schema
 from sqlalchemy import (
     JSON,
     Boolean,
