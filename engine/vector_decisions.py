@@ -7,7 +7,7 @@ proves it), column by column over a whole batch:
 1. assessability: per rule, the first null fact read, then the ``min_orders``
    volume checks, as a reason code per row (reasons are a dictionary of the
    distinct texts);
-2. matching: the rule's condition as a NumPy mask (:mod:`.backend_vector`);
+2. matching: the rule's condition as a NumPy mask (:mod:`.vector_kernels`);
 3. escalation: the history is asked for the streaks of the firing rows only;
 4. scores: band and grade picked per distinct combination of bands (exact
    ``math.fsum`` per combination);
@@ -17,59 +17,45 @@ proves it), column by column over a whole batch:
    status is the maximum status code of the enforced slots present.
 
 Texts are rendered only where a decision carries them (firing rules, scores,
-actions); at ``summary`` the distance to compliance of single-leaf rate
-rules is computed with int64 arithmetic (falling back to the exact Python
-function when the numbers could overflow).
+actions).
 
 The layout of a decision batch (:func:`decision_schema`), flat so that
 Parquet encodes it fast: ``decision_id`` (16 bytes, a UUID4), ``seller_id``,
-``as_of``, ``pack``, ``pack_version``, ``pack_digest``, ``status``,
-``actions`` (a list of structs: the data-contract action objects plus
-``enforced`` and ``exemption``), for each rule ``rule:<id>.outcome``,
-``.reason``, ``.streak``, ``.explanation``, ``.distance`` (whether there is
-one), ``.headroom``, ``.excess``, ``.good_needed``; for each score
-``score:<id>.total``, ``.grade``, ``.reason``, ``.explanation``,
-``.points.<dimension>``; and ``facts`` (the input fact columns, untouched).
-Numbers a rule result repeats from its facts (value, counts) and from the
-pack (metric, threshold, window) are not stored again:
-:func:`decisions_from_batch` rebuilds full :class:`Decision` values from a
-batch and the pack. In the bulk path ``Distance.clears_on`` is always null
-(it needs per-seller order dates: an evidence lookup per seller).
+``as_of``, ``pack``, ``pack_version``, ``pack_digest`` (one-entry
+dictionaries: no repeated strings), ``status``, ``actions`` (a list of
+structs: the data-contract action objects plus ``enforced`` and
+``exemption``), for each rule ``rule:<id>.outcome`` (int8 dictionary),
+``.reason`` (null unless not assessed), ``.streak`` (rules with an
+escalation ladder only), ``.explanation`` (null unless the decision carries
+it); for each score ``score:<id>.total``, ``.grade``, ``.reason``,
+``.explanation``, ``.points.<dimension>``; and ``facts`` (the input fact
+columns, untouched). The schema's metadata records the explain level.
+Numbers a rule result repeats from its facts (value, counts, the distance to
+compliance computed from the counts) and from the pack (metric, threshold,
+window) are not stored again: :func:`decisions_from_batch`
+(:mod:`.vector_read`) rebuilds full :class:`Decision` values from a batch and
+the pack.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import queue
-import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sellerpolicy.rules.catalog import MetricKind
-from sellerpolicy.rules.model import CompiledPack, Exemption, Score, Severity, Status
+from sellerpolicy.rules.model import CompiledPack, Exemption, Severity
 
-from .backend_vector import Columns, RuleBlock, ScoreBlock, Slot, rule_block, score_block
-from .decision import (
-    ActionItem,
-    Decision,
-    DimensionResult,
-    Distance,
-    Outcome,
-    RuleResult,
-    ScoreResult,
-)
 from .evaluate import ExplainLevel, HistoryLookup, RulePlan, check_status_map, plan_rule
-from .explain import window_dates
 from .facts import as_of_instant, as_of_label
+from .vector_columns import RuleBlock, Slot, rule_block
+from .vector_kernels import Columns
+from .vector_read import EXPLAIN_KEY, STATUS_LABELS, decisions_from_batch
+from .vector_scores import ScoreBlock, score_block
+from .vector_write import write_decisions
 
 __all__ = [
     "decision_schema",
@@ -79,7 +65,6 @@ __all__ = [
     "write_decisions",
 ]
 
-_STATUS_LABELS = tuple(s.label for s in sorted(Status))
 _RESERVED = frozenset({"seller_id", "as_of"})
 _DEFAULT_CHUNK = 262_144
 
@@ -104,21 +89,24 @@ def _action_type() -> pa.DataType:
     )
 
 
-def decision_schema(pack: CompiledPack, facts: pa.Schema) -> pa.Schema:
+def decision_schema(
+    pack: CompiledPack, facts: pa.Schema, explain: ExplainLevel = ExplainLevel.SUMMARY
+) -> pa.Schema:
     """The schema of the decision batches of ``pack`` over facts of schema ``facts``."""
-    text = pa.dictionary(pa.int32(), pa.string())
+    code = pa.dictionary(pa.int8(), pa.string())
+    # Never null: declared so (Parquet REQUIRED columns carry no definition levels).
     fields = [
-        pa.field("decision_id", pa.binary(16)),
+        pa.field("decision_id", pa.binary(16), nullable=False),
         pa.field("seller_id", pa.string()),
-        pa.field("as_of", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("pack", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("pack_version", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("pack_digest", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("status", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("actions", pa.list_(_action_type())),
+        pa.field("as_of", code, nullable=False),
+        pa.field("pack", code, nullable=False),
+        pa.field("pack_version", code, nullable=False),
+        pa.field("pack_digest", code, nullable=False),
+        pa.field("status", code, nullable=False),
+        pa.field("actions", pa.list_(_action_type()), nullable=False),
     ]
     for rule in pack.rules:
-        fields += [pa.field(f"rule:{rule.id}.{f.name}", f.type) for f in RuleBlock.arrow_type(text)]
+        fields += [f.with_name(f"rule:{rule.id}.{f.name}") for f in RuleBlock.arrow_type(rule)]
     for score in pack.scores:
         for f in ScoreBlock.arrow_type(score):
             if pa.types.is_struct(f.type):
@@ -126,8 +114,8 @@ def decision_schema(pack: CompiledPack, facts: pa.Schema) -> pa.Schema:
             else:
                 fields.append(pa.field(f"score:{score.id}.{f.name}", f.type))
     facts_fields = [f for f in facts if f.name not in _RESERVED]
-    fields.append(pa.field("facts", pa.struct(facts_fields)))
-    return pa.schema(fields)
+    fields.append(pa.field("facts", pa.struct(facts_fields), nullable=False))
+    return pa.schema(fields, metadata={EXPLAIN_KEY: explain.value.encode()})
 
 
 def evaluate_table(
@@ -154,7 +142,7 @@ def evaluate_table(
         )
     )
     if not batches:
-        return decision_schema(pack, facts.schema).empty_table()
+        return decision_schema(pack, facts.schema, explain).empty_table()
     return pa.Table.from_batches(batches)
 
 
@@ -182,10 +170,21 @@ def evaluate_batches(
         if exemption.pack == pack.id and exemption.expires >= instant.date():
             for owner in exemption.rules:
                 active.setdefault((exemption.seller_id, owner), exemption.id)
+    # Decision ids: 122 random bits each, drawn from a PCG64 stream seeded with
+    # 256 bits from the OS (10x faster than os.urandom per id; ids are unique
+    # labels, not secrets).
+    random = np.random.default_rng(int.from_bytes(os.urandom(32), "little"))
     for batch in batches:
         if batch.num_rows:
             yield _evaluate_batch(
-                pack, plans, batch, as_of=instant, history=history, exempt=active, level=explain
+                pack,
+                plans,
+                batch,
+                as_of=instant,
+                history=history,
+                exempt=active,
+                level=explain,
+                random=random,
             )
 
 
@@ -198,6 +197,7 @@ def _evaluate_batch(
     history: HistoryLookup | None,
     exempt: dict[tuple[str, str], str],
     level: ExplainLevel,
+    random: np.random.Generator,
 ) -> pa.RecordBatch:
     n = batch.num_rows
     if "seller_id" not in batch.schema.names:
@@ -217,7 +217,8 @@ def _evaluate_batch(
         [batch.column(f.name) for f in facts_fields], fields=facts_fields
     )
     label = as_of_label(as_of)
-    ids = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    ids = random.integers(0, 2**64 - 1, 2 * n, np.uint64, endpoint=True).view(np.uint8)
+    ids = ids.reshape(n, 16)
     ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40  # version 4
     ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     arrays = [
@@ -227,13 +228,13 @@ def _evaluate_batch(
         _constant(pack.id, n),
         _constant(pack.version, n),
         _constant(pack.digest, n),
-        pa.DictionaryArray.from_arrays(pa.array(status), pa.array(_STATUS_LABELS)),
+        pa.DictionaryArray.from_arrays(pa.array(status), pa.array(STATUS_LABELS)),
         actions,
         *(array for block in rules for array in block.array.flatten()),
         *(array for block in scores for array in _flat(block.array)),
         facts,
     ]
-    return pa.RecordBatch.from_arrays(arrays, schema=decision_schema(pack, batch.schema))
+    return pa.RecordBatch.from_arrays(arrays, schema=decision_schema(pack, batch.schema, level))
 
 
 def _flat(struct: pa.StructArray) -> Iterator[pa.Array]:
@@ -341,172 +342,3 @@ def _list_of(counts: np.ndarray, values: pa.Array) -> pa.ListArray:
     offsets = np.zeros(counts.size + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(_action_type()))
-
-
-# ---------------------------------------------------------------------------
-# Back to Decision values, and to files
-
-
-def decisions_from_batch(batch: pa.RecordBatch | pa.Table, pack: CompiledPack) -> list[Decision]:
-    """Full :class:`Decision` values from a decision batch of ``pack`` (for sinks and tests)."""
-    plans = tuple(plan_rule(rule, pack) for rule in pack.rules)
-    data = {name: batch.column(name).to_pylist() for name in batch.schema.names}
-    out: list[Decision] = []
-    windows: dict[tuple[str, str], tuple[date, date]] = {}
-    for i, seller in enumerate(data["seller_id"]):
-        facts = data["facts"][i]
-        label = data["as_of"][i]
-        results = []
-        for plan in plans:
-            key = (plan.use.name, label)
-            if key not in windows:
-                instant = as_of_instant(datetime.fromisoformat(label.replace("Z", "+00:00")))
-                windows[key] = window_dates(plan.use, instant)
-            cell = _cell(data, f"rule:{plan.rule.id}.", i)
-            results.append(_rule_result(plan, cell, facts, windows[key]))
-        scores = tuple(
-            _score_result(score, _cell(data, f"score:{score.id}.", i), facts)
-            for score in pack.scores
-        )
-        by_rule = {p.rule.id: p for p in plans}
-        actions = tuple(
-            _action_item(item, pack, facts, by_rule.get(item["rule"]))
-            for item in data["actions"][i]
-        )
-        out.append(
-            Decision(
-                decision_id=str(uuid.UUID(bytes=data["decision_id"][i])),
-                seller_id=seller,
-                as_of=label,
-                pack=data["pack"][i],
-                pack_version=data["pack_version"][i],
-                pack_digest=data["pack_digest"][i],
-                status=Status(_STATUS_LABELS.index(data["status"][i])),
-                actions=actions,
-                rules=tuple(results),
-                scores=scores,
-                facts=MappingProxyType(facts),
-            )
-        )
-    return out
-
-
-def _cell(data: dict[str, list[Any]], prefix: str, row: int) -> dict[str, Any]:
-    return {k.removeprefix(prefix): v[row] for k, v in data.items() if k.startswith(prefix)}
-
-
-def _rule_result(
-    plan: RulePlan, cell: dict[str, Any], facts: dict[str, Any], window: tuple[date, date]
-) -> RuleResult:
-    counts = plan.count_facts
-    distance = (
-        Distance(cell["headroom"], cell["excess"], cell["good_needed"])
-        if cell["distance"]
-        else None
-    )
-    return RuleResult(
-        rule=plan.rule.id,
-        outcome=Outcome(cell["outcome"]),
-        mode=plan.mode,
-        reason=cell["reason"],
-        metric=plan.leaf.metric,
-        op=plan.leaf.op,
-        value=facts.get(plan.value_fact),
-        threshold=plan.leaf.threshold,
-        num=facts.get(counts[0]) if counts else None,
-        den=facts.get(counts[1]) if counts else None,
-        window_start=window[0],
-        window_end=window[1],
-        explanation=cell["explanation"],
-        distance=distance,
-        streak=cell["streak"],
-    )
-
-
-def _score_result(score: Score, cell: dict[str, Any], facts: dict[str, Any]) -> ScoreResult:
-    dims = tuple(
-        DimensionResult(d.id, d.metric, d.weight, facts.get(d.metric), cell[f"points.{d.id}"])
-        for d in score.dimensions
-    )
-    return ScoreResult(
-        score.id, cell["total"], cell["grade"], dims, cell["reason"], cell["explanation"]
-    )
-
-
-def _action_item(
-    item: dict[str, Any], pack: CompiledPack, facts: dict[str, Any], plan: RulePlan | None
-) -> ActionItem:
-    return ActionItem(
-        action=item["action"],
-        rule=item["rule"],
-        severity=Severity[item["severity"].upper()],
-        status=pack.status_map[item["action"]],
-        metric=item["metric"],
-        value=facts.get(plan.value_fact) if plan is not None else item["value"],
-        threshold=item["threshold"],
-        explanation=item["explanation"],
-        enforced=item["enforced"],
-        exemption=item["exemption"],
-    )
-
-
-def write_decisions(
-    chunks: Iterable[pa.RecordBatch], out: str | Path, *, compression: str = "snappy"
-) -> int:
-    """Stream decision batches to one Parquet file; returns the number of decisions.
-
-    A writer thread encodes batch ``k`` while the caller's iterator computes
-    batch ``k + 1`` (the Parquet encoder releases the GIL); at most two
-    batches wait in between, so memory stays bounded. Column statistics are
-    kept for ``seller_id`` and ``status`` only. ValueError when ``out`` is not
-    a ``.parquet`` path (other formats go through ``engine/sinks.py`` with
-    :func:`decisions_from_batch`) or when there is no batch; on any error the
-    partial file is removed.
-    """
-    path = Path(out)
-    if path.suffix.lower() != ".parquet":
-        raise ValueError(f"{path}: the columnar decision writer writes .parquet files only")
-    iterator = iter(chunks)
-    first = next(iterator, None)
-    if first is None:
-        raise ValueError(f"{path}: no decision batches to write (empty input)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    schema = first.schema
-    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
-    failures: list[BaseException] = []
-
-    def drain() -> None:
-        try:
-            with pq.ParquetWriter(
-                path, schema, compression=compression, write_statistics=["seller_id", "status"]
-            ) as writer:
-                while (batch := pending.get()) is not None:
-                    writer.write_batch(batch)
-        except BaseException as exc:  # handed to the caller's thread below
-            failures.append(exc)
-            while pending.get() is not None:
-                pass
-
-    thread = threading.Thread(target=drain, name="decision-writer", daemon=True)
-    thread.start()
-    rows = 0
-    try:
-        for chunk in itertools.chain([first], iterator):
-            if failures:
-                break
-            batch = chunk
-            if batch.schema != schema:
-                batch = pa.Table.from_batches([batch]).cast(schema).to_batches()[0]
-            pending.put(batch)
-            rows += batch.num_rows
-    except BaseException:
-        pending.put(None)
-        thread.join()
-        path.unlink(missing_ok=True)
-        raise
-    pending.put(None)
-    thread.join()
-    if failures:
-        path.unlink(missing_ok=True)
-        raise failures[0]
-    return rows

@@ -1,0 +1,121 @@
+"""The layout of decision batches and of the Parquet file they are written to."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sellerpolicy.engine.backend_python import PythonBackend
+from sellerpolicy.engine.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.facts import SellerFacts
+from sellerpolicy.engine.vector_decisions import (
+    decisions_from_batch,
+    evaluate_table,
+    write_decisions,
+)
+from sellerpolicy.engine.vector_read import explain_level
+from sellerpolicy.engine.vector_write import parquet_options
+from sellerpolicy.rules import load_pack, resolve_pack
+
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+PACK = load_pack(resolve_pack("amazon"))
+
+
+def _facts(orders: list[int | float | None]) -> pa.Table:
+    n = len(orders)
+    return pa.table(
+        {
+            "seller_id": [f"S{i}" for i in range(n)],
+            "orders": orders,
+            "order_defect_rate": [0.03 if i % 2 else 0.001 for i in range(n)],
+            "order_defect_rate__num": [30 if i % 2 else 1 for i in range(n)],
+            "order_defect_rate__den": [1000] * n,
+        }
+    )
+
+
+def _json(decisions: list[object]) -> list[dict[str, object]]:
+    return [{**d.to_json(), "decision_id": None} for d in decisions]  # type: ignore[attr-defined]
+
+
+def test_decision_ids_are_distinct_uuid4() -> None:
+    """Every decision id is a version-4, RFC 4122 UUID, and no two are equal."""
+    table = evaluate_table(PACK, _facts([500] * 2000), AS_OF, chunk_size=512)
+    ids = [uuid.UUID(bytes=raw) for raw in table.column("decision_id").to_pylist()]
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == 2000
+
+
+def test_streak_is_a_column_of_laddered_rules_only() -> None:
+    """``rule:<id>.streak`` exists exactly for the rules with an escalation ladder."""
+    names = set(evaluate_table(PACK, _facts([500]), AS_OF).schema.names)
+    for rule in PACK.rules:
+        assert (f"rule:{rule.id}.streak" in names) is (rule.escalation is not None)
+        assert f"rule:{rule.id}.headroom" not in names  # derived from the counts on read
+
+
+@pytest.mark.parametrize("level", list(ExplainLevel))
+def test_distance_is_derived_on_read_at_the_recorded_explain_level(level: ExplainLevel) -> None:
+    """The schema records the explain level; distances rebuilt on read match ``evaluate``."""
+    facts = _facts([500, 500, 5, None])
+    table = evaluate_table(PACK, facts, AS_OF, explain=level)
+    assert explain_level(table.schema) is level
+    sellers = [
+        SellerFacts(row.pop("seller_id"), AS_OF, row)
+        for row in facts.to_pylist()  # type: ignore[arg-type]
+    ]
+    expected = evaluate(PACK, sellers, backend=PythonBackend(), explain=level)
+    got = decisions_from_batch(table, PACK)
+    assert _json(got) == _json(expected)
+    odr = [d.rules[0].distance for d in got]
+    assert (odr[0] is not None) is (level is not ExplainLevel.NONE)
+
+
+def test_volume_reasons_for_float_and_negative_counts() -> None:
+    """Volumes that are floats or negative take the sorting path and word reasons alike."""
+    for orders in ([3.0, 3.0, 99.5, 500.0], [-1, 3, 3, 500]):
+        facts = _facts(orders)
+        sellers = [
+            SellerFacts(row.pop("seller_id"), AS_OF, row)
+            for row in facts.to_pylist()  # type: ignore[arg-type]
+        ]
+        expected = evaluate(PACK, sellers, backend=PythonBackend())
+        assert _json(decisions_from_batch(evaluate_table(PACK, facts, AS_OF), PACK)) == _json(
+            expected
+        )
+
+
+def test_parquet_encodings_per_column(tmp_path: Path) -> None:
+    """Integer facts are delta-encoded, ids are plain, outcomes keep their dictionary."""
+    table = evaluate_table(PACK, _facts([500] * 300), AS_OF)
+    options = parquet_options(table.schema)
+    assert options["column_encoding"]["facts.orders"] == "DELTA_BINARY_PACKED"
+    assert "seller_id" not in options["use_dictionary"]
+    assert "actions.list.element.rule" in options["use_dictionary"]
+    out = tmp_path / "d.parquet"
+    write_decisions(table.to_batches(), out)
+    meta = pq.ParquetFile(out).metadata.row_group(0)
+    paths = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert "DELTA_BINARY_PACKED" in paths["facts.orders"].encodings
+    assert "RLE_DICTIONARY" in paths[f"rule:{PACK.rules[0].id}.outcome"].encodings
+    assert "RLE_DICTIONARY" not in paths["seller_id"].encodings
+    assert explain_level(pq.read_schema(out)) is ExplainLevel.SUMMARY
+
+
+def test_arrow_stream_sink_holds_the_same_decisions(tmp_path: Path) -> None:
+    """An ``.arrows`` file reads back, batch dictionaries and all, into the same decisions."""
+    facts = _facts([500, 5, 40, None, 3] * 60)
+    table = evaluate_table(PACK, facts, AS_OF, chunk_size=64)
+    out = tmp_path / "d.arrows"
+    assert write_decisions(table.to_batches(), out) == facts.num_rows
+    with pa.ipc.open_stream(out) as reader:
+        back = reader.read_all()
+    assert _json(decisions_from_batch(back, PACK)) == _json(decisions_from_batch(table, PACK))
+    with pytest.raises(ValueError, match="parquet"):
+        write_decisions(table.to_batches(), tmp_path / "d.feather")
+    assert not (tmp_path / "d.feather").exists()
