@@ -5,14 +5,20 @@ A source (``shared/spec/data-contract.md``) is a directory of
 the same names. :func:`load_source` reads it with DuckDB (files are scanned
 directly, never loaded into Python), validates all rows set-wise in SQL, and
 registers the valid rows in the caller's connection as the canonical tables of
-``engine.tables``. Stages, per table:
+``engine.tables``. Every row is read and parsed once; the stages:
 
-1. read: the raw rows into a temporary table; its ``rowid`` gives the 1-based
-   data row (``_row``) of the file;
-2. row-local checks and parsing (``engine.validate_rows``);
-3. checks across rows (``engine.validate_events``): duplicate ids (the first
-   row keeps the id), events of unknown, rejected or other sellers' orders,
-   timestamps before the order, a second rating, feedback sequencing.
+1. read and row-local checks (``engine.validate_rows``): each file is scanned in
+   place into a work table of the canonical columns plus the row's first
+   problem ``_bad``; created in file order, its ``rowid + 1`` is the 1-based
+   data row (``_row``);
+2. checks across rows (``engine.validate_events``), producing only the small
+   tables of rejected rows: duplicate order ids (the first row keeps the id);
+   then, against the valid orders, events of unknown, rejected or other
+   sellers' orders and timestamps before the order (one join for all event
+   tables), duplicate event ids, a second rating, feedback sequencing;
+3. registration in place: the rejected rows are deleted from each work table,
+   ``_bad`` is dropped and the table renamed to its canonical name, so the
+   caller's tables are replaced only once the whole source was read.
 
 Each rejected row yields one :class:`~sellerpolicy.engine.rejects.Reject` with
 its first problem. A source that cannot be read at all raises
@@ -36,12 +42,15 @@ import duckdb
 
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.rejects import Reject
-from sellerpolicy.engine.tables import TABLES, create_table_sql
+from sellerpolicy.engine.tables import TABLES
 from sellerpolicy.engine.validate_events import (
-    final_statements,
-    final_table,
-    local_table,
+    event_statements,
+    orders_statements,
+    prune_statements,
+    rejected_rows_sql,
+    rename_statements,
     scratch_objects,
+    work_table,
 )
 from sellerpolicy.engine.validate_rows import (
     ABSENT,
@@ -106,12 +115,11 @@ def load_source(path: str | Path, con: duckdb.DuckDBPyConnection) -> SourceRepor
     attached = source.is_file()
     inputs = _database_inputs(source, con) if attached else _directory_inputs(source)
     order_setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    con.execute("SET preserve_insertion_order = true")
     try:
         return _load(str(source), inputs, con)
     finally:
-        if order_setting is not None and not order_setting[0]:
-            con.execute("SET preserve_insertion_order = false")
+        keep = "true" if order_setting is None or order_setting[0] else "false"
+        con.execute(f"SET preserve_insertion_order = {keep}")
         if attached:
             con.execute(f"DETACH {_ATTACHED}")
 
@@ -186,31 +194,14 @@ def _reader_sql(inp: _Input, con: duckdb.DuckDBPyConnection) -> str:
     return f"SELECT * FROM {inp.location}"
 
 
-def _raw_name(table: str) -> str:
-    return f"__sp_raw_{table}"
-
-
 def _open(inp: _Input, con: duckdb.DuckDBPyConnection) -> tuple[str, Mapping[str, SourceColumn]]:
-    """The rows of one table with their 1-based data row ``_row``, and how to read each
-    contract column. Parquet and database tables are scanned in place; CSV and JSON
-    Lines are first copied as text into a temporary table, whose ``rowid`` numbers them.
+    """The raw rows of one table, in file order, and how to read each contract column.
+
+    Every format is scanned in place (never copied as text first); only the
+    column names and types are looked up here.
     """
     reader = _reader_sql(inp, con)
-    if inp.fmt == "parquet":
-        loc = quote_literal(inp.location)
-        source = (
-            "(SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number)"
-            f" FROM read_parquet({loc}, file_row_number = true))"
-        )
-        described = f"DESCRIBE {reader}"
-    elif inp.fmt == "duckdb":
-        source = f"(SELECT rowid + 1 AS _row, * FROM {inp.location})"
-        described = f"DESCRIBE {reader}"
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_raw_name(inp.table)} AS {reader}")
-        source = f"(SELECT rowid + 1 AS _row, * FROM {_raw_name(inp.table)})"
-        described = f"DESCRIBE {_raw_name(inp.table)}"
-    return source, _columns(inp, con.execute(described).fetchall())
+    return f"({reader})", _columns(inp, con.execute(f"DESCRIBE {reader}").fetchall())
 
 
 def _columns(inp: _Input, described: list[tuple[str, str, Any]]) -> Mapping[str, SourceColumn]:
@@ -237,60 +228,69 @@ def _columns(inp: _Input, described: list[tuple[str, str, Any]]) -> Mapping[str,
 
 
 def _load(path: str, inputs: Mapping[str, _Input], con: duckdb.DuckDBPyConnection) -> SourceReport:
+    """Run the stages of the module docstring; drop every scratch table, even on error."""
     rows_read: dict[str, int] = {}
-    rows_valid: dict[str, int] = {}
-    rejects: list[Reject] = []
+    bad: dict[str, list[tuple[int, str | None, str]]] = {}
     try:
+        # Work tables keep the file order (their rowid numbers the rows); nothing after
+        # depends on the order in which a query produces its rows.
+        con.execute("SET preserve_insertion_order = true")
         for table in TABLES:
-            rows_read[table] = _check_rows(table, inputs.get(table), con)
+            rows_read[table] = _read_rows(table, inputs.get(table), con)
+        con.execute("SET preserve_insertion_order = false")
+        _run(orders_statements(), con)
+        bad["orders"] = _rejected("orders", con)
+        _run(event_statements(), con)  # against the valid orders: prune orders first
         for table in TABLES:
-            bad = _register_valid(table, con)
-            rejects.extend(Reject(table, int(row), col, str(why)) for row, col, why in bad)
-            rows_valid[table] = rows_read[table] - len(bad)
+            if table != "orders":
+                bad[table] = _rejected(table, con)
+        for table in TABLES:
+            _run(rename_statements(table), con)
     finally:
-        for table in TABLES:
-            for kind, name in (("TABLE", _raw_name(table)), *scratch_objects(table)):
-                con.execute(f"DROP {kind} IF EXISTS {name}")
+        for name in scratch_objects():
+            con.execute(f"DROP TABLE IF EXISTS {name}")
     return SourceReport(
         path=path,
         rows_read=MappingProxyType(rows_read),
-        rows_valid=MappingProxyType(rows_valid),
-        rejects=tuple(rejects),
+        rows_valid=MappingProxyType({t: rows_read[t] - len(bad[t]) for t in TABLES}),
+        rejects=tuple(
+            Reject(table, int(row), col, str(why))
+            for table in TABLES
+            for row, col, why in bad[table]
+        ),
     )
 
 
-def _check_rows(table: str, inp: _Input | None, con: duckdb.DuckDBPyConnection) -> int:
-    """Read one table and run its row-local checks into :func:`local_table`; count rows."""
+def _run(statements: list[str], con: duckdb.DuckDBPyConnection) -> None:
+    """Execute ``statements`` in order."""
+    for statement in statements:
+        con.execute(statement)
+
+
+def _rejected(table: str, con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str]]:
+    """The rejected rows of ``table``, by row; deletes them from its work table."""
+    rows: list[tuple[int, str | None, str]] = con.execute(rejected_rows_sql(table)).fetchall()
+    _run(prune_statements(table, bool(rows)), con)
+    return rows
+
+
+def _read_rows(table: str, inp: _Input | None, con: duckdb.DuckDBPyConnection) -> int:
+    """Read one table into its work table with the row-local checks; count its rows.
+
+    The work table is created in insertion order, so ``rowid + 1`` is the data row.
+    """
     if inp is None:
         columns: Mapping[str, SourceColumn] = {s.name: ABSENT for s in TABLE_SPECS[table]}
-        source = "(SELECT 1 AS _row WHERE false)"
+        source = "(SELECT true AS __none WHERE false)"
     try:
         if inp is not None:
             source, columns = _open(inp, con)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {local_table(table)} AS"
+            f"CREATE OR REPLACE TABLE {work_table(table)} AS"
             f" {local_select_sql(table, columns, source)}"
         )
     except duckdb.Error as exc:
         shown = inp.shown if inp is not None else table
         raise SourceError(shown, f"cannot be read: {exc}") from None
-    con.execute(f"DROP TABLE IF EXISTS {_raw_name(table)}")
-    count = con.execute(f"SELECT count(*) FROM {local_table(table)}").fetchone()
+    count = con.execute(f"SELECT count(*) FROM {work_table(table)}").fetchone()
     return int(count[0]) if count else 0
-
-
-def _register_valid(
-    table: str, con: duckdb.DuckDBPyConnection
-) -> list[tuple[int, str | None, str]]:
-    """Run the checks across rows, register the valid rows as ``table``; return the bad ones."""
-    for statement in final_statements(table):
-        con.execute(statement)
-    cols = ", ".join(quote_ident(c) for c, _ in TABLES[table])
-    final = final_table(table)
-    con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
-    con.execute(create_table_sql(table))
-    con.execute(f"INSERT INTO {quote_ident(table)} SELECT {cols} FROM {final} WHERE _bad IS NULL")
-    bad: list[tuple[int, str | None, str]] = con.execute(
-        f"SELECT _row, _bad.col, _bad.reason FROM {final} WHERE _bad IS NOT NULL ORDER BY _row"
-    ).fetchall()
-    return bad

@@ -1,21 +1,28 @@
 """Validation across rows and tables, as DuckDB SQL (after ``engine.validate_rows``).
 
-Works on the temporary tables of the row-local stage (:func:`local_table`) and
-builds, per table, :func:`final_table`: every row with its final ``_bad``
-problem (``NULL`` for a valid row). In order:
+Works on the work tables of the row-local stage (:func:`work_table`: the
+canonical columns plus ``_bad``, in file order, so the 1-based data row of a
+row is its ``rowid + 1``) and builds, per table, :func:`bad_table`: the
+``_row`` and final ``_bad`` problem of every rejected row, nothing else. In
+order:
 
-* orders: a duplicated ``order_id`` (the first row keeps it); the first row of
-  each id becomes the order key (:data:`ORDER_KEYS`) that events are checked
-  against;
-* events: an unknown order, a rejected order, another seller's order, a
-  timestamp before the order, a duplicated event id;
+* orders: a duplicated ``order_id`` (the first row keeps it); the rejected
+  first rows of an id are kept apart (events of them are rejected);
+* events: one join of the good rows of every event table with the valid
+  orders (:data:`ORDER_PROBLEMS`, after the rejected orders were pruned)
+  finds an unknown order, a rejected order, another seller's order, a
+  timestamp before the order; then per table a duplicated event id;
 * ratings: a second rating of one order (the earliest is kept);
 * feedback (domain.md "Feedback, exactly"): the earliest ``left`` is the
   original, another ``left`` is rejected; an ``updated`` without a left,
   before it, more than 60 days after it, or after the first accepted update
   is rejected.
 
-Duplicates use aggregates or window functions, never a loop per row.
+Each row gets its first problem, in the order above. Duplicates are found with
+aggregates over the key (ids seen more than once), and windows run only over
+the few rows those concern, never a loop per row. :func:`prune_statements` and
+:func:`rename_statements` then turn a work table into its canonical table in
+place: delete the rejected rows, drop ``_bad``, rename.
 """
 
 # SQL here is built from this module's own identifiers and quoted literals
@@ -27,10 +34,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from sellerpolicy.engine.tables import TABLES
 from sellerpolicy.engine.validate_rows import (
     bad_struct,
     first_problem_sql,
     quote_ident,
+    quote_literal,
     shown_value,
 )
 
@@ -52,128 +61,205 @@ _ORDER_TIMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "ratings": ("rated_at",),
     }
 )
-ORDER_KEYS = "__sp_order_keys"
+EVENT_TABLES = tuple(t for t in TABLES if t != "orders")
+ORDER_PROBLEMS = "__sp_order_problems"
 _DUPLICATE_ORDERS = "__sp_duplicate_orders"
+_DUPLICATE_HASHES = "__sp_duplicate_hashes"
 
 
-def local_table(table: str) -> str:
-    """Name of the temporary table holding the row-local stage of ``table``."""
-    return f"__sp_local_{table}"
+def work_table(table: str) -> str:
+    """Name of the table holding the row-local stage of ``table`` (becomes ``table``)."""
+    return f"__sp_work_{table}"
 
 
-def final_table(table: str) -> str:
-    """Name of the temporary table holding every row of ``table`` with its final ``_bad``."""
-    return f"__sp_final_{table}"
+def bad_table(table: str) -> str:
+    """Name of the temporary table holding the rejected rows of ``table``."""
+    return f"__sp_bad_{table}"
 
 
-def scratch_objects(table: str) -> tuple[tuple[str, str], ...]:
-    """Every temporary (kind, name) the validation of ``table`` may leave behind."""
-    if table == "orders":  # the final orders are a view: a cheap join, read twice
-        return (
-            ("VIEW", final_table(table)),
-            ("TABLE", local_table(table)),
-            ("TABLE", ORDER_KEYS),
-            ("TABLE", _DUPLICATE_ORDERS),
-        )
-    return (("TABLE", local_table(table)), ("TABLE", final_table(table)))
-
-
-def _duplicate_id(col: str) -> tuple[str, str, str]:
-    ident = quote_ident(col)
-    first = f"min(_row) OVER (PARTITION BY {ident})"
+def scratch_objects() -> tuple[str, ...]:
+    """Every table the validation may leave behind (dropped when it ends)."""
     return (
-        f"{ident} IS NOT NULL AND _row > {first}",
-        col,
-        f"'duplicate_id: {col} ' || {shown_value(ident)} || ' already used by row ' || {first}",
+        *(work_table(t) for t in TABLES),
+        *(bad_table(t) for t in TABLES),
+        _DUPLICATE_HASHES,
+        _DUPLICATE_ORDERS,
+        ORDER_PROBLEMS,
     )
 
 
-def _orders_statements() -> list[str]:
-    """Duplicate order ids: an aggregate, then a join with the few duplicated ids."""
-    dups = _DUPLICATE_ORDERS
-    shown = shown_value("order_id")
-    why = f"'duplicate_id: order_id ' || {shown} || ' already used by row ' || __first"
+def _row(alias: str = "") -> str:
+    """SQL: the 1-based data row of a work table row."""
+    return f"{alias}rowid + 1"
+
+
+def _duplicate_hashes(table: str, col: str) -> str:
+    """SQL: the hashes of the ids of ``col`` seen more than once (a superset of the
+    duplicated ids' hashes; grouping by a number is cheaper for millions of ids)."""
+    ident = quote_ident(col)
+    return (
+        f"SELECT hash({ident}) AS __h FROM {work_table(table)}"
+        f" WHERE {ident} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+    )
+
+
+def _duplicate_ids(table: str, col: str, hashes: str) -> str:
+    """SQL: the ids of ``col`` used by more than one row, with their first row.
+
+    ``hashes`` is a query or table of candidate hashes (:func:`_duplicate_hashes`);
+    only the few rows with such a hash are grouped exactly.
+    """
+    ident = quote_ident(col)
+    return (
+        f"SELECT {ident}, min({_row()}) AS __first FROM {work_table(table)}"
+        f" WHERE hash({ident}) IN (SELECT __h FROM {hashes})"
+        f" GROUP BY {ident} HAVING count(*) > 1"
+    )
+
+
+def orders_statements() -> list[str]:
+    """SQL building :func:`bad_table` of orders (run first): duplicate order ids, then
+    every rejected order row with ``__later`` (not the first row of its id)."""
+    shown = shown_value("w.order_id")
+    why = f"'duplicate_id: order_id ' || {shown} || ' already used by row ' || d.__first"
+    later = f"{_row('w.')} > d.__first"
     return [
-        f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT order_id, min(_row) AS __first"
-        f" FROM {local_table('orders')} WHERE order_id IS NOT NULL"
-        " GROUP BY order_id HAVING count(*) > 1",
-        f"CREATE OR REPLACE TEMP VIEW {final_table('orders')} AS"
-        " SELECT l.* EXCLUDE (_bad), coalesce(l._row > d.__first, false) AS __later,"
-        f" COALESCE(l._bad, CASE WHEN l._row > d.__first THEN {bad_struct('order_id', why)} END)"
-        f" AS _bad FROM {local_table('orders')} l LEFT JOIN {dups} d USING (order_id)",
-        f"CREATE OR REPLACE TEMP TABLE {ORDER_KEYS} AS"
-        " SELECT order_id, seller_id, ordered_at, _row, _bad IS NULL AS ok"
-        f" FROM {final_table('orders')} WHERE order_id IS NOT NULL AND NOT __later",
+        f"CREATE TEMP TABLE {_DUPLICATE_HASHES} AS {_duplicate_hashes('orders', 'order_id')}",
+        f"CREATE TEMP TABLE {_DUPLICATE_ORDERS} AS"
+        f" {_duplicate_ids('orders', 'order_id', _DUPLICATE_HASHES)}",
+        f"CREATE TEMP TABLE {bad_table('orders')} AS"
+        f" SELECT {_row('w.')} AS _row, w.order_id, coalesce({later}, false) AS __later,"
+        f" COALESCE(w._bad, CASE WHEN {later} THEN {bad_struct('order_id', why)} END) AS _bad"
+        f" FROM {work_table('orders')} w LEFT JOIN {_DUPLICATE_ORDERS} d USING (order_id)"
+        f" WHERE w._bad IS NOT NULL OR {later}",
     ]
 
 
-def _event_checks(table: str) -> list[tuple[str, str | None, str]]:
-    """Checks of an event row against its order, then its own id's uniqueness."""
+def _times(table: str) -> tuple[str, str]:
+    """SQL: the (first, second) timestamp columns of ``table`` checked against its order."""
+    cols = [quote_ident(c) for c in _ORDER_TIMES[table]]
+    return cols[0], cols[1] if len(cols) > 1 else "NULL::TIMESTAMP"
+
+
+def _order_problem_sql() -> str:
+    """SQL ``CASE``: the first problem of an event row with its order, else NULL.
+
+    The row carries its time columns as ``__t1``/``__t2`` and their names as
+    ``__c1``/``__c2``; its order as ``__o_ok`` (NULL: no such order), ``__o_row``,
+    ``__o_seller`` and ``__o_at``.
+    """
     oid = shown_value("order_id")
-    checks: list[tuple[str, str | None, str]] = [
+    whens = [
         (
-            "order_id IS NOT NULL AND __o_row IS NULL",
-            "order_id",
+            "__o_ok IS NULL",
+            quote_literal("order_id"),
             f"'unknown_order: order_id ' || {oid} || ' is not in orders'",
         ),
         (
-            "order_id IS NOT NULL AND NOT __o_ok",
-            "order_id",
+            "NOT __o_ok",
+            quote_literal("order_id"),
             f"'rejected_order: order ' || {oid} || ' was rejected (orders row ' || __o_row || ')'",
         ),
         (
             "seller_id <> __o_seller",
-            "seller_id",
+            quote_literal("seller_id"),
             f"'seller_mismatch: seller_id ' || {shown_value('seller_id')} || ' differs from the"
             f" seller ' || {shown_value('__o_seller')} || ' of order ' || {oid}",
         ),
-    ]
-    for col in _ORDER_TIMES[table]:
-        ident = quote_ident(col)
-        checks.append(
+        *(
             (
-                f"{ident} < __o_at",
-                col,
-                f"'before_order: {col} ' || {ident} || ' is earlier than the order''s"
-                f" ordered_at ' || __o_at",
+                f"{t} < __o_at",
+                c,
+                f"'before_order: ' || {c} || ' ' || {t} || ' is earlier than the order''s"
+                " ordered_at ' || __o_at",
             )
-        )
-    if table in _ID_COLUMN:
-        checks.append(_duplicate_id(_ID_COLUMN[table]))
-    return checks
+            for t, c in (("__t1", "__c1"), ("__t2", "__c2"))
+        ),
+    ]
+    cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {col}, 'reason': {why}}}" for cond, col, why in whens
+    )
+    return f"CASE {cases} END"
 
 
-def _events_cte(table: str) -> str:
-    """CTE ``__e``: the local stage joined to its orders, with event checks applied."""
+def _order_problems_statement() -> str:
+    """One join of the good rows of every event table with the orders they name.
+
+    Runs after the rejected orders were deleted from their work table
+    (:func:`prune_statements`): the keys are the valid orders (``ok``) and the
+    rejected first rows of an order id (not ``ok``, with their row); an event row
+    without a match names an unknown order. Keeps only the rows with a problem.
+    """
+    events = " UNION ALL ".join(
+        f"SELECT {i} AS __t, {_row()} AS _row, order_id, seller_id,"
+        f" {_times(t)[0]} AS __t1, {_times(t)[1]} AS __t2,"
+        f" {quote_literal(_ORDER_TIMES[t][0])} AS __c1,"
+        f" {quote_literal(_ORDER_TIMES[t][-1])} AS __c2"
+        f" FROM {work_table(t)} WHERE _bad IS NULL AND order_id IS NOT NULL"
+        for i, t in enumerate(EVENT_TABLES)
+    )
+    keys = (
+        "SELECT order_id, true AS ok, seller_id AS __o_seller, ordered_at AS __o_at,"
+        f" NULL::BIGINT AS __o_row FROM {work_table('orders')}"
+        " UNION ALL SELECT order_id, false, NULL, NULL, _row"
+        f" FROM {bad_table('orders')} WHERE NOT __later AND order_id IS NOT NULL"
+    )
     return (
-        "WITH __j AS (SELECT l.*, k._row AS __o_row, k.ok AS __o_ok,"
-        " k.seller_id AS __o_seller, k.ordered_at AS __o_at"
-        f" FROM {local_table(table)} l LEFT JOIN {ORDER_KEYS} k ON l.order_id = k.order_id),"
-        f" __e AS (SELECT * EXCLUDE (_bad),"
-        f" COALESCE(_bad, {first_problem_sql(_event_checks(table))}) AS _bad FROM __j)"
+        f"CREATE TEMP TABLE {ORDER_PROBLEMS} AS SELECT __t, _row, _bad FROM"
+        f" (SELECT e.__t, e._row, {_order_problem_sql()} AS _bad FROM ({events}) e"
+        f" LEFT JOIN (SELECT order_id, ok AS __o_ok, __o_seller, __o_at, __o_row FROM ({keys}))"
+        " k USING (order_id)) WHERE _bad IS NOT NULL"
     )
 
 
-def _ranked_duplicate(partition: str, order: str, struct_sql: str) -> str:
-    """SQL: ``struct_sql`` for the 2nd+ good row of each partition (ordered by ``order``)."""
-    window = f"OVER (PARTITION BY {partition}, _bad IS NULL ORDER BY {order})"
+def _events_cte(table: str) -> str:
+    """CTE ``__e``: every row of the work table with its first problem so far.
+
+    The problem is the row-local one, else the one with its order
+    (:data:`ORDER_PROBLEMS`), else a duplicated event id.
+    """
+    index = EVENT_TABLES.index(table)
+    dup_join = ""
+    dup_check = "NULL"
+    if table in _ID_COLUMN:
+        col = _ID_COLUMN[table]
+        ident = quote_ident(col)
+        dups = _duplicate_ids(table, col, f"({_duplicate_hashes(table, col)})")
+        dup_join = f" LEFT JOIN ({dups}) d USING ({ident})"
+        why = (
+            f"'duplicate_id: {col} ' || {shown_value(ident)} || ' already used by row '"
+            " || d.__first"
+        )
+        dup_check = f"CASE WHEN {_row('w.')} > d.__first THEN {bad_struct(col, why)} END"
     return (
-        f"CASE WHEN _bad IS NULL AND row_number() {window} > 1"
-        f" THEN {struct_sql.replace('__FIRST__', f'first_value(_row) {window}')} END"
+        f"WITH __e AS (SELECT {_row('w.')} AS _row, w.* EXCLUDE (_bad),"
+        f" COALESCE(w._bad, p._bad, {dup_check}) AS _bad FROM {work_table(table)} w"
+        f" LEFT JOIN (SELECT _row, _bad FROM {ORDER_PROBLEMS} WHERE __t = {index}) p"
+        f" ON p._row = {_row('w.')}{dup_join})"
     )
 
 
 def _ratings_tail() -> str:
+    """Bad rows of ratings: the event checks, then a second rating of one order."""
     dup = bad_struct(
         "order_id",
         f"'duplicate_rating: order ' || {shown_value('order_id')} || ' was already rated"
-        " (row ' || __FIRST__ || ')'",
+        " (row ' || __first || ')'",
     )
-    ranked = _ranked_duplicate("order_id", "rated_at, _row", dup)
-    return f" SELECT * EXCLUDE (_bad), COALESCE(_bad, {ranked}) AS _bad FROM __e"
+    window = "OVER (PARTITION BY order_id ORDER BY rated_at, _row)"
+    return (
+        f", __dup AS (SELECT _row, {dup} AS __bad FROM"
+        f" (SELECT _row, order_id, row_number() {window} AS __n, first_value(_row) {window}"
+        " AS __first FROM (SELECT * FROM __e WHERE _bad IS NULL AND order_id IN"
+        " (SELECT order_id FROM __e WHERE _bad IS NULL GROUP BY order_id HAVING count(*) > 1)))"
+        " WHERE __n > 1)"
+        " SELECT _row, COALESCE(_bad, __bad) AS _bad FROM __e LEFT JOIN __dup USING (_row)"
+        " WHERE _bad IS NOT NULL OR __bad IS NOT NULL"
+    )
 
 
 def _feedback_tail() -> str:
+    """Bad rows of feedback: the event checks, then the sequence of each order."""
     oid = shown_value("order_id")
     sequence: list[tuple[str, str | None, str]] = [
         (
@@ -202,30 +288,70 @@ def _feedback_tail() -> str:
     second = bad_struct(
         "event",
         f"'second_update: order ' || {oid} || ' already has an accepted update"
-        " (row ' || __FIRST__ || ')'",
+        " (row ' || __first || ')'",
     )
-    ranked = _ranked_duplicate("order_id, event", '"at", _row', second)
+    window = 'OVER (PARTITION BY order_id ORDER BY "at", _row)'
     return (
-        ', __left AS (SELECT order_id, _row AS __l_row, "at" AS __l_at FROM __e'
-        " WHERE _bad IS NULL AND event = 'left'"
-        ' QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY "at", _row) = 1),'
-        " __s AS (SELECT __e.* EXCLUDE (_bad), __l_row, __l_at,"
+        # The original left of an order (the earliest accepted one, then the first row),
+        # for the orders the sequence checks can concern: with updates or several lefts.
+        ", __left AS (SELECT order_id, min({'l_at': \"at\", 'l_row': _row})"
+        " FILTER (WHERE event = 'left') AS __l FROM __e"
+        " WHERE _bad IS NULL AND event IN ('left', 'updated') GROUP BY order_id"
+        " HAVING count(*) FILTER (WHERE event = 'left') > 1"
+        " OR count(*) FILTER (WHERE event = 'updated') > 0),"
+        " __s AS (SELECT __e.* EXCLUDE (_bad), struct_extract(__l, 'l_row') AS __l_row,"
+        " struct_extract(__l, 'l_at') AS __l_at,"
         f" CASE WHEN __e._bad IS NULL THEN {first_problem_sql(sequence)}"
         " ELSE __e._bad END AS _bad"
-        " FROM __e LEFT JOIN __left USING (order_id))"
-        " SELECT * EXCLUDE (_bad),"
-        f" COALESCE(_bad, CASE WHEN event = 'updated' THEN {ranked} END) AS _bad FROM __s"
+        " FROM __e LEFT JOIN __left USING (order_id)),"
+        f" __second AS (SELECT _row, {second} AS __bad FROM"
+        f" (SELECT _row, order_id, row_number() {window} AS __n, first_value(_row) {window}"
+        " AS __first FROM (SELECT * FROM __s WHERE _bad IS NULL AND event = 'updated'"
+        " AND order_id IN (SELECT order_id FROM __s WHERE _bad IS NULL AND event = 'updated'"
+        " GROUP BY order_id HAVING count(*) > 1))) WHERE __n > 1)"
+        " SELECT _row, COALESCE(_bad, __bad) AS _bad FROM __s LEFT JOIN __second USING (_row)"
+        " WHERE _bad IS NOT NULL OR __bad IS NOT NULL"
     )
 
 
-def final_statements(table: str) -> list[str]:
-    """SQL statements building :func:`final_table` of ``table`` (orders first)."""
-    if table == "orders":
-        return _orders_statements()
+def _event_statement(table: str) -> str:
+    """SQL creating :func:`bad_table` of one event table."""
     if table == "feedback":
         tail = _feedback_tail()
     elif table == "ratings":
         tail = _ratings_tail()
     else:
-        tail = " SELECT * FROM __e"
-    return [f"CREATE OR REPLACE TEMP TABLE {final_table(table)} AS {_events_cte(table)}{tail}"]
+        tail = " SELECT _row, _bad FROM __e WHERE _bad IS NOT NULL"
+    return f"CREATE TEMP TABLE {bad_table(table)} AS {_events_cte(table)}{tail}"
+
+
+def event_statements() -> list[str]:
+    """SQL statements building :func:`bad_table` of every event table.
+
+    Run after the orders' work table was pruned (:func:`prune_statements`).
+    """
+    return [_order_problems_statement(), *(_event_statement(t) for t in EVENT_TABLES)]
+
+
+def rejected_rows_sql(table: str) -> str:
+    """SQL: ``(row, column, reason)`` of every rejected row of ``table``, by row."""
+    return f"SELECT _row, _bad.col, _bad.reason FROM {bad_table(table)} ORDER BY _row"
+
+
+def prune_statements(table: str, rejected: bool) -> list[str]:
+    """SQL deleting the rejected rows from the work table of ``table``, dropping ``_bad``.
+
+    ``rejected`` says whether any row was rejected (otherwise nothing is deleted).
+    The rows left keep their ``rowid``.
+    """
+    work = work_table(table)
+    delete = f"DELETE FROM {work} WHERE rowid IN (SELECT _row - 1 FROM {bad_table(table)})"
+    return [*([delete] if rejected else []), f"ALTER TABLE {work} DROP COLUMN _bad"]
+
+
+def rename_statements(table: str) -> list[str]:
+    """SQL replacing the canonical ``table`` with its pruned work table."""
+    return [
+        f"DROP TABLE IF EXISTS {quote_ident(table)}",
+        f"ALTER TABLE {work_table(table)} RENAME TO {quote_ident(table)}",
+    ]

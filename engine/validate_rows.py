@@ -348,11 +348,12 @@ def first_problem_sql(checks: list[tuple[str, str | None, str]]) -> str:
 
 
 def local_select_sql(table: str, columns: Mapping[str, SourceColumn], source: str) -> str:
-    """``SELECT`` of ``source`` giving ``_row``, the canonical columns and ``_bad``.
+    """``SELECT`` of ``source`` giving the canonical columns, then ``_bad``.
 
     ``columns`` says how to read each contract column from ``source`` (an
-    absent optional column is :data:`ABSENT`); ``source`` must expose ``_row``.
-    An empty text is null.
+    absent optional column is :data:`ABSENT`). An empty text is null. The rows
+    keep the order of ``source``, so a table created from this select in
+    insertion order numbers them by its ``rowid``.
     """
     specs = TABLE_SPECS[table]
     raw_cols = ", ".join(
@@ -377,7 +378,7 @@ def local_select_sql(table: str, columns: Mapping[str, SourceColumn], source: st
         f"CAST({quote_ident(col)} AS {typ}) AS {quote_ident(col)}" for col, typ in TABLES[table]
     )
     return (
-        f"WITH __raw AS (SELECT _row, {raw_cols} FROM {source}),"
+        f"WITH __raw AS (SELECT {raw_cols} FROM {source}),"
         f" __parsed AS (SELECT *, {parsed_cols} FROM __raw)"
-        f" SELECT _row, {canonical}, {first_problem_sql(checks)} AS _bad FROM __parsed"
+        f" SELECT {canonical}, {first_problem_sql(checks)} AS _bad FROM __parsed"
     )

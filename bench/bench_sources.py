@@ -1,0 +1,103 @@
+"""Benchmark: read, validate and register a source with ``engine.sources.load_source``.
+
+Generates (once, cached under ``bench/.cache/``) a synthetic marketplace with
+``engine.generate.generate`` in each format asked for (every event table
+present, the default share of broken rows), then times ``load_source`` into a
+fresh in-memory DuckDB connection, one format per child process so that each
+peak RSS (``ru_maxrss``) is that format's own. The Parquet source of
+``bench/bench_metrics.py`` is reused when it exists (it has no broken rows).
+
+Prints orders/s, event rows, rejects and peak memory; never asserts on time.
+Run small with ``python bench/bench_sources.py --sellers 1000 --orders 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from sellerpolicy.engine.generate import Format, generate
+from sellerpolicy.engine.sources import load_source
+
+CACHE = Path(__file__).parent / ".cache"
+AS_OF = date(2026, 11, 1)
+DAYS = 120
+
+
+def source_dir(sellers: int, orders: int, seed: int, fmt: str) -> Path:
+    """The cached source for these parameters and format, generated when missing."""
+    if fmt == "parquet":
+        shared = CACHE / f"metrics-s{sellers}-o{orders}-seed{seed}"
+        if (shared / "orders.parquet").exists():
+            return shared
+    folder = CACHE / f"sources-s{sellers}-o{orders}-seed{seed}-{fmt}"
+    if (folder / f"orders.{fmt}").exists():
+        return folder
+    started = time.perf_counter()
+    summary = generate(
+        sellers=sellers,
+        days=DAYS,
+        seed=seed,
+        as_of=AS_OF,
+        out=folder,
+        fmt=Format(fmt),
+        orders_per_seller_day=orders / (sellers * DAYS),
+    )
+    rows = ", ".join(f"{t} {n:,}" for t, n in summary.rows.items())
+    print(f"generated {folder} in {time.perf_counter() - started:.1f} s: {rows}", flush=True)
+    return folder
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(folder: Path, fmt: str, threads: int | None) -> None:
+    """Load ``folder`` once into a fresh connection and print the figures."""
+    with duckdb.connect() as con:
+        if threads is not None:
+            con.execute(f"SET threads = {threads}")
+        started = time.perf_counter()
+        report = load_source(folder, con)
+        seconds = time.perf_counter() - started
+    orders = report.rows_read["orders"]
+    events = sum(n for t, n in report.rows_read.items() if t != "orders")
+    print(
+        f"{fmt:8} {orders:>12,} orders + {events:>11,} event rows in {seconds:6.2f} s"
+        f" = {orders / seconds:>12,.0f} orders/s; {report.reject_count:,} rejects;"
+        f" peak RSS {peak_rss_mb():,.0f} MiB",
+        flush=True,
+    )
+
+
+def main() -> None:
+    """Parse the arguments; measure each format in its own child process."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sellers", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--formats", default="parquet,csv", help="comma-separated")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        measure(Path(args.child), args.formats, args.threads)
+        return
+    for fmt in args.formats.split(","):
+        folder = source_dir(args.sellers, args.orders, args.seed, fmt)
+        command = [sys.executable, __file__, "--child", str(folder), "--formats", fmt]
+        if args.threads is not None:
+            command += ["--threads", str(args.threads)]
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()
