@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Select,
     insert,
     select,
     update,
@@ -177,27 +178,24 @@ class PackStore:
     def get(self, pack_id: str, version: str) -> PackVersion:
         """One version; :class:`PackNotFoundError` when it is not stored."""
         query = select(pack_versions_table).where(_P.pack_id == pack_id, _P.version == version)
-        try:
-            with self._engine.connect() as connection:
-                row = connection.execute(query).first()
-        except SQLAlchemyError as exc:
-            raise self._fail("read", exc) from exc
-        if row is None:
-            raise PackNotFoundError(f"no version {version!r} of pack {pack_id!r}")
-        return _version(row)
+        return self._one(query, f"no version {version!r} of pack {pack_id!r}")
 
     def active(self, pack_id: str) -> PackVersion:
         """The active version of a pack; :class:`PackNotFoundError` when none is."""
         query = select(pack_versions_table).where(
             _P.pack_id == pack_id, _P.state == PackState.ACTIVE.value
         )
+        return self._one(query, f"pack {pack_id!r} has no active version")
+
+    def _one(self, query: Select[Any], missing: str) -> PackVersion:
+        """The one version a query finds; :class:`PackNotFoundError` (``missing``) when none."""
         try:
             with self._engine.connect() as connection:
                 row = connection.execute(query).first()
         except SQLAlchemyError as exc:
             raise self._fail("read", exc) from exc
         if row is None:
-            raise PackNotFoundError(f"pack {pack_id!r} has no active version")
+            raise PackNotFoundError(missing)
         return _version(row)
 
     def add(
