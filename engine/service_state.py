@@ -11,10 +11,20 @@ A key that authenticated is remembered for ``Settings.key_cache_seconds``
 (2 s by default), so a busy client costs one key lookup per interval instead
 of one per request; a revoked key therefore stops working within that time.
 Unknown keys are never remembered.
+
+Likewise a resolved pack reference (``amazon`` -> its active version) is
+remembered for ``Settings.pack_cache_seconds`` (1 s by default): reading the
+version row (the whole pack text) costs a request about as much as the
+evaluation itself. This service forgets every remembered reference at once
+when it stores or activates a version (:meth:`ServiceState.forget_packs`), so
+only an activation made by *another* process on the same database can take
+up to that long to be seen. Every decision still names the one version it
+was made with.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -56,6 +66,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY
     import_shipped: bool = True  # import and activate the shipped packs into an empty store
     key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
+    pack_cache_seconds: float = 1.0  # how long a resolved pack reference is used without a lookup
 
 
 class ServiceState:
@@ -70,6 +81,9 @@ class ServiceState:
         self.metrics = ServiceMetrics()
         self.backend: Backend = select_backend(BackendName.AUTO)
         self._trusted: dict[str, tuple[ApiKey, float]] = {}
+        self._resolved: dict[str, tuple[PackVersion, CompiledPack, float]] = {}
+        self._resolved_lock = threading.Lock()
+        self._generation = 0  # bumped by forget_packs: lookups begun before it are not kept
         if settings.import_shipped:
             self.packs.import_shipped()
 
@@ -97,7 +111,29 @@ class ServiceState:
         """The stored version and compiled pack for ``id`` (active) or ``id@version``.
 
         A draft cannot make decisions (activate it first); 404 names what is missing.
+        A successful answer is remembered for ``Settings.pack_cache_seconds``.
         """
+        now = time.monotonic()
+        with self._resolved_lock:
+            remembered = self._resolved.get(ref)
+            generation = self._generation
+        if remembered is not None and remembered[2] > now:
+            return remembered[0], remembered[1]
+        stored, pack = self._lookup(ref)
+        with self._resolved_lock:
+            if generation == self._generation:  # no version stored or activated meanwhile
+                if len(self._resolved) > _MAX_TRUSTED:
+                    self._resolved.clear()
+                self._resolved[ref] = (stored, pack, now + self.settings.pack_cache_seconds)
+        return stored, pack
+
+    def forget_packs(self) -> None:
+        """Forget every resolved reference (call after storing or activating a version)."""
+        with self._resolved_lock:
+            self._resolved.clear()
+            self._generation += 1
+
+    def _lookup(self, ref: str) -> tuple[PackVersion, CompiledPack]:
         pack_id, _, version = ref.partition("@")
         try:
             stored = self.packs.get(pack_id, version) if version else self.packs.active(pack_id)
