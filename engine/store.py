@@ -19,21 +19,26 @@ Two tables, written together and never updated:
     one row per rule that fired: what escalation reads (decisions written
     before migration 0002 have a row for every rule here and no ``rules``).
 
-Appends are SQLAlchemy Core ``INSERT`` executemany with JSON encoded once,
-compactly, before the insert (no ORM objects, no per-row JSON type
-processing); :meth:`DecisionRecord.of` encodes the document as it builds the
-record, so an adapter that also sends the decision (the HTTP service) reuses
-that text.
+Appends send positional rows with JSON encoded once, compactly, before the
+insert (no ORM objects, no per-row JSON type processing): on SQLite straight
+to the driver cursor's ``executemany`` with an ``INSERT`` compiled once per
+store (a one-decision request then costs SQLite's own work, not SQLAlchemy's
+statement handling), on PostgreSQL with ``COPY``, elsewhere with Core
+``INSERT`` executemany. :meth:`DecisionRecord.of` encodes the document as it
+builds the record, so an adapter that also sends the decision (the HTTP
+service) reuses that text.
 
 Escalation history (:meth:`DecisionStore.history`) is prefetched for a whole
 batch of sellers in one query per chunk of sellers, never one query per
-seller per rule. A streak walks back from the newest earlier evaluation
-(an ``as_of`` day strictly before the one being evaluated, same pack id,
-any pack version): each evaluation in which the rule fired (its condition
-held) adds one, and the walk stops at the first evaluation where it did not
-fire or at a gap longer than the rule's ladder ``lapse``. When a seller was
-evaluated several times on one day, the last evaluation of that day (latest
-``as_of``, then latest run) is the day's history.
+seller per rule; a one-seller lookup (the HTTP service's usual request) uses
+a query without the window function that reads the ``(seller_id, as_of)``
+index. A streak walks back from the newest earlier evaluation (an ``as_of``
+day strictly before the one being evaluated, same pack id, any pack
+version): each evaluation in which the rule fired (its condition held) adds
+one, and the walk stops at the first evaluation where it did not fire or at
+a gap longer than the rule's ladder ``lapse``. When a seller was evaluated
+several times on one day, the last evaluation of that day (latest ``as_of``,
+then latest run) is the day's history.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and returned
 as aware UTC datetimes.
@@ -46,7 +51,7 @@ import binascii
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -252,6 +257,7 @@ class DecisionStore:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         self._schema = schema
+        self._sqlite_writers: dict[str, _SqliteInsert] = {}
         self._engine: Engine = engine.execution_options(schema_translate_map={None: schema})
         with self._guard("create the tables of"):
             try:
@@ -343,9 +349,31 @@ class DecisionStore:
                 for row in rows:
                     copy.write_row(row)
             return
+        if connection.dialect.name == "sqlite":
+            self._write_sqlite(connection, table, rows)
+            return
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
             connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in chunk])
+
+    def _write_sqlite(
+        self, connection: Connection, table: Table, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows with the driver cursor's executemany: no per-call SQL compilation.
+
+        Values go through the dialect's own bind processors (the ``DateTime``
+        text format), so rows read back exactly as Core inserts would write them.
+        """
+        writer = self._sqlite_writers.get(table.name)
+        if writer is None:
+            writer = self._sqlite_writers[table.name] = _SqliteInsert.of(
+                connection, table, self._schema
+            )
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(writer.sql, writer.bind(rows))
+        finally:
+            cursor.close()
 
     def decisions(self, seller_id: str, pack_id: str | None = None) -> list[StoredDecision]:
         """Every stored decision of a seller (optionally of one pack), oldest first."""
@@ -485,8 +513,12 @@ class DecisionStore:
         # (latest as_of, then latest run): that one is the day's history.
         chosen: dict[tuple[str, date], str] = {}
         fired: dict[tuple[str, date], set[str]] = {}
-        params = {"pack_id": pack_id, "seller_ids": list(seller_ids), "before": before}
-        rows = connection.execute(_HISTORY_QUERY, {**params, "depth": depth})
+        params: dict[str, object] = {"pack_id": pack_id, "before": before, "depth": depth}
+        if len(seller_ids) == 1:
+            query, params["seller_id"] = _SELLER_HISTORY_QUERY, seller_ids[0]
+        else:
+            query, params["seller_ids"] = _HISTORY_QUERY, list(seller_ids)
+        rows = connection.execute(query, params)
         for seller_id, row_as_of, decision_id, rule_id in rows:
             key = (seller_id, row_as_of.date())
             if chosen.setdefault(key, decision_id) != decision_id:
@@ -496,6 +528,45 @@ class DecisionStore:
                 rules.add(rule_id)
         for (seller_id, day), rules in fired.items():
             into.setdefault(seller_id, []).append(_Evaluation(day, frozenset(rules)))
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteInsert:
+    """A table's ``INSERT`` for the SQLite driver and the bind processors of its columns."""
+
+    sql: str
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, connection: Connection, table: Table, schema: str | None) -> _SqliteInsert:
+        """Compile the table's Core ``INSERT`` once (positional ``?`` parameters)."""
+        dialect = connection.dialect
+        translate: dict[str, Any] = (
+            {"schema_translate_map": {None: schema}, "render_schema_translate": True}
+            if schema is not None
+            else {}
+        )
+        compiled = insert(table).compile(dialect=dialect, **translate)
+        names = [column.name for column in table.columns]
+        if list(compiled.positiontup or ()) != names:
+            raise StoreError(f"unexpected parameter order in {compiled.string!r}")
+        processors = tuple(
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns
+        )
+        return cls(compiled.string, processors)
+
+    def bind(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """Rows with each value processed as its column's type binds it (new tuples)."""
+        steps = [(i, f) for i, f in enumerate(self.processors) if f is not None]
+        if not steps:
+            return rows
+        bound: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = list(row)
+            for index, process in steps:
+                values[index] = process(values[index])
+            bound.append(tuple(values))
+        return bound
 
 
 def _history_query() -> Select[str, datetime, str, str | None]:
@@ -529,7 +600,32 @@ def _history_query() -> Select[str, datetime, str, str | None]:
     )
 
 
+def _seller_history_query() -> Select[str, datetime, str, str | None]:
+    """:func:`_history_query` for one seller (``seller_id``): no window function.
+
+    The newest ``depth`` distinct ``as_of`` values come from the
+    ``(seller_id, as_of)`` index; the rows from that cut-off on are the
+    same ones ``dense_rank() <= depth`` keeps.
+    """
+    mine = (
+        _D.seller_id == bindparam("seller_id"),
+        _D.pack_id == bindparam("pack_id"),
+        _D.as_of < bindparam("before"),
+    )
+    newest = (
+        select(_D.as_of).distinct().where(*mine).order_by(_D.as_of.desc()).limit(bindparam("depth"))
+    ).subquery()
+    cutoff = select(func.min(newest.c.as_of)).scalar_subquery()
+    return (
+        select(_D.seller_id, _D.as_of, _D.decision_id, _R.rule_id)
+        .outerjoin(decision_rules_table, (_R.decision_id == _D.decision_id) & _R.fired)
+        .where(*mine, _D.as_of >= cutoff)
+        .order_by(_D.as_of.desc(), _D.evaluated_at.desc())
+    )
+
+
 _HISTORY_QUERY = _history_query()
+_SELLER_HISTORY_QUERY = _seller_history_query()
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:
