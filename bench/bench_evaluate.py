@@ -26,12 +26,11 @@ of the cluster are separate processes and are not included). Run small with
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -51,9 +50,8 @@ from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 from sellerpolicy.rules.model import Op
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_metrics import source_dir
+from benchkit import AS_OF, peak_rss_mb, source_dir
 
-AS_OF = date(2026, 11, 1)
 T = TypeVar("T")
 
 # (share of the seller's orders in the metric's window, base rate, breached rate)
@@ -66,11 +64,6 @@ PROFILE = {
     "on_time_delivery_rate": (14 / 60, 0.985, 0.8),
     "message_response_rate": (0.15, 0.99, 0.7),
 }
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def synthetic_facts(pack: CompiledPack, sellers: int, seed: int, breach: float) -> pa.Table:

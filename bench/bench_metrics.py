@@ -18,24 +18,20 @@ import argparse
 import resource
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+from benchkit import AS_OF, CACHE, peak_rss_mb, source_dir
 
-from sellerpolicy.engine.generate import generate
 from sellerpolicy.engine.metrics import compute_metrics, configure_connection
 from sellerpolicy.engine.sources import load_source
 from sellerpolicy.engine.tables import TABLES
 from sellerpolicy.rules import load_pack
 from sellerpolicy.rules.catalog import LateBasis
 from sellerpolicy.rules.model import MetricUse
-
-CACHE = Path(__file__).parent / ".cache"
-AS_OF = date(2026, 11, 1)
-DAYS = 120
 
 
 def canonical_db(folder: Path) -> Path:
@@ -56,31 +52,6 @@ def canonical_db(folder: Path) -> Path:
         f"(peak RSS {peak_rss_mb():,.0f} MiB; cached as {path.name})"
     )
     return path
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def source_dir(sellers: int, orders: int, seed: int) -> Path:
-    """The cached Parquet source for these parameters, generated when missing."""
-    folder = CACHE / f"metrics-s{sellers}-o{orders}-seed{seed}"
-    if (folder / "orders.parquet").exists():
-        return folder
-    started = time.perf_counter()
-    summary = generate(
-        sellers=sellers,
-        days=DAYS,
-        seed=seed,
-        as_of=AS_OF,
-        out=folder,
-        orders_per_seller_day=orders / (sellers * DAYS),
-        broken_share=0.0,
-    )
-    rows = ", ".join(f"{t} {n:,}" for t, n in summary.rows.items())
-    print(f"generated {folder} in {time.perf_counter() - started:.1f} s: {rows}")
-    return folder
 
 
 # ---------------------------------------------------------------------------

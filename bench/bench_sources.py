@@ -14,50 +14,15 @@ Run small with ``python bench/bench_sources.py --sellers 1000 --orders 100000``.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
+from benchkit import peak_rss_mb, source_dir
 
-from sellerpolicy.engine.generate import Format, generate
 from sellerpolicy.engine.sources import load_source
-
-CACHE = Path(__file__).parent / ".cache"
-AS_OF = date(2026, 11, 1)
-DAYS = 120
-
-
-def source_dir(sellers: int, orders: int, seed: int, fmt: str) -> Path:
-    """The cached source for these parameters and format, generated when missing."""
-    if fmt == "parquet":
-        shared = CACHE / f"metrics-s{sellers}-o{orders}-seed{seed}"
-        if (shared / "orders.parquet").exists():
-            return shared
-    folder = CACHE / f"sources-s{sellers}-o{orders}-seed{seed}-{fmt}"
-    if (folder / f"orders.{fmt}").exists():
-        return folder
-    started = time.perf_counter()
-    summary = generate(
-        sellers=sellers,
-        days=DAYS,
-        seed=seed,
-        as_of=AS_OF,
-        out=folder,
-        fmt=Format(fmt),
-        orders_per_seller_day=orders / (sellers * DAYS),
-    )
-    rows = ", ".join(f"{t} {n:,}" for t, n in summary.rows.items())
-    print(f"generated {folder} in {time.perf_counter() - started:.1f} s: {rows}", flush=True)
-    return folder
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(folder: Path, fmt: str, threads: int | None) -> None:
