@@ -16,7 +16,8 @@ on every machine and Python version, unlike the per-process salted
 3. **Evaluate** (one Dask task per partition, :func:`run_partition`): the
    worker reads only its sellers' rows from the staged file, computes their
    metric facts (DuckDB, one thread: one worker process per core), runs the
-   vectorized bulk evaluation and writes ``part-XXXXX.parquet`` under a
+   vectorized bulk evaluation and writes ``part-00000.parquet`` (five-digit
+   partition number) under a
    temporary name, renamed when complete, so a retried task never leaves
    half a file.
 
