@@ -10,8 +10,9 @@ import pytest
 from runkit import AS_OF, healthy_facts
 
 from sellerpolicy.engine.errors import FactsError, StrictRejectsError
+from sellerpolicy.engine.facts_file import required_fields
 from sellerpolicy.engine.logs import LogFormat, configure_logging
-from sellerpolicy.engine.run import RunSummary, required_fields, run_evaluation
+from sellerpolicy.engine.run import RunSummary, run_evaluation
 from sellerpolicy.engine.sinks import open_sink
 from sellerpolicy.engine.store import DecisionStore
 from sellerpolicy.rules import load_pack

@@ -1,0 +1,195 @@
+"""Metric facts files: what a pack needs from them, and reading them in chunks.
+
+A facts file is what ``sellerpolicy metrics`` writes (JSONL, CSV or Parquet,
+by extension). :func:`read_facts` checks the file's format and columns
+against the pack before any work starts, then yields :class:`SellerFacts`
+in chunks, raising :class:`~sellerpolicy.engine.errors.FactsError` naming the
+file, row or field for anything that does not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sellerpolicy.rules.catalog import has_counts
+from sellerpolicy.rules.model import CompiledPack, condition_metrics
+
+from .backend_python import fact_name
+from .errors import FactsError
+from .evaluate import leaves
+from .facts import Number, SellerFacts, as_of_instant, as_of_label
+
+__all__ = ["FACT_FORMATS", "read_facts", "required_fields"]
+
+FACT_FORMATS = {".jsonl": "JSON lines", ".csv": "CSV", ".parquet": "Parquet"}
+_KEY_COLUMNS = ("seller_id", "as_of")
+_PARQUET_MAGIC = b"PAR1"
+
+
+# ---------------------------------------------------------------------------
+# Which facts a pack needs
+
+
+def required_fields(pack: CompiledPack) -> tuple[str, ...]:
+    """The facts fields the pack's rules and scores read, sorted.
+
+    The value of every metric a ``value`` leaf or a score dimension reads, the
+    numerator of every ``count`` leaf, and what a rule with ``min_orders``
+    checks its volume on: the denominators of its rates, else ``orders``.
+    """
+    needed: set[str] = set()
+    for rule in pack.rules:
+        needed.update(fact_name(leaf) for leaf in leaves(rule.when))
+        if rule.min_orders is not None:
+            counted = [n for n in condition_metrics(rule.when) if has_counts(pack.metric(n).kind)]
+            needed.update([f"{name}__den" for name in counted] or ["orders"])
+    for score in pack.scores:
+        needed.update(d.metric for d in score.dimensions)
+    return tuple(sorted(needed))
+
+
+# ---------------------------------------------------------------------------
+# Facts files
+
+
+def _sniff(path: Path) -> None:
+    """Refuse a file whose content is not the format its extension names."""
+    kind = FACT_FORMATS[path.suffix.lower()]
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if path.suffix.lower() == ".parquet":
+        if not head.startswith(_PARQUET_MAGIC):
+            raise FactsError(
+                f"{path}: not a Parquet file (no Parquet header); is the extension right?"
+            )
+        return
+    if head.startswith(_PARQUET_MAGIC) or b"\x00" in head:
+        raise FactsError(f"{path}: binary content, not a {kind} file; is the extension right?")
+    first = head.lstrip()[:1]
+    if path.suffix.lower() == ".jsonl" and first not in (b"{", b""):
+        raise FactsError(f"{path}: not a JSON lines file (each line must be a JSON object)")
+    if path.suffix.lower() == ".csv" and first in (b"{", b"["):
+        raise FactsError(f"{path}: looks like JSON, not CSV; is the extension right?")
+
+
+def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return con.read_parquet(str(path))
+        if suffix == ".csv":
+            return con.read_csv(str(path), header=True)
+        return con.read_json(str(path), format="newline_delimited")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise FactsError(f"{path}: cannot read it as {FACT_FORMATS[suffix]}: {first}") from exc
+
+
+def _check_columns(path: Path, columns: Sequence[str], pack: CompiledPack) -> None:
+    missing = [c for c in (*_KEY_COLUMNS, *required_fields(pack)) if c not in columns]
+    if missing:
+        raise FactsError(
+            f"{path}: missing field(s) {', '.join(missing)} that pack {pack.id!r} reads "
+            f"(compute them with: sellerpolicy metrics --pack <the same pack>)"
+        )
+
+
+def _row_as_of(value: object, path: Path, row: int) -> datetime:
+    try:
+        if isinstance(value, datetime | date):
+            return as_of_instant(value)
+        if isinstance(value, str):
+            return as_of_instant(datetime.fromisoformat(value))
+    except ValueError:
+        pass
+    raise FactsError(f"{path}: row {row}: as_of {value!r} is not a date or timestamp")
+
+
+def _values(
+    record: Mapping[str, Any],
+    names: Sequence[str],
+    required: frozenset[str],
+    path: Path,
+    row: int,
+) -> dict[str, Number | None]:
+    """The numeric fields of a row; a required field that is not a number is an error."""
+    out: dict[str, Number | None] = {}
+    for name in names:
+        value = record[name]
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            out[name] = value
+        elif name in required:
+            raise FactsError(f"{path}: row {row}: field {name!r} is {value!r}, not a number")
+    return out
+
+
+def read_facts(
+    path: Path, pack: CompiledPack, as_of: datetime, *, chunk_size: int
+) -> Iterator[list[SellerFacts]]:
+    """Read a metric facts file in chunks, checking it fits the pack and ``as_of``.
+
+    The file's format and columns are checked before this returns; rows are
+    read as the chunks are consumed. Raises :class:`FactsError` naming the
+    file (and the row or fields) when the file is missing, is not what its
+    extension says, lacks a field the pack reads, or holds facts for another
+    ``as_of``.
+    """
+    if path.suffix.lower() not in FACT_FORMATS:
+        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
+    if not path.is_file():
+        raise FactsError(f"{path}: no such file")
+    _sniff(path)
+    con = duckdb.connect()
+    try:
+        relation = _relation(con, path)
+        _check_columns(path, relation.columns, pack)
+    except BaseException:
+        con.close()
+        raise
+    return _facts_chunks(
+        con, relation, path=path, pack=pack, expected=as_of_label(as_of), chunk_size=chunk_size
+    )
+
+
+def _facts_chunks(
+    con: duckdb.DuckDBPyConnection,
+    relation: duckdb.DuckDBPyRelation,
+    *,
+    path: Path,
+    pack: CompiledPack,
+    expected: str,
+    chunk_size: int,
+) -> Iterator[list[SellerFacts]]:
+    values = [c for c in relation.columns if c not in _KEY_COLUMNS]
+    required = frozenset(required_fields(pack))
+    row = 0
+    try:
+        for batch in relation.to_arrow_reader(chunk_size):
+            chunk: list[SellerFacts] = []
+            for record in batch.to_pylist():
+                row += 1
+                instant = _row_as_of(record["as_of"], path, row)
+                if as_of_label(instant) != expected:
+                    raise FactsError(
+                        f"{path}: row {row}: facts are as of {as_of_label(instant)}, "
+                        f"not {expected} (recompute them for this --as-of)"
+                    )
+                chunk.append(
+                    SellerFacts(
+                        seller_id=str(record["seller_id"]),
+                        as_of=instant,
+                        values=_values(record, values, required, path, row),
+                    )
+                )
+            yield chunk
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        kind = FACT_FORMATS[path.suffix.lower()]
+        raise FactsError(f"{path}: cannot read it as {kind}: {first}") from exc
+    finally:
+        con.close()
