@@ -1,8 +1,9 @@
 """Per-rule and per-action columns of the bulk decision path.
 
 :func:`rule_block` gives, for one rule over a batch, the outcome, the
-not-assessed reason, the escalation streak and the explanation (rendered
-for firing rows only, :mod:`.vector_texts`); :class:`Slot` is one (rule or
+not-assessed check that failed and the escalation streak, as small integer
+codes with static dictionaries (the same in every batch of a run; texts are
+rendered on read, :mod:`.vector_read`); :class:`Slot` is one (rule or
 grade, action) pair a decision can carry, which
 :mod:`sellerpolicy.engine.vector_decisions` combines into action lists.
 Scores are :mod:`.vector_scores`.
@@ -21,12 +22,10 @@ import pyarrow as pa
 from sellerpolicy.rules.model import CompiledPack, Mode, Rule
 
 from .decision import Outcome
-from .evaluate import ExplainLevel, HistoryLookup, RulePlan, ladder_actions
-from .explain import format_count
-from .vector_kernels import Columns, Floats, Mask, condition_mask, masked
-from .vector_texts import describe_rows, render_fired
+from .evaluate import HistoryLookup, RulePlan, ladder_actions
+from .vector_kernels import Columns, Mask, condition_mask, masked
 
-_OUTCOMES = tuple(o.value for o in Outcome)
+_OUTCOME_LABELS = pa.array([o.value for o in Outcome], pa.string())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +41,6 @@ class Slot:
     threshold: float | None
     enforced: bool  # before exemptions: false for shadow rules and shadow packs
     present: Mask
-    values: Floats
-    texts: Mapping[int, str]  # the explanation an action item carries, by row
 
 
 def sparse_text(n: int, texts: Mapping[int, str]) -> pa.DictionaryArray:
@@ -58,8 +55,7 @@ def coded_text(indices: npt.NDArray[np.int32], values: list[str]) -> pa.Dictiona
     """A dictionary-encoded string column: ``values[i]`` at each row, null where ``i < 0``."""
     mask = indices < 0
     return pa.DictionaryArray.from_arrays(
-        masked(indices, ~mask, pa.int32()),
-        pa.array(values, pa.string()),
+        masked(indices, ~mask, pa.int32()), pa.array(values, pa.string()), safe=False
     )
 
 
@@ -70,27 +66,24 @@ class RuleBlock:
     plan: RulePlan
     array: pa.StructArray
     chosen: tuple[tuple[tuple[str, ...], Mask], ...]  # actions taken, and where
-    values: Floats
-    texts: Mapping[int, str]
 
     @staticmethod
     def arrow_type(rule: Rule) -> pa.StructType:
         """The struct type of a ``rule:<id>`` column (``streak`` only for a laddered rule)."""
-        text = pa.dictionary(pa.int32(), pa.string())
+        code = pa.dictionary(pa.int8(), pa.string())
         laddered = rule.escalation is not None
         streak = [pa.field("streak", pa.int32(), nullable=False)] if laddered else []
         return pa.struct(
             [
-                pa.field("outcome", pa.dictionary(pa.int8(), pa.string()), nullable=False),
-                pa.field("reason", text),
+                pa.field("outcome", code, nullable=False),
+                pa.field("reason", code),
                 *streak,
-                pa.field("explanation", text),
             ]
         )
 
     def slots(self, pack: CompiledPack) -> list[Slot]:
         """One slot per action this rule takes somewhere in the batch."""
-        rule, n = self.plan.rule, len(self.values)
+        rule, n = self.plan.rule, len(self.array)
         present: dict[str, Mask] = {}
         for actions, where in self.chosen:
             for action in actions:
@@ -106,11 +99,25 @@ class RuleBlock:
                 threshold=self.plan.leaf.threshold,
                 enforced=self.plan.mode is Mode.ENFORCE,
                 present=mask,
-                values=self.values,
-                texts=self.texts,
             )
             for action, mask in present.items()
         ]
+
+
+def reason_labels(plan: RulePlan) -> list[str]:
+    """The checks that can leave a rule not assessed, in the order they run.
+
+    They are the static dictionary of a ``rule:<id>.reason`` column; the
+    exact reason (with the seller's volume) is worded on read by
+    :func:`~sellerpolicy.engine.evaluate.not_assessed_reason`.
+    """
+    labels = [f"metric {name} is null: not enough data" for name in plan.reads]
+    minimum = plan.rule.min_orders
+    if minimum is not None:
+        for name, unit in plan.volumes:
+            labels.append(f"metric {name} is null: cannot check min_orders {minimum:,}")
+            labels.append(f"{unit} ({name}) under min_orders {minimum:,}")
+    return labels
 
 
 def rule_block(
@@ -120,15 +127,15 @@ def rule_block(
     sellers: pa.Array,
     as_of: datetime,
     history: HistoryLookup | None,
-    level: ExplainLevel,
 ) -> RuleBlock:
-    """Outcome, reason, streak and explanation of one rule for every row.
+    """Outcome, not-assessed reason and streak of one rule for every row.
 
-    The distance to compliance is not a column: it is a function of the
-    counts in the facts (:mod:`.vector_read` derives it).
+    Texts are not columns: the explanation, the reason's wording and the
+    distance to compliance are functions of the facts and the pack, rendered
+    on read (:mod:`.vector_read`) at the explain level the batch records.
     """
     n, rule = columns.length, plan.rule
-    code, reasons = _not_assessed(plan, columns)
+    code = _not_assessed(plan, columns)
     assessed = code < 0
     fired = assessed & condition_mask(rule.when, columns)
     streak = np.zeros(n, np.int32)
@@ -141,73 +148,48 @@ def rule_block(
         actions = ladder_actions(rule, value + 1)
         where = fired & (streak == value)
         chosen[actions] = chosen[actions] | where if actions in chosen else where
-    texts: dict[int, str] = {}
-    if level is not ExplainLevel.NONE:
-        texts = render_fired(plan, fired_rows, columns, sellers, as_of)
-        if level is ExplainLevel.FULL:
-            quiet = np.flatnonzero(assessed & ~fired)
-            texts.update(
-                zip(quiet.tolist(), describe_rows(plan, quiet, columns, as_of), strict=True)
-            )
     # 0 matched, 1 not matched, 2 not assessed (the order of _OUTCOMES); fired implies assessed
     outcome = (~assessed).view(np.int8) + np.int8(1) - fired.view(np.int8)
     array = pa.StructArray.from_arrays(
         [
-            pa.DictionaryArray.from_arrays(pa.array(outcome), pa.array(list(_OUTCOMES))),
-            coded_text(code, reasons),
+            pa.DictionaryArray.from_arrays(pa.array(outcome), _OUTCOME_LABELS, safe=False),
+            pa.DictionaryArray.from_arrays(
+                masked(code, ~assessed, pa.int8()),
+                pa.array(reason_labels(plan), pa.string()),
+                safe=False,
+            ),
             *([pa.array(streak)] if rule.escalation is not None else []),
-            sparse_text(n, dict(sorted(texts.items()))),
         ],
         fields=list(RuleBlock.arrow_type(rule)),
     )
-    values = columns.floats(plan.value_fact)[0]
-    return RuleBlock(plan, array, tuple(chosen.items()), values, texts)
+    return RuleBlock(plan, array, tuple(chosen.items()))
 
 
-def _not_assessed(plan: RulePlan, columns: Columns) -> tuple[npt.NDArray[np.int32], list[str]]:
-    """Per row, the index of the not-assessed reason (-1: assessable) and the reasons.
+def _not_assessed(plan: RulePlan, columns: Columns) -> npt.NDArray[np.int8]:
+    """Per row, the index of the first failing check of :func:`reason_labels`; -1: assessable.
 
-    Branch-free arithmetic on whole columns (a row still pending has code -1,
-    so marking it adds ``k + 1``), no boolean gathers or masked writes: the
-    rows not assessed are a large, scattered share of a batch (small sellers
-    under ``min_orders``) and masked writes cost several times more.
+    Checks are applied last to first, each as ``code += (k - code) * failed``
+    (int8 arithmetic over whole columns, ~30x faster than masked writes; a
+    null check on a column without nulls is skipped), so the first failing
+    check wins, as in :func:`~sellerpolicy.engine.evaluate.not_assessed_reason`.
     """
-    code = np.full(columns.length, -1, np.int32)
-    reasons: list[str] = []
-    pending = np.ones(columns.length, np.bool_)
-
-    def mark(where: Mask, text: str) -> None:
-        if where.any():
-            code[:] += np.multiply(where, len(reasons) + 1, dtype=np.int32)
-            reasons.append(text)
-            pending[:] &= ~where
-
-    for name in plan.reads:
-        if not columns.complete(name):
-            mark(pending & ~columns.present(name), f"metric {name} is null: not enough data")
+    checks: list[Mask | None] = [
+        None if columns.complete(name) else ~columns.present(name) for name in plan.reads
+    ]
     minimum = plan.rule.min_orders
-    if minimum is None:
-        return code, reasons
-    for name, unit in plan.volumes:
-        volume, ok = columns.raw(name)
-        if not columns.complete(name):
-            mark(pending & ~ok, f"metric {name} is null: cannot check min_orders {minimum:,}")
-        low = pending & ok & (volume < minimum)
-        if not low.any():
-            continue
-        if volume.dtype.kind == "i" and volume.min() >= 0:  # counting, not sorting
-            clipped = np.minimum(volume, minimum)
-            # rows not low count under the value `minimum`, which no reason uses
-            seen = np.bincount(minimum + low * (clipped - minimum), minlength=minimum + 1)
-            distinct = np.flatnonzero(seen[:minimum])
-            lookup = np.zeros(minimum + 1, np.int32)
-            lookup[distinct] = np.arange(distinct.size, dtype=np.int32) + len(reasons) + 1
-            code += np.multiply(low, lookup[clipped], dtype=np.int32)
-        else:
-            distinct, inverse = np.unique(volume[low], return_inverse=True)
-            code[low] = len(reasons) + inverse.astype(np.int32)
-        reasons += [
-            f"only {format_count(v)} {unit}, rule needs {minimum:,}" for v in distinct.tolist()
-        ]
-        pending &= ~low
-    return code, reasons
+    if minimum is not None:
+        for name, _ in plan.volumes:
+            volume, ok = columns.raw(name)
+            complete = columns.complete(name)
+            checks.append(None if complete else ~ok)
+            low = volume < minimum
+            checks.append(low if complete else ok & low)
+    code = np.full(columns.length, -1, np.int8)
+    step = np.empty_like(code)
+    for k in range(len(checks) - 1, -1, -1):
+        failed = checks[k]
+        if failed is not None:
+            np.subtract(np.int8(k), code, out=step)
+            step *= failed.view(np.int8)
+            code += step
+    return code

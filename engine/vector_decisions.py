@@ -53,7 +53,14 @@ from .evaluate import ExplainLevel, HistoryLookup, RulePlan, check_status_map, p
 from .facts import as_of_instant, as_of_label
 from .vector_columns import RuleBlock, Slot, rule_block
 from .vector_kernels import Columns
-from .vector_read import EXPLAIN_KEY, STATUS_LABELS, decisions_from_batch
+from .vector_read import (
+    EXPLAIN_KEY,
+    FACTS_BESIDE,
+    FACTS_EMBEDDED,
+    FACTS_KEY,
+    STATUS_LABELS,
+    decisions_from_batch,
+)
 from .vector_scores import ScoreBlock, score_block
 from .vector_write import write_decisions
 
@@ -70,19 +77,20 @@ _DEFAULT_CHUNK = 262_144
 
 
 def _constant(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value]))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, np.int8)), pa.array([value]), safe=False
+    )
 
 
 def _action_type() -> pa.DataType:
+    name = pa.dictionary(pa.int32(), pa.string())
     return pa.struct(
         [
-            ("action", pa.string()),
-            ("rule", pa.string()),
-            ("severity", pa.string()),
-            ("metric", pa.string()),
-            ("value", pa.float64()),
+            ("action", name),
+            ("rule", name),
+            ("severity", name),
+            ("metric", name),
             ("threshold", pa.float64()),
-            ("explanation", pa.string()),
             ("enforced", pa.bool_()),
             ("exemption", pa.string()),
         ]
@@ -90,9 +98,17 @@ def _action_type() -> pa.DataType:
 
 
 def decision_schema(
-    pack: CompiledPack, facts: pa.Schema, explain: ExplainLevel = ExplainLevel.SUMMARY
+    pack: CompiledPack,
+    facts: pa.Schema,
+    explain: ExplainLevel = ExplainLevel.SUMMARY,
+    *,
+    with_facts: bool = True,
 ) -> pa.Schema:
-    """The schema of the decision batches of ``pack`` over facts of schema ``facts``."""
+    """The schema of the decision batches of ``pack`` over facts of schema ``facts``.
+
+    ``with_facts=False`` leaves the ``facts`` column out (its metadata says
+    so): the decisions then stand beside their facts table, row for row.
+    """
     code = pa.dictionary(pa.int8(), pa.string())
     # Never null: declared so (Parquet REQUIRED columns carry no definition levels).
     fields = [
@@ -114,8 +130,13 @@ def decision_schema(
             else:
                 fields.append(pa.field(f"score:{score.id}.{f.name}", f.type))
     facts_fields = [f for f in facts if f.name not in _RESERVED]
-    fields.append(pa.field("facts", pa.struct(facts_fields), nullable=False))
-    return pa.schema(fields, metadata={EXPLAIN_KEY: explain.value.encode()})
+    if with_facts:
+        fields.append(pa.field("facts", pa.struct(facts_fields), nullable=False))
+    metadata = {
+        EXPLAIN_KEY: explain.value.encode(),
+        FACTS_KEY: (FACTS_EMBEDDED if with_facts else FACTS_BESIDE),
+    }
+    return pa.schema(fields, metadata=metadata)
 
 
 def evaluate_table(
@@ -127,6 +148,7 @@ def evaluate_table(
     exemptions: Sequence[Exemption] = (),
     explain: ExplainLevel = ExplainLevel.SUMMARY,
     chunk_size: int = _DEFAULT_CHUNK,
+    with_facts: bool = True,
 ) -> pa.Table:
     """Evaluate a whole facts table in memory: one decision row per seller, in order."""
     if chunk_size < 1:
@@ -139,10 +161,11 @@ def evaluate_table(
             history=history,
             exemptions=exemptions,
             explain=explain,
+            with_facts=with_facts,
         )
     )
     if not batches:
-        return decision_schema(pack, facts.schema, explain).empty_table()
+        return decision_schema(pack, facts.schema, explain, with_facts=with_facts).empty_table()
     return pa.Table.from_batches(batches)
 
 
@@ -154,13 +177,19 @@ def evaluate_batches(
     history: HistoryLookup | None = None,
     exemptions: Sequence[Exemption] = (),
     explain: ExplainLevel = ExplainLevel.SUMMARY,
+    with_facts: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Evaluate facts batch by batch, lazily: memory stays bounded by one batch.
 
     Each input batch holds ``seller_id`` and fact columns (an ``as_of``
     column, if any, is not a fact and is ignored: ``as_of`` is the argument).
-    Raises :class:`~sellerpolicy.rules.diagnostics.PackError` for a pack with
-    an unmapped action, ValueError for a fact column that is not numeric.
+    ``with_facts=False`` writes no ``facts`` column: decision ``i`` of the
+    output is then about row ``i`` of the input, whose facts
+    :func:`decisions_from_batch` is given beside it (a batch of decisions is
+    about a fifth of the bytes of the facts it judges, so writing decisions
+    only is several times faster). Raises
+    :class:`~sellerpolicy.rules.diagnostics.PackError` for a pack with an
+    unmapped action, ValueError for a fact column that is not numeric.
     """
     check_status_map(pack)
     instant = as_of_instant(as_of)
@@ -185,6 +214,7 @@ def evaluate_batches(
                 exempt=active,
                 level=explain,
                 random=random,
+                with_facts=with_facts,
             )
 
 
@@ -198,6 +228,7 @@ def _evaluate_batch(
     exempt: dict[tuple[str, str], str],
     level: ExplainLevel,
     random: np.random.Generator,
+    with_facts: bool,
 ) -> pa.RecordBatch:
     n = batch.num_rows
     if "seller_id" not in batch.schema.names:
@@ -205,19 +236,22 @@ def _evaluate_batch(
     sellers = batch.column("seller_id").cast(pa.string())
     columns = Columns.from_arrow(batch)
     rates = frozenset(u.name for u in pack.metrics if u.kind is MetricKind.RATE)
-    rules = [
-        rule_block(p, columns, sellers=sellers, as_of=as_of, history=history, level=level)
-        for p in plans
-    ]
+    rules = [rule_block(p, columns, sellers=sellers, as_of=as_of, history=history) for p in plans]
     scores = [score_block(s, pack, columns, rates, level) for s in pack.scores]
     slots = _slots(pack, rules, scores)
     status, actions = _actions(slots, n, sellers, exempt)
     facts_fields = [f for f in batch.schema if f.name not in _RESERVED]
-    facts = pa.StructArray.from_arrays(
-        [batch.column(f.name) for f in facts_fields], fields=facts_fields
+    facts = (
+        [
+            pa.StructArray.from_arrays(
+                [batch.column(f.name) for f in facts_fields], fields=facts_fields
+            )
+        ]
+        if with_facts
+        else []
     )
     label = as_of_label(as_of)
-    ids = random.integers(0, 2**64 - 1, 2 * n, np.uint64, endpoint=True).view(np.uint8)
+    ids = random.bit_generator.random_raw(2 * n).view(np.uint8)
     ids = ids.reshape(n, 16)
     ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40  # version 4
     ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
@@ -228,13 +262,14 @@ def _evaluate_batch(
         _constant(pack.id, n),
         _constant(pack.version, n),
         _constant(pack.digest, n),
-        pa.DictionaryArray.from_arrays(pa.array(status), pa.array(STATUS_LABELS)),
+        pa.DictionaryArray.from_arrays(pa.array(status), pa.array(STATUS_LABELS), safe=False),
         actions,
         *(array for block in rules for array in block.array.flatten()),
         *(array for block in scores for array in _flat(block.array)),
-        facts,
+        *facts,
     ]
-    return pa.RecordBatch.from_arrays(arrays, schema=decision_schema(pack, batch.schema, level))
+    schema = decision_schema(pack, batch.schema, level, with_facts=with_facts)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _flat(struct: pa.StructArray) -> Iterator[pa.Array]:
@@ -291,14 +326,11 @@ def _actions(
     local_rows, _ = np.nonzero(taken)
     picked = order[taken]
     counts[rows] = per_row
-    item_rows = rows[local_rows]
-    values = np.zeros(picked.size, np.float64)
-    for s, slot in enumerate(slots):
-        here = picked == s
-        values[here] = slot.values[item_rows[here]]
 
     def by_slot(texts: Sequence[object], kind: pa.DataType) -> pa.Array:
-        return pa.DictionaryArray.from_arrays(pa.array(picked, pa.int32()), pa.array(texts, kind))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(picked, pa.int32()), pa.array(texts, kind), safe=False
+        )
 
     exempted = (
         [exemption.get(key) for key in zip(local_rows.tolist(), picked.tolist(), strict=True)]
@@ -307,21 +339,11 @@ def _actions(
     )
     struct = pa.StructArray.from_arrays(
         [
-            by_slot([slot.action for slot in slots], pa.string()).cast(pa.string()),
-            by_slot([slot.owner for slot in slots], pa.string()).cast(pa.string()),
-            by_slot([Severity(slot.severity).name.lower() for slot in slots], pa.string()).cast(
-                pa.string()
-            ),
-            by_slot([slot.metric for slot in slots], pa.string()).cast(pa.string()),
-            pa.array(values),
+            by_slot([slot.action for slot in slots], pa.string()),
+            by_slot([slot.owner for slot in slots], pa.string()),
+            by_slot([Severity(slot.severity).name.lower() for slot in slots], pa.string()),
+            by_slot([slot.metric for slot in slots], pa.string()),
             by_slot([slot.threshold for slot in slots], pa.float64()).cast(pa.float64()),
-            pa.array(
-                [
-                    slots[s].texts.get(r)
-                    for r, s in zip(item_rows.tolist(), picked.tolist(), strict=True)
-                ],
-                pa.string(),
-            ),
             pa.array(enforced[local_rows, picked]),
             pa.array(exempted, pa.string()),
         ],

@@ -130,11 +130,18 @@ def arrow_numbers(array: pa.Array, name: str) -> tuple[np.ndarray, Mask]:
         dtype = np.float64
     else:
         raise ValueError(f"fact {name!r} is of type {kind}, not a number")
-    present = (
-        np.ones(len(array), np.bool_)
-        if array.null_count == 0
-        else np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    )
+    if array.null_count == 0:
+        present = np.ones(len(array), np.bool_)
+    elif array.type in (pa.int64(), pa.float64()):  # the common case, straight off the buffers
+        bits = np.frombuffer(array.buffers()[0], np.uint8)
+        count = array.offset + len(array)
+        present = np.unpackbits(bits, count=count, bitorder="little")[array.offset :].view(np.bool_)
+        data: np.ndarray = np.frombuffer(
+            array.buffers()[1], dtype, count=len(array), offset=array.offset * 8
+        )
+        return np.where(present, data, dtype(0)), present
+    else:
+        present = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     filled = array.fill_null(0) if array.null_count else array
     values = np.asarray(filled.cast(pa.from_numpy_dtype(dtype)).to_numpy(zero_copy_only=False))
     return values, present

@@ -1,13 +1,22 @@
 """Back from decision batches to full :class:`Decision` values (for sinks and tests).
 
 A decision batch (:mod:`sellerpolicy.engine.vector_decisions`) does not store
-what its facts and its pack already say: a rule result's value and counts
-come from the ``facts`` column, its metric, threshold and window from the
-pack, and its distance to compliance (a pure function of the counts, the
-leaf and the outcome; :func:`~sellerpolicy.engine.explain.leaf_distance`)
-is recomputed here when the batch was evaluated with explanations (the
-schema's ``sellerpolicy.explain`` metadata). ``Distance.clears_on`` is
-always null in the bulk path (it needs per-seller order dates).
+what its facts and its pack already say, only what evaluation decided (codes,
+streaks, actions, scores). Worked out here, exactly as ``evaluate`` does:
+
+* a rule result's value and counts, from the ``facts`` column; its metric,
+  threshold and window, from the pack;
+* the wording of a not-assessed reason
+  (:func:`~sellerpolicy.engine.evaluate.not_assessed_reason` on the row's
+  facts; the stored ``reason`` code names the check that failed);
+* explanations, at the explain level the schema records (its
+  ``sellerpolicy.explain`` metadata), by the renderers of
+  :mod:`.vector_texts`, over all rows of the batch at once; an action item's
+  explanation is its rule's (or the first line of its score's);
+* the distance to compliance (a pure function of the counts, the leaf and
+  the outcome; :func:`~sellerpolicy.engine.explain.leaf_distance`).
+  ``Distance.clears_on`` is always null in the bulk path (it needs
+  per-seller order dates).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from sellerpolicy.rules.model import CompiledPack, Score, Severity, Status
@@ -29,13 +39,19 @@ from .decision import (
     RuleResult,
     ScoreResult,
 )
-from .evaluate import ExplainLevel, RulePlan, plan_rule
+from .evaluate import ExplainLevel, RulePlan, not_assessed_reason, plan_rule
 from .explain import leaf_distance, window_dates
-from .facts import as_of_instant
+from .facts import SellerFacts, as_of_instant
+from .vector_kernels import Columns
+from .vector_texts import describe_rows, render_fired
 
 #: The schema metadata key holding the explain level a batch was evaluated at.
 EXPLAIN_KEY = b"sellerpolicy.explain"
 STATUS_LABELS = tuple(s.label for s in sorted(Status))
+#: The schema metadata key saying whether the facts are a column or stand beside.
+FACTS_KEY = b"sellerpolicy.facts"
+FACTS_EMBEDDED, FACTS_BESIDE = b"embedded", b"beside"
+_MATCHED, _NOT_MATCHED = (list(Outcome).index(o) for o in (Outcome.MATCHED, Outcome.NOT_MATCHED))
 
 
 def explain_level(schema: pa.Schema) -> ExplainLevel:
@@ -44,48 +60,128 @@ def explain_level(schema: pa.Schema) -> ExplainLevel:
     return ExplainLevel(raw.decode()) if raw is not None else ExplainLevel.SUMMARY
 
 
-def decisions_from_batch(batch: pa.RecordBatch | pa.Table, pack: CompiledPack) -> list[Decision]:
-    """Full :class:`Decision` values from a decision batch of ``pack`` (for sinks and tests)."""
+def decisions_from_batch(
+    batch: pa.RecordBatch | pa.Table,
+    pack: CompiledPack,
+    facts: pa.RecordBatch | pa.Table | None = None,
+) -> list[Decision]:
+    """Full :class:`Decision` values from a decision batch of ``pack`` (for sinks and tests).
+
+    A batch written without its ``facts`` column needs them given: ``facts``
+    holds ``seller_id`` and the fact columns, row ``i`` for decision ``i``
+    (ValueError when the seller ids do not line up, or when they are missing).
+    """
+    batch = _with_facts(batch, facts)
     plans = tuple(plan_rule(rule, pack) for rule in pack.rules)
-    explaining = explain_level(batch.schema) is not ExplainLevel.NONE
+    by_rule = {p.rule.id: p for p in plans}
+    level = explain_level(batch.schema)
     data = {name: batch.column(name).to_pylist() for name in batch.schema.names}
     out: list[Decision] = []
-    windows: dict[tuple[str, str], tuple[date, date]] = {}
+    if not data["seller_id"]:
+        return out
+    # One as_of per batch (a constant column): windows and texts are worked out once.
+    label = data["as_of"][0]
+    instant = as_of_instant(datetime.fromisoformat(label.replace("Z", "+00:00")))
+    texts = _rule_texts(batch, plans, level, instant)
+    windows = {p.use.name: window_dates(p.use, instant) for p in plans}
     for i, seller in enumerate(data["seller_id"]):
         facts = data["facts"][i]
-        label = data["as_of"][i]
-        results = []
-        for plan in plans:
-            key = (plan.use.name, label)
-            if key not in windows:
-                instant = as_of_instant(datetime.fromisoformat(label.replace("Z", "+00:00")))
-                windows[key] = window_dates(plan.use, instant)
-            cell = _cell(data, f"rule:{plan.rule.id}.", i)
-            results.append(_rule_result(plan, cell, facts, windows[key], explaining=explaining))
+        results = tuple(
+            _rule_result(
+                plan,
+                _cell(data, f"rule:{plan.rule.id}.", i),
+                SellerFacts(seller, instant, facts),
+                windows[plan.use.name],
+                texts[k].get(i),
+                explaining=level is not ExplainLevel.NONE,
+            )
+            for k, plan in enumerate(plans)
+        )
         scores = tuple(
             _score_result(score, _cell(data, f"score:{score.id}.", i), facts)
             for score in pack.scores
         )
-        by_rule = {p.rule.id: p for p in plans}
         actions = tuple(
-            _action_item(item, pack, facts, by_rule.get(item["rule"]))
+            _action_item(item, pack, facts, by_rule.get(item["rule"]), results, scores)
             for item in data["actions"][i]
         )
         out.append(
             Decision(
                 decision_id=str(uuid.UUID(bytes=data["decision_id"][i])),
                 seller_id=seller,
-                as_of=label,
+                as_of=data["as_of"][i],
                 pack=data["pack"][i],
                 pack_version=data["pack_version"][i],
                 pack_digest=data["pack_digest"][i],
                 status=Status(STATUS_LABELS.index(data["status"][i])),
                 actions=actions,
-                rules=tuple(results),
+                rules=results,
                 scores=scores,
                 facts=MappingProxyType(facts),
             )
         )
+    return out
+
+
+def _with_facts(
+    batch: pa.RecordBatch | pa.Table, facts: pa.RecordBatch | pa.Table | None
+) -> pa.RecordBatch | pa.Table:
+    """The batch with its ``facts`` column, from ``facts`` when it was written without."""
+    if "facts" in batch.schema.names:
+        return batch
+    if facts is None:
+        raise ValueError("these decisions were written without facts: give the facts beside them")
+    if facts.num_rows != batch.num_rows or not facts.column("seller_id").cast(pa.string()).equals(
+        batch.column("seller_id")
+    ):
+        raise ValueError("the facts given do not line up with the decisions, seller by seller")
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    fields = [f for f in facts.schema if f.name not in ("seller_id", "as_of")]
+    columns = [facts.column(f.name) for f in fields]
+    struct = pa.StructArray.from_arrays(
+        [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns],
+        fields=fields,
+    )
+    return table.append_column(pa.field("facts", struct.type), pa.chunked_array([struct]))
+
+
+def _rule_texts(
+    batch: pa.RecordBatch | pa.Table,
+    plans: tuple[RulePlan, ...],
+    level: ExplainLevel,
+    as_of: datetime,
+) -> list[dict[int, str]]:
+    """Per rule, the explanation of each row that carries one at ``level``.
+
+    The same renderers the bulk path used to store texts with: the rule's
+    template (or plain sentence) for firing rows, the plain sentence for
+    the other assessed rows at ``full``.
+    """
+    if level is ExplainLevel.NONE:
+        return [{} for _ in plans]
+    facts = batch.column("facts")
+    if isinstance(facts, pa.ChunkedArray):
+        facts = facts.combine_chunks()
+    columns = Columns.from_arrow(pa.RecordBatch.from_struct_array(facts))
+    sellers = batch.column("seller_id")
+    if isinstance(sellers, pa.ChunkedArray):
+        sellers = sellers.combine_chunks()
+    out = []
+    for plan in plans:
+        outcome = batch.column(f"rule:{plan.rule.id}.outcome")
+        codes = pa.chunked_array([outcome]) if not isinstance(outcome, pa.ChunkedArray) else outcome
+        indices = np.concatenate(
+            [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in codes.chunks]
+            or [np.zeros(0, np.int8)]
+        )
+        fired = np.flatnonzero(indices == _MATCHED)
+        texts = render_fired(plan, fired, columns, sellers, as_of)
+        if level is ExplainLevel.FULL:
+            quiet = np.flatnonzero(indices == _NOT_MATCHED)
+            texts.update(
+                zip(quiet.tolist(), describe_rows(plan, quiet, columns, as_of), strict=True)
+            )
+        out.append(texts)
     return out
 
 
@@ -96,19 +192,22 @@ def _cell(data: dict[str, list[Any]], prefix: str, row: int) -> dict[str, Any]:
 def _rule_result(
     plan: RulePlan,
     cell: dict[str, Any],
-    facts: dict[str, Any],
+    facts: SellerFacts,
     window: tuple[date, date],
+    explanation: str | None,
     *,
     explaining: bool,
 ) -> RuleResult:
     counts = plan.count_facts
     outcome = Outcome(cell["outcome"])
+    num = facts.get(counts[0]) if counts else None
+    den = facts.get(counts[1]) if counts else None
     distance = None
     if explaining and outcome is not Outcome.NOT_ASSESSED and plan.single and plan.rate_value:
         distance = leaf_distance(
             plan.leaf,
-            facts.get(counts[0]) if counts else None,
-            facts.get(counts[1]) if counts else None,
+            num,
+            den,
             fired=outcome is Outcome.MATCHED,
             bad_dates=None,
             use=plan.use,
@@ -118,16 +217,16 @@ def _rule_result(
         rule=plan.rule.id,
         outcome=outcome,
         mode=plan.mode,
-        reason=cell["reason"],
+        reason=not_assessed_reason(plan, facts) if outcome is Outcome.NOT_ASSESSED else None,
         metric=plan.leaf.metric,
         op=plan.leaf.op,
         value=facts.get(plan.value_fact),
         threshold=plan.leaf.threshold,
-        num=facts.get(counts[0]) if counts else None,
-        den=facts.get(counts[1]) if counts else None,
+        num=num,
+        den=den,
         window_start=window[0],
         window_end=window[1],
-        explanation=cell["explanation"],
+        explanation=explanation,
         distance=distance,
         streak=cell.get("streak", 0),  # stored for rules with an escalation ladder only
     )
@@ -143,18 +242,31 @@ def _score_result(score: Score, cell: dict[str, Any], facts: dict[str, Any]) -> 
     )
 
 
-def _action_item(
-    item: dict[str, Any], pack: CompiledPack, facts: dict[str, Any], plan: RulePlan | None
+def _action_item(  # noqa: PLR0917 - one private call site
+    item: dict[str, Any],
+    pack: CompiledPack,
+    facts: dict[str, Any],
+    plan: RulePlan | None,
+    rules: tuple[RuleResult, ...],
+    scores: tuple[ScoreResult, ...],
 ) -> ActionItem:
+    """An action item: what the row stores, plus its value and explanation from its owner."""
+    if plan is not None:
+        value = facts.get(plan.value_fact)
+        explanation = next(r.explanation for r in rules if r.rule == item["rule"])
+    else:
+        score = next(s for s in scores if s.score == item["rule"])
+        value = score.total
+        explanation = score.explanation.splitlines()[0] if score.explanation else None
     return ActionItem(
         action=item["action"],
         rule=item["rule"],
         severity=Severity[item["severity"].upper()],
         status=pack.status_map[item["action"]],
         metric=item["metric"],
-        value=facts.get(plan.value_fact) if plan is not None else item["value"],
+        value=value,
         threshold=item["threshold"],
-        explanation=item["explanation"],
+        explanation=explanation,
         enforced=item["enforced"],
         exemption=item["exemption"],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +27,6 @@ class ScoreBlock:
     score: Score
     array: pa.StructArray
     grade: npt.NDArray[np.int32]  # index into score.grades, -1 for none
-    totals: Floats
-    texts: Mapping[int, str]  # first explanation line, rows whose grade has actions
 
     @staticmethod
     def arrow_type(score: Score) -> pa.DataType:
@@ -59,8 +56,6 @@ class ScoreBlock:
                 threshold=grade.min,
                 enforced=pack.mode is Mode.ENFORCE,
                 present=self.grade == g,
-                values=self.totals,
-                texts=self.texts,
             )
             for g, grade in enumerate(self.score.grades)
             for action in grade.actions
@@ -116,21 +111,17 @@ def score_block(
         grade[graded] = np.asarray(combo_grade, np.int32)[inverse]
     reasons: dict[int, str] = {}
     texts: dict[int, str] = {}
-    first_lines: dict[int, str] = {}
     rows = (
         range(n)
         if level is not ExplainLevel.NONE
         else np.flatnonzero(blocked | (grade < 0)).tolist()
     )
-    with_actions = {g for g, gr in enumerate(score.grades) if gr.actions}
     for row in rows:
         result = _score_row(
             score, row, columns, bands=bands, totals=totals, grade=grade, blocked=bool(blocked[row])
         )
         if level is not ExplainLevel.NONE:
             texts[row] = explain_score(score, result, rates)
-            if grade[row] in with_actions:
-                first_lines[row] = texts[row].splitlines()[0]
         if result.reason is not None:
             reasons[row] = result.reason
     points = [
@@ -154,7 +145,7 @@ def score_block(
         ],
         fields=kinds,
     )
-    return ScoreBlock(score, array, grade, totals, first_lines)
+    return ScoreBlock(score, array, grade)
 
 
 def _score_row(

@@ -119,3 +119,48 @@ def test_arrow_stream_sink_holds_the_same_decisions(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="parquet"):
         write_decisions(table.to_batches(), tmp_path / "d.feather")
     assert not (tmp_path / "d.feather").exists()
+
+
+def test_decisions_without_facts_read_back_with_the_facts_beside(tmp_path: Path) -> None:
+    """``with_facts=False`` leaves the facts out; given beside, they give the same decisions."""
+    facts = _facts([500, 5, 40, None, 3] * 40)
+    embedded = evaluate_table(PACK, facts, AS_OF, chunk_size=64)
+    beside = evaluate_table(PACK, facts, AS_OF, chunk_size=64, with_facts=False)
+    assert "facts" not in beside.schema.names
+    assert beside.schema.metadata[b"sellerpolicy.facts"] == b"beside"
+    out, whole = tmp_path / "d.arrows", tmp_path / "whole.arrows"
+    write_decisions(beside.to_batches(), out)
+    write_decisions(embedded.to_batches(), whole)
+    assert out.stat().st_size < whole.stat().st_size
+    with pa.ipc.open_stream(out) as reader:
+        back = reader.read_all()
+    assert _json(decisions_from_batch(back, PACK, facts)) == _json(
+        decisions_from_batch(embedded, PACK)
+    )
+    with pytest.raises(ValueError, match="without facts"):
+        decisions_from_batch(back, PACK)
+    with pytest.raises(ValueError, match="line up"):
+        decisions_from_batch(back, PACK, facts.slice(1))
+    shuffled = facts.take(list(range(facts.num_rows - 1, -1, -1)))
+    with pytest.raises(ValueError, match="line up"):
+        decisions_from_batch(back, PACK, shuffled)
+
+
+def test_reason_codes_name_the_failed_check_and_read_back_worded() -> None:
+    """The stored reason is the static label of the first failing check; the text is exact."""
+    facts = _facts([500, 5, None]).set_column(
+        4, "order_defect_rate__den", pa.array([1000, 5, None], pa.int64())
+    )
+    table = evaluate_table(PACK, facts, AS_OF)
+    rule = PACK.rules[0]
+    assert rule.min_orders is not None and "order_defect_rate" in str(rule.when)
+    reasons = table.column(f"rule:{rule.id}.reason").to_pylist()
+    assert reasons[0] is None
+    assert reasons[1] is not None and "under min_orders" in reasons[1]
+    assert reasons[2] is not None and "is null" in reasons[2]
+    decisions = decisions_from_batch(table, PACK)
+    result = next(r for r in decisions[1].rules if r.rule == rule.id)
+    assert result.reason is not None and result.reason.startswith("only 5 ")
+    dictionary = table.column(f"rule:{rule.id}.reason").chunk(0).dictionary.to_pylist()
+    again = evaluate_table(PACK, _facts([500] * 3), AS_OF).column(f"rule:{rule.id}.reason")
+    assert again.chunk(0).dictionary.to_pylist() == dictionary  # static, whatever the batch
