@@ -34,6 +34,10 @@ Examples:
   sellerpolicy evaluate --pack amazon --facts facts.parquet --as-of 2026-11-01 \\
       --out decisions.parquet
 
+  # a large batch: the columnar layout (Arrow IPC stream), written as evaluated
+  sellerpolicy evaluate --pack amazon --source data/ --as-of 2026-11-01 \\
+      --out decisions.arrows
+
   # partitioned over a local Dask cluster of 2 worker processes; --out is a folder
   # of part-*.parquet files plus manifest.json (or --cluster tcp://host:8786)
   sellerpolicy evaluate --pack amazon --source data/ --as-of 2026-11-01 \\
@@ -133,7 +137,13 @@ def evaluate_command(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Evaluation date (00:00 UTC) or ISO timestamp.")
     ],
-    out: Annotated[Path, typer.Option(help="Decisions file: .jsonl, .csv or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Decisions file: .jsonl, .csv or .parquet (records), or .arrows (the columnar"
+            " layout of the vectorized back end, fastest to write)."
+        ),
+    ],
     source: Annotated[
         Path | None, typer.Option(help="Source folder (or DuckDB file) of order events.")
     ] = None,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from sellerpolicy.rules.catalog import has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics
@@ -24,7 +25,7 @@ from .errors import FactsError
 from .evaluate import leaves
 from .facts import Number, SellerFacts, as_of_instant, as_of_label
 
-__all__ = ["FACT_FORMATS", "read_facts", "required_fields"]
+__all__ = ["FACT_FORMATS", "fact_types", "read_facts", "required_fields"]
 
 FACT_FORMATS = {".jsonl": "JSON lines", ".csv": "CSV", ".parquet": "Parquet"}
 _KEY_COLUMNS = ("seller_id", "as_of")
@@ -154,6 +155,21 @@ def read_facts(
     return _facts_chunks(
         con, relation, path=path, pack=pack, expected=as_of_label(as_of), chunk_size=chunk_size
     )
+
+
+def fact_types(path: Path) -> list[tuple[str, pa.DataType]]:
+    """The columns of a facts file and their Arrow types, as its reader sees them."""
+    con = duckdb.connect()
+    try:
+        schema = _relation(con, path).limit(0).to_arrow_table().schema
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise FactsError(
+            f"{path}: cannot read it as {FACT_FORMATS[path.suffix.lower()]}: {first}"
+        ) from exc
+    finally:
+        con.close()
+    return [(f.name, f.type) for f in schema]
 
 
 def _facts_chunks(

@@ -30,6 +30,7 @@ from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+import structlog
 
 from sellerpolicy.rules.model import CompiledPack, Exemption, Status
 
@@ -40,7 +41,7 @@ from .errors import StrictRejectsError
 from .evaluate import ExplainLevel, evaluate
 from .explain import EvidenceLookup
 from .facts import SellerFacts, as_of_instant, as_of_label
-from .facts_file import read_facts
+from .facts_file import fact_types, read_facts
 from .logs import get_logger
 from .metrics import DuckDBEvidence, compute_metrics, iter_facts
 from .rejects import rejects_path_for, write_rejects
@@ -49,6 +50,9 @@ from .sources import load_source
 from .store import DecisionRecord, DecisionStore, resolve_store_url
 
 _T = TypeVar("_T")
+
+#: The output extension of the columnar decision layout (an Arrow IPC stream).
+COLUMNAR_SUFFIX = ".arrows"
 
 
 # ---------------------------------------------------------------------------
@@ -97,6 +101,16 @@ class _Tally:
     reported: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     not_assessed: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add_batch(self, batch: pa.RecordBatch, pack: CompiledPack) -> None:
+        """Count a decision batch column by column (no :class:`Decision` values built)."""
+        from .run_columnar import ColumnarCounts  # noqa: PLC0415 (NumPy path: load on demand)
+
+        self.sellers += batch.num_rows
+        self.statuses.update(ColumnarCounts.statuses(batch))
+        for rule, action, enforced in ColumnarCounts.actions(batch):
+            (self.actions if enforced else self.reported)[rule][action] += 1
+        self.not_assessed.update(ColumnarCounts.not_assessed(batch, pack))
 
     def add(self, decisions: Sequence[Decision]) -> None:
         self.sellers += len(decisions)
@@ -172,8 +186,9 @@ def evaluate_batches(
         )
 
 
-def _timed(items: Iterable[_T], seconds: defaultdict[str, float], stage: str) -> Iterator[_T]:
-    """Yield ``items``, adding the time spent producing each to ``seconds[stage]``."""
+def _timed(items: Iterable[_T], seconds: defaultdict[str, float]) -> Iterator[tuple[_T, float]]:
+    """Yield ``items`` with the time each was asked for, adding the time spent producing
+    each to ``seconds["evaluate"]``."""
     iterator = iter(items)
     while True:
         start = time.perf_counter()
@@ -182,8 +197,8 @@ def _timed(items: Iterable[_T], seconds: defaultdict[str, float], stage: str) ->
         except StopIteration:
             return
         finally:
-            seconds[stage] += time.perf_counter() - start
-        yield item
+            seconds["evaluate"] += time.perf_counter() - start
+        yield item, start
 
 
 def run_evaluation(
@@ -216,67 +231,82 @@ def run_evaluation(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    format_for(out)  # an unknown extension fails before any work
+    engine = select_backend(backend) if isinstance(backend, BackendName) else backend
+    bulk = getattr(engine, "name", None) == BackendName.VECTOR and explain is not ExplainLevel.FULL
+    columnar = _columnar_output(out, bulk=bulk)
     instant = as_of_instant(as_of)
     run_id = str(uuid.uuid4())
     log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
     tally = _Tally()
-    engine = select_backend(backend) if isinstance(backend, BackendName) else backend
     rejects, rejects_path = 0, None
     with ExitStack() as stack:
         store = stack.enter_context(DecisionStore(store_url)) if store_url else None
-        evidence = None
-        total: int | None = None
-        if source is not None and facts_path is None:
+        if (source is None) == (facts_path is None):
+            raise ValueError("give exactly one of source and facts_path")
+        metrics_table, evidence = None, None
+        if source is not None:
             con = stack.enter_context(duckdb.connect())
-            with tally.timed("source"):
-                report = load_source(source, con)
-            rejects, rejects_path = report.reject_count, rejects_path_for(out)
-            write_rejects(report.rejects, rejects_path)
-            log.info(
-                "source.loaded", source=str(source), rows=dict(report.rows_read), rejects=rejects
-            )
-            if strict and rejects:
-                raise StrictRejectsError(rejects, str(rejects_path))
+            rejects, rejects_path = _load(source, con, out, strict=strict, tally=tally, log=log)
             with tally.timed("metrics"):
                 metrics = compute_metrics(con, pack.metrics, instant)
-            total = metrics.table.num_rows
-            log.info("metrics.computed", sellers=total, warnings=len(metrics.warnings))
-            chunks = facts_chunks(metrics.table, instant, chunk_size)
+            metrics_table = metrics.table
+            log.info(
+                "metrics.computed", sellers=metrics_table.num_rows, warnings=len(metrics.warnings)
+            )
             if explain is ExplainLevel.FULL:
                 evidence = DuckDBEvidence(con, pack.metrics, instant)
-        elif facts_path is not None and source is None:
-            chunks = read_facts(facts_path, pack, instant, chunk_size=chunk_size)
-        else:
-            raise ValueError("give exactly one of source and facts_path")
-        sink = stack.enter_context(open_sink(out))
-        batches = evaluate_batches(
-            pack,
-            chunks,
-            as_of=instant,
-            backend=engine,
-            store=store,
-            explain=explain,
-            exemptions=exemptions,
-            evidence=evidence,
-        )
-        started = time.perf_counter()
-        for index, decisions in enumerate(_timed(batches, tally.seconds, "evaluate")):
+        total = None if metrics_table is None else metrics_table.num_rows
+        sink = None if columnar else stack.enter_context(open_sink(out))
+
+        def recorded(decisions: list[Decision], sellers: int, index: int, started: float) -> None:
+            """Store and write one chunk's decisions (if any were built), then report it."""
             if store is not None:
                 with tally.timed("store"):
                     store.append(pack, [DecisionRecord.of(d) for d in decisions], run_id=run_id)
-            with tally.timed("write"):
-                sink.write(decisions)
-            tally.add(decisions)
+            if sink is not None:
+                with tally.timed("write"):
+                    sink.write(decisions)
             log.info(
                 "batch.evaluated",
                 batch=index,
-                sellers=len(decisions),
+                sellers=sellers,
                 seconds=round(time.perf_counter() - started, 3),
             )
             if progress is not None:
                 progress(Progress(tally.sellers, total))
-            started = time.perf_counter()
+
+        if bulk:
+            _run_columnar(
+                pack,
+                _facts_batches(metrics_table, facts_path, pack, instant, chunk_size),
+                as_of=instant,
+                store=store,
+                explain=explain,
+                exemptions=exemptions,
+                out=out if columnar else None,
+                tally=tally,
+                recorded=recorded,
+                records=store is not None or sink is not None,
+            )
+        else:
+            chunks = (
+                facts_chunks(metrics_table, instant, chunk_size)
+                if metrics_table is not None
+                else read_facts(facts_path, pack, instant, chunk_size=chunk_size)  # type: ignore[arg-type]
+            )
+            batches = evaluate_batches(
+                pack,
+                chunks,
+                as_of=instant,
+                backend=engine,
+                store=store,
+                explain=explain,
+                exemptions=exemptions,
+                evidence=evidence,
+            )
+            for index, (decisions, started) in enumerate(_timed(batches, tally.seconds)):
+                tally.add(decisions)
+                recorded(decisions, len(decisions), index, started)
     summary = _summary(
         pack,
         tally,
@@ -297,6 +327,125 @@ def run_evaluation(
         seconds={k: round(v, 3) for k, v in summary.durations.items()},
     )
     return summary
+
+
+def _columnar_output(out: Path, *, bulk: bool) -> bool:
+    """Whether ``out`` takes decision batches as they are; ValueError for a wrong extension.
+
+    Checked before any work starts.
+    """
+    if out.suffix.lower() != COLUMNAR_SUFFIX:
+        format_for(out)
+        return False
+    if not bulk:
+        raise ValueError(
+            f"{out}: {COLUMNAR_SUFFIX} output is written by the vectorized back end "
+            "(--backend auto or vector) with --explain summary or none"
+        )
+    return True
+
+
+def _load(
+    source: Path,
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    *,
+    strict: bool,
+    tally: _Tally,
+    log: structlog.typing.FilteringBoundLogger,
+) -> tuple[int, Path]:
+    """Validate and load the source; rejects go beside ``out`` (strict: none allowed)."""
+    with tally.timed("source"):
+        report = load_source(source, con)
+    rejects, rejects_path = report.reject_count, rejects_path_for(out)
+    write_rejects(report.rejects, rejects_path)
+    log.info("source.loaded", source=str(source), rows=dict(report.rows_read), rejects=rejects)
+    if strict and rejects:
+        raise StrictRejectsError(rejects, str(rejects_path))
+    return rejects, rejects_path
+
+
+def _facts_batches(
+    table: pa.Table | None,
+    facts_path: Path | None,
+    pack: CompiledPack,
+    as_of: datetime,
+    chunk_size: int,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The facts of a run as Arrow batches, and their schema (known before the first)."""
+    from .run_columnar import facts_batch, facts_schema  # noqa: PLC0415 (load on demand)
+
+    if table is not None:
+        return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
+    assert facts_path is not None
+    chunks = read_facts(facts_path, pack, as_of, chunk_size=chunk_size)  # checks the file first
+    schema = facts_schema(fact_types(facts_path))
+    return schema, (facts_batch(chunk, schema) for chunk in chunks)
+
+
+def _run_columnar(
+    pack: CompiledPack,
+    facts: tuple[pa.Schema, Iterator[pa.RecordBatch]],
+    *,
+    as_of: datetime,
+    store: DecisionStore | None,
+    explain: ExplainLevel,
+    exemptions: Sequence[Exemption],
+    out: Path | None,
+    tally: _Tally,
+    recorded: Callable[[list[Decision], int, int, float], None],
+    records: bool,
+) -> None:
+    """The bulk leg of a run: decision batches, recorded, and written as they are to ``out``."""
+    from .run_columnar import decide_batches  # noqa: PLC0415 (NumPy path: load on demand)
+    from .vector_decisions import (  # noqa: PLC0415
+        decision_schema,
+        decisions_from_batch,
+        write_decisions,
+    )
+
+    schema, batches = facts
+    decided = decide_batches(
+        pack, batches, as_of=as_of, store=store, explain=explain, exemptions=exemptions
+    )
+
+    def steps() -> Iterator[pa.RecordBatch]:
+        for index, (batch, started) in enumerate(_timed(decided, tally.seconds)):
+            decisions: list[Decision] = []
+            if records:
+                with tally.timed("records"):
+                    decisions = decisions_from_batch(batch, pack)
+                tally.add(decisions)
+            else:
+                tally.add_batch(batch, pack)
+            recorded(decisions, batch.num_rows, index, started)
+            yield batch
+
+    if out is None:
+        for _ in steps():
+            pass
+        return
+    partial = out.with_name(f".partial-{out.name}")
+    try:
+        first = next(iter(steps_ := steps()), None)
+        if first is None:
+            empty = decision_schema(pack, schema, explain).empty_table()
+            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial)
+        else:
+            with tally.timed("write"):
+                write_decisions(_chain(first, steps_), partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
+    yield first
+    yield from rest
 
 
 def _summary(

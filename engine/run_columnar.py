@@ -1,0 +1,111 @@
+"""The batch run's columnar leg: Arrow batches of facts through the bulk decision path.
+
+:func:`~sellerpolicy.engine.run.run_evaluation` takes this leg whenever the
+vectorized back end evaluates (``--backend auto`` or ``vector``) and
+explanations are ``summary`` or ``none`` (``full`` needs per-seller order
+dates from the source, which only the per-seller path reads). Facts stay
+columns from the metrics table (or the facts file) to the decision batch;
+full :class:`~sellerpolicy.engine.decision.Decision` values are built from a
+batch only where a record is needed: the decision store, and the JSONL /
+CSV / Parquet sinks. An ``.arrows`` output takes the decision batches as
+they are (:func:`~sellerpolicy.engine.vector_write.write_decisions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sellerpolicy.rules.model import CompiledPack, Exemption
+
+from .decision import Outcome
+from .evaluate import ExplainLevel
+from .facts import SellerFacts
+from .store import DecisionStore
+from .vector_decisions import evaluate_batches
+
+__all__ = ["ColumnarCounts", "decide_batches", "facts_batch", "facts_schema"]
+
+
+def facts_schema(types: Iterable[tuple[str, pa.DataType]]) -> pa.Schema:
+    """The Arrow schema of facts batches: ``seller_id``, then every numeric field as read.
+
+    Integer fields stay ``int64`` and other numbers become ``float64``; a
+    field of any other type can only hold nulls by the time it is a fact
+    (the facts reader refuses a non-number where the pack reads one and
+    drops it elsewhere), so it is left out.
+    """
+    fields = [pa.field("seller_id", pa.string())]
+    for name, kind in types:
+        if name in ("seller_id", "as_of"):
+            continue
+        if pa.types.is_integer(kind):
+            fields.append(pa.field(name, pa.int64()))
+        elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            fields.append(pa.field(name, pa.float64()))
+    return pa.schema(fields)
+
+
+def facts_batch(chunk: Sequence[SellerFacts], schema: pa.Schema) -> pa.RecordBatch:
+    """A chunk of per-seller facts (from a facts file) as one batch of ``schema``."""
+    columns = {"seller_id": [f.seller_id for f in chunk]}
+    for name in schema.names[1:]:
+        columns[name] = [f.values.get(name) for f in chunk]  # type: ignore[misc]
+    return pa.RecordBatch.from_pydict(columns, schema=schema)
+
+
+def decide_batches(
+    pack: CompiledPack,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    as_of: datetime,
+    store: DecisionStore | None,
+    explain: ExplainLevel,
+    exemptions: Sequence[Exemption],
+) -> Iterator[pa.RecordBatch]:
+    """Decision batches, each with its sellers' escalation history prefetched from ``store``."""
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        history = None
+        if store is not None:
+            sellers = batch.column("seller_id").cast(pa.string()).to_pylist()
+            history = store.history(pack, sellers, as_of)
+        yield from evaluate_batches(
+            pack, [batch], as_of, history=history, exemptions=exemptions, explain=explain
+        )
+
+
+class ColumnarCounts:
+    """What a run summary counts, read off decision batches column by column."""
+
+    @staticmethod
+    def statuses(batch: pa.RecordBatch) -> dict[str, int]:
+        """Sellers per status label."""
+        counts = pc.value_counts(batch.column("status").dictionary_decode())
+        return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
+
+    @staticmethod
+    def actions(batch: pa.RecordBatch) -> list[tuple[str, str, bool]]:
+        """(rule, action, enforced) of every action item, one per item."""
+        items = pc.list_flatten(batch.column("actions"))
+        if not len(items):
+            return []
+        rules = items.field("rule").to_pylist()
+        actions = items.field("action").to_pylist()
+        enforced = items.field("enforced").to_pylist()
+        return list(zip(rules, actions, enforced, strict=True))
+
+    @staticmethod
+    def not_assessed(batch: pa.RecordBatch, pack: CompiledPack) -> dict[str, int]:
+        """Sellers per rule for whom the rule was not assessed."""
+        out: dict[str, int] = {}
+        for rule in pack.rules:
+            outcome = batch.column(f"rule:{rule.id}.outcome").dictionary_decode()
+            count = int(pc.sum(pc.equal(outcome, Outcome.NOT_ASSESSED.value)).as_py() or 0)
+            if count:
+                out[rule.id] = count
+        return out
