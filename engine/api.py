@@ -165,6 +165,48 @@ class Policy:
             for decisions in batches:
                 yield from decisions
 
+    def evaluate_columns(
+        self,
+        facts: pa.Table,
+        *,
+        as_of: date | datetime,
+        history: HistoryLookup | None = None,
+        chunk_size: int = 262_144,
+        with_facts: bool = True,
+    ) -> Iterator[pa.RecordBatch]:
+        """Decision batches, in the columnar layout, for a whole Arrow table of facts.
+
+        The table holds ``seller_id`` and fact columns as ``sellerpolicy
+        metrics`` writes them; one decision row per facts row, in order, in
+        batches of ``chunk_size``. The fast path for millions of sellers
+        (vectorized, the same decisions as :meth:`evaluate`; see
+        :mod:`sellerpolicy.engine.vector_decisions` for the layout).
+        :meth:`decisions` turns a batch into :class:`Decision` values.
+        """
+        from .vector_decisions import evaluate_batches as columnar  # noqa: PLC0415 (NumPy)
+
+        yield from columnar(
+            self._pack,
+            facts.to_batches(max_chunksize=chunk_size),
+            as_of,
+            history=history,
+            exemptions=self._exemptions,
+            explain=self._explain,
+            with_facts=with_facts,
+        )
+
+    def decisions(
+        self, batch: pa.RecordBatch | pa.Table, facts: pa.RecordBatch | pa.Table | None = None
+    ) -> list[Decision]:
+        """The :class:`Decision` values of a batch from :meth:`evaluate_columns`.
+
+        ``facts`` are the rows the batch judged, needed when it was made with
+        ``with_facts=False``.
+        """
+        from .vector_decisions import decisions_from_batch  # noqa: PLC0415 (NumPy)
+
+        return decisions_from_batch(batch, self._pack, facts)
+
     def explain_seller(
         self,
         source: str | Path,

@@ -20,8 +20,7 @@ from .errors import StrictRejectsError
 from .evaluate import ExplainLevel
 from .logs import LogFormat, configure_logging
 from .run import Progress as RunProgress
-from .run import RunSummary, run_evaluation, select_backend
-from .sinks import format_for
+from .run import RunSummary, check_output, run_evaluation, select_backend
 
 EPILOG = """\
 Examples:
@@ -192,7 +191,7 @@ def evaluate_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--backend") from exc
     try:
-        format_for(out)
+        check_output(out, engine, explain)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from exc
     configure_logging(log_format)

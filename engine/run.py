@@ -232,8 +232,8 @@ def run_evaluation(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     engine = select_backend(backend) if isinstance(backend, BackendName) else backend
-    bulk = getattr(engine, "name", None) == BackendName.VECTOR and explain is not ExplainLevel.FULL
-    columnar = _columnar_output(out, bulk=bulk)
+    bulk = _bulk(engine, explain)
+    columnar = check_output(out, engine, explain)
     instant = as_of_instant(as_of)
     run_id = str(uuid.uuid4())
     log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
@@ -329,15 +329,21 @@ def run_evaluation(
     return summary
 
 
-def _columnar_output(out: Path, *, bulk: bool) -> bool:
-    """Whether ``out`` takes decision batches as they are; ValueError for a wrong extension.
+def _bulk(engine: Backend, explain: ExplainLevel) -> bool:
+    """Whether a run takes the columnar leg (:mod:`.run_columnar`)."""
+    return getattr(engine, "name", None) == BackendName.VECTOR and explain is not ExplainLevel.FULL
 
-    Checked before any work starts.
+
+def check_output(out: Path, engine: Backend, explain: ExplainLevel) -> bool:
+    """Whether ``out`` takes decision batches as they are (``.arrows``).
+
+    ValueError for an unknown extension, or for ``.arrows`` when the run
+    would not take the columnar leg; checked before any work starts.
     """
     if out.suffix.lower() != COLUMNAR_SUFFIX:
         format_for(out)
         return False
-    if not bulk:
+    if not _bulk(engine, explain):
         raise ValueError(
             f"{out}: {COLUMNAR_SUFFIX} output is written by the vectorized back end "
             "(--backend auto or vector) with --explain summary or none"

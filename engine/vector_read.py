@@ -131,18 +131,21 @@ def _with_facts(
         return batch
     if facts is None:
         raise ValueError("these decisions were written without facts: give the facts beside them")
-    if facts.num_rows != batch.num_rows or not facts.column("seller_id").cast(pa.string()).equals(
-        batch.column("seller_id")
-    ):
+    if facts.num_rows != batch.num_rows or not _whole(facts.column("seller_id")).cast(
+        pa.string()
+    ).equals(_whole(batch.column("seller_id"))):
         raise ValueError("the facts given do not line up with the decisions, seller by seller")
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     fields = [f for f in facts.schema if f.name not in ("seller_id", "as_of")]
-    columns = [facts.column(f.name) for f in fields]
     struct = pa.StructArray.from_arrays(
-        [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns],
-        fields=fields,
+        [_whole(facts.column(f.name)) for f in fields], fields=fields
     )
     return table.append_column(pa.field("facts", struct.type), pa.chunked_array([struct]))
+
+
+def _whole(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array, whether a table's (chunked) column or a batch's."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _rule_texts(
@@ -159,13 +162,8 @@ def _rule_texts(
     """
     if level is ExplainLevel.NONE:
         return [{} for _ in plans]
-    facts = batch.column("facts")
-    if isinstance(facts, pa.ChunkedArray):
-        facts = facts.combine_chunks()
-    columns = Columns.from_arrow(pa.RecordBatch.from_struct_array(facts))
-    sellers = batch.column("seller_id")
-    if isinstance(sellers, pa.ChunkedArray):
-        sellers = sellers.combine_chunks()
+    columns = Columns.from_arrow(pa.RecordBatch.from_struct_array(_whole(batch.column("facts"))))
+    sellers = _whole(batch.column("seller_id"))
     out = []
     for plan in plans:
         outcome = batch.column(f"rule:{plan.rule.id}.outcome")
