@@ -84,13 +84,16 @@ def decisions_from_batch(
     instant = as_of_instant(datetime.fromisoformat(label.replace("Z", "+00:00")))
     texts = _rule_texts(batch, plans, level, instant)
     windows = {p.use.name: window_dates(p.use, instant) for p in plans}
+    rule_cells = [_cells(data, f"rule:{plan.rule.id}.") for plan in plans]
+    score_cells = [_cells(data, f"score:{score.id}.") for score in pack.scores]
     for i, seller in enumerate(data["seller_id"]):
         facts = data["facts"][i]
+        seller_facts = SellerFacts(seller, instant, facts)
         results = tuple(
             _rule_result(
                 plan,
-                _cell(data, f"rule:{plan.rule.id}.", i),
-                SellerFacts(seller, instant, facts),
+                {name: values[i] for name, values in rule_cells[k]},
+                seller_facts,
                 windows[plan.use.name],
                 texts[k].get(i),
                 explaining=level is not ExplainLevel.NONE,
@@ -98,8 +101,8 @@ def decisions_from_batch(
             for k, plan in enumerate(plans)
         )
         scores = tuple(
-            _score_result(score, _cell(data, f"score:{score.id}.", i), facts)
-            for score in pack.scores
+            _score_result(score, {name: values[i] for name, values in score_cells[k]}, facts)
+            for k, score in enumerate(pack.scores)
         )
         actions = tuple(
             _action_item(item, pack, facts, by_rule.get(item["rule"]), results, scores)
@@ -183,8 +186,9 @@ def _rule_texts(
     return out
 
 
-def _cell(data: dict[str, list[Any]], prefix: str, row: int) -> dict[str, Any]:
-    return {k.removeprefix(prefix): v[row] for k, v in data.items() if k.startswith(prefix)}
+def _cells(data: dict[str, list[Any]], prefix: str) -> list[tuple[str, list[Any]]]:
+    """The columns under ``prefix``, by their name without it."""
+    return [(k.removeprefix(prefix), v) for k, v in data.items() if k.startswith(prefix)]
 
 
 def _rule_result(
