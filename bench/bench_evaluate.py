@@ -15,8 +15,9 @@ One command, one run, figures side by side (printed, never asserted):
      the same rules over the same columns;
 2. end to end from raw orders (default 10 M orders of 100 k sellers, the
    cache of ``bench/bench_metrics.py`` under ``bench/.cache`` when present,
-   else generated): source validation, metrics, evaluation, Parquet
-   decisions; and the same from the already validated canonical tables;
+   else generated) through ``run_evaluation``, the path of ``sellerpolicy
+   evaluate --source``: source validation, metrics, evaluation, decisions
+   written as ``.arrows`` (the columnar layout) and as ``.parquet`` records;
 3. the distributed path on a Dask LocalCluster of 2 worker processes over
    that source.
 
@@ -28,16 +29,15 @@ of the cluster are separate processes and are not included). Run small with
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -45,8 +45,9 @@ from sellerpolicy.engine.backend_durable import DurableBackend
 from sellerpolicy.engine.backend_python import PythonBackend
 from sellerpolicy.engine.distributed import run_distributed
 from sellerpolicy.engine.evaluate import ExplainLevel, evaluate, leaves, plan_rule
-from sellerpolicy.engine.metrics import compute_metrics, iter_facts
-from sellerpolicy.engine.sources import load_source
+from sellerpolicy.engine.logs import configure_logging
+from sellerpolicy.engine.metrics import iter_facts
+from sellerpolicy.engine.run import run_evaluation
 from sellerpolicy.engine.vector_decisions import evaluate_batches, write_decisions
 from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 from sellerpolicy.rules.model import Op
@@ -218,37 +219,23 @@ def bench_facts(args: argparse.Namespace, pack: CompiledPack, work: Path) -> Non
 
 
 def bench_end_to_end(args: argparse.Namespace, pack: CompiledPack, work: Path) -> Path:
-    """Part 2: raw orders to written decisions, in this process."""
+    """Part 2: raw orders to written decisions, through ``run_evaluation`` (the CLI's path)."""
     folder: Path = source_dir(args.e2e_sellers, args.e2e_orders, args.seed)
-    instant = datetime.combine(AS_OF, datetime.min.time(), UTC)
     print(f"\n== end to end: {args.e2e_orders:,} orders of {args.e2e_sellers:,} sellers ({folder})")
-    canonical = folder / "canonical.duckdb"
-    stages: dict[str, float] = {}
-    with duckdb.connect() as con:
-        if args.validate or not canonical.exists():
-            stages["validate + load source"], _ = timed(lambda: load_source(folder, con))
-            tables_from = con
-        else:
-            con.execute(f"ATTACH '{canonical}' AS src (READ_ONLY)")
-            con.execute("USE src")
-            tables_from = con
-        stages["metrics (DuckDB)"], result = timed(
-            lambda: compute_metrics(tables_from, pack.metrics, instant)
+    print("   run_evaluation (`sellerpolicy evaluate --source ... --out ...`), raw files validated")
+    for suffix in (".arrows", ".parquet"):
+        seconds, summary = timed(
+            lambda suffix=suffix: run_evaluation(
+                pack, source=folder, as_of=AS_OF, out=work / f"e2e{suffix}"
+            )
         )
-    facts = result.table
-    out = work / "e2e.parquet"
-    stages["evaluate + write Parquet"], written = timed(
-        lambda: write_decisions(evaluate_batches(pack, facts.to_batches(args.chunk), AS_OF), out)
-    )
-    total = sum(stages.values())
-    for stage, seconds in stages.items():
-        print(f"   {stage:<40} {seconds:8.2f} s")
-    source = "raw files (validated)" if "validate + load source" in stages else "validated tables"
-    print(
-        f"   total from {source}: {total:.2f} s for {written:,} sellers "
-        f"({args.e2e_orders / total / 1e6:.2f} M orders/s; target <= 8 s); "
-        f"peak RSS {peak_rss_mb():,.0f} MiB"
-    )
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in summary.durations.items())
+        print(
+            f"   --out decisions{suffix:<9} {seconds:6.2f} s for {summary.sellers:,} sellers "
+            f"({args.e2e_orders / seconds / 1e6:.2f} M orders/s; target <= 8 s); "
+            f"stages (s): {stages}"
+        )
+    print(f"   peak RSS {peak_rss_mb():,.0f} MiB")
     return folder
 
 
@@ -287,11 +274,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per fast path (best)")
     parser.add_argument("--e2e-sellers", type=int, default=100_000)
     parser.add_argument("--e2e-orders", type=int, default=10_000_000)
-    parser.add_argument("--validate", action="store_true", help="end to end from raw files")
+    parser.add_argument(
+        "--validate", action="store_true", help="cluster part: from raw files, not canonical tables"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-cluster", action="store_true")
     args = parser.parse_args()
+    configure_logging(level=logging.WARNING)  # the runs' per-batch events would drown the figures
     pack = load_pack(resolve_pack("amazon"))
     with tempfile.TemporaryDirectory(prefix="bench-evaluate-") as tmp:
         work = Path(tmp)
