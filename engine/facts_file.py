@@ -9,13 +9,15 @@ file, row or field for anything that does not fit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sellerpolicy.rules.catalog import has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics
@@ -25,10 +27,11 @@ from .errors import FactsError
 from .evaluate import leaves
 from .facts import Number, SellerFacts, as_of_instant, as_of_label
 
-__all__ = ["FACT_FORMATS", "fact_types", "read_facts", "required_fields"]
+__all__ = ["FACT_FORMATS", "read_facts", "read_facts_columns", "required_fields"]
 
 FACT_FORMATS = {".jsonl": "JSON lines", ".csv": "CSV", ".parquet": "Parquet"}
 _KEY_COLUMNS = ("seller_id", "as_of")
+_R = TypeVar("_R")
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -111,6 +114,29 @@ def _row_as_of(value: object, path: Path, row: int) -> datetime:
     raise FactsError(f"{path}: row {row}: as_of {value!r} is not a date or timestamp")
 
 
+def _row_facts(  # noqa: PLR0917 - one row's context, two private callers
+    record: Mapping[str, Any],
+    names: Sequence[str],
+    required: frozenset[str],
+    path: Path,
+    row: int,
+    expected: str,
+) -> SellerFacts:
+    """One row as :class:`SellerFacts`; FactsError naming the row for anything unusable."""
+    instant = _row_as_of(record["as_of"], path, row)
+    if as_of_label(instant) != expected:
+        raise FactsError(
+            f"{path}: row {row}: facts are as of {as_of_label(instant)}, "
+            f"not {expected} (recompute them for this --as-of)"
+        )
+    seller = record["seller_id"]
+    if seller is None or seller == "":
+        raise FactsError(f"{path}: row {row}: seller_id is missing")
+    return SellerFacts(
+        seller_id=str(seller), as_of=instant, values=_values(record, names, required, path, row)
+    )
+
+
 def _values(
     record: Mapping[str, Any],
     names: Sequence[str],
@@ -157,19 +183,116 @@ def read_facts(
     )
 
 
-def fact_types(path: Path) -> list[tuple[str, pa.DataType]]:
-    """The columns of a facts file and their Arrow types, as its reader sees them."""
+def read_facts_columns(
+    path: Path, pack: CompiledPack, as_of: datetime, *, chunk_size: int
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Read a metric facts file as Arrow batches, with the checks of :func:`read_facts`.
+
+    The batches hold ``seller_id`` (string) and every numeric field (integer
+    fields as ``int64``, others ``float64``; fields of other types can only
+    be ignored, or refused where the pack reads them). The checks run over
+    whole batches; the first offending row is then worded by the row-by-row
+    reader, so every message is the one :func:`read_facts` gives. Returns the
+    batches' schema (known before the first batch) and the lazy batches.
+    """
+    if path.suffix.lower() not in FACT_FORMATS:
+        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
+    if not path.is_file():
+        raise FactsError(f"{path}: no such file")
+    _sniff(path)
     con = duckdb.connect()
     try:
-        schema = _relation(con, path).limit(0).to_arrow_table().schema
+        relation = _relation(con, path)
+        _check_columns(path, relation.columns, pack)
+        kinds = _guarded(path, lambda: relation.limit(0).to_arrow_table().schema)
+    except BaseException:
+        con.close()
+        raise
+    required = frozenset(required_fields(pack))
+    numeric = [f for f in kinds if f.name not in _KEY_COLUMNS and _numeric(f.type)]
+    schema = pa.schema(
+        [pa.field("seller_id", pa.string())]
+        + [
+            pa.field(f.name, pa.int64() if pa.types.is_integer(f.type) else pa.float64())
+            for f in numeric
+        ]
+    )
+    refused = [f.name for f in kinds if f.name in required and not _numeric(f.type)]
+    check = _BatchCheck(path, kinds.names, required, refused, as_of_label(as_of))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in _guarded(path, lambda: relation.to_arrow_reader(chunk_size)):
+                check(batch)
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+                )
+        finally:
+            con.close()
+
+    return schema, batches()
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    """Whether a column's values are facts: integers and floats (as the row reader takes them)."""
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+def _guarded(path: Path, read: Callable[[], _R]) -> _R:
+    """``read()``, a DuckDB error becoming a FactsError naming the file."""
+    try:
+        return read()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
-        raise FactsError(
-            f"{path}: cannot read it as {FACT_FORMATS[path.suffix.lower()]}: {first}"
-        ) from exc
-    finally:
-        con.close()
-    return [(f.name, f.type) for f in schema]
+        kind = FACT_FORMATS[path.suffix.lower()]
+        raise FactsError(f"{path}: cannot read it as {kind}: {first}") from exc
+
+
+class _BatchCheck:
+    """The row checks of :func:`read_facts` over whole batches (rows counted across them)."""
+
+    def __init__(
+        self,
+        path: Path,
+        names: Sequence[str],
+        required: frozenset[str],
+        refused: Sequence[str],
+        expected: str,
+    ) -> None:
+        self._path, self._required, self._refused = path, required, refused
+        self._names = [n for n in names if n not in _KEY_COLUMNS]
+        self._expected = expected
+        self._as_of_ok: dict[object, bool] = {}
+        self._rows = 0
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        """FactsError for the first unusable row of ``batch``, worded as the row reader does."""
+        bad = pc.is_null(batch.column("seller_id"))
+        if pa.types.is_string(batch.column("seller_id").type):
+            bad = pc.or_kleene(bad, pc.equal(batch.column("seller_id"), ""))
+        as_of = batch.column("as_of")
+        for value in pc.unique(as_of).to_pylist():
+            if value not in self._as_of_ok:
+                self._as_of_ok[value] = self._usable_as_of(value)
+            if not self._as_of_ok[value]:
+                here = pc.is_null(as_of) if value is None else pc.equal(as_of, value)
+                bad = pc.or_kleene(bad, pc.fill_null(here, False))
+        for name in self._refused:
+            bad = pc.or_kleene(bad, pc.is_valid(batch.column(name)))
+        flags = np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), np.bool_)
+        if flags.any():
+            index = int(np.argmax(flags))
+            row = self._rows + index + 1
+            record = batch.slice(index, 1).to_pylist()[0]
+            _row_facts(record, self._names, self._required, self._path, row, self._expected)
+            raise FactsError(f"{self._path}: row {row}: unusable facts")  # pragma: no cover
+        self._rows += batch.num_rows
+
+    def _usable_as_of(self, value: object) -> bool:
+        try:
+            return as_of_label(_row_as_of(value, self._path, 0)) == self._expected
+        except FactsError:
+            return False
 
 
 def _facts_chunks(
@@ -189,19 +312,7 @@ def _facts_chunks(
             chunk: list[SellerFacts] = []
             for record in batch.to_pylist():
                 row += 1
-                instant = _row_as_of(record["as_of"], path, row)
-                if as_of_label(instant) != expected:
-                    raise FactsError(
-                        f"{path}: row {row}: facts are as of {as_of_label(instant)}, "
-                        f"not {expected} (recompute them for this --as-of)"
-                    )
-                chunk.append(
-                    SellerFacts(
-                        seller_id=str(record["seller_id"]),
-                        as_of=instant,
-                        values=_values(record, values, required, path, row),
-                    )
-                )
+                chunk.append(_row_facts(record, values, required, path, row, expected))
             yield chunk
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]

@@ -41,7 +41,7 @@ from .errors import StrictRejectsError
 from .evaluate import ExplainLevel, evaluate
 from .explain import EvidenceLookup
 from .facts import SellerFacts, as_of_instant, as_of_label
-from .facts_file import fact_types, read_facts
+from .facts_file import read_facts, read_facts_columns
 from .logs import get_logger
 from .metrics import DuckDBEvidence, compute_metrics, iter_facts
 from .rejects import rejects_path_for, write_rejects
@@ -379,14 +379,10 @@ def _facts_batches(
     chunk_size: int,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """The facts of a run as Arrow batches, and their schema (known before the first)."""
-    from .run_columnar import facts_batch, facts_schema  # noqa: PLC0415 (load on demand)
-
     if table is not None:
         return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
     assert facts_path is not None
-    chunks = read_facts(facts_path, pack, as_of, chunk_size=chunk_size)  # checks the file first
-    schema = facts_schema(fact_types(facts_path))
-    return schema, (facts_batch(chunk, schema) for chunk in chunks)
+    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size)
 
 
 def _run_columnar(

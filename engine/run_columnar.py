@@ -23,38 +23,10 @@ from sellerpolicy.rules.model import CompiledPack, Exemption
 
 from .decision import Outcome
 from .evaluate import ExplainLevel
-from .facts import SellerFacts
 from .store import DecisionStore
 from .vector_decisions import evaluate_batches
 
-__all__ = ["ColumnarCounts", "decide_batches", "facts_batch", "facts_schema"]
-
-
-def facts_schema(types: Iterable[tuple[str, pa.DataType]]) -> pa.Schema:
-    """The Arrow schema of facts batches: ``seller_id``, then every numeric field as read.
-
-    Integer fields stay ``int64`` and other numbers become ``float64``; a
-    field of any other type can only hold nulls by the time it is a fact
-    (the facts reader refuses a non-number where the pack reads one and
-    drops it elsewhere), so it is left out.
-    """
-    fields = [pa.field("seller_id", pa.string())]
-    for name, kind in types:
-        if name in ("seller_id", "as_of"):
-            continue
-        if pa.types.is_integer(kind):
-            fields.append(pa.field(name, pa.int64()))
-        elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-            fields.append(pa.field(name, pa.float64()))
-    return pa.schema(fields)
-
-
-def facts_batch(chunk: Sequence[SellerFacts], schema: pa.Schema) -> pa.RecordBatch:
-    """A chunk of per-seller facts (from a facts file) as one batch of ``schema``."""
-    columns = {"seller_id": [f.seller_id for f in chunk]}
-    for name in schema.names[1:]:
-        columns[name] = [f.values.get(name) for f in chunk]  # type: ignore[misc]
-    return pa.RecordBatch.from_pydict(columns, schema=schema)
+__all__ = ["ColumnarCounts", "decide_batches"]
 
 
 def decide_batches(
