@@ -4,9 +4,8 @@
 :func:`sellerpolicy.engine.evaluate.evaluate` makes (a differential test
 proves it), column by column over a whole batch:
 
-1. assessability: per rule, the first null fact read, then the ``min_orders``
-   volume checks, as a reason code per row (reasons are a dictionary of the
-   distinct texts);
+1. assessability: per rule, the first failing check (a null fact read,
+   then the ``min_orders`` volume checks) as an int8 code per row;
 2. matching: the rule's condition as a NumPy mask (:mod:`.vector_kernels`);
 3. escalation: the history is asked for the streaks of the firing rows only;
 4. scores: band and grade picked per distinct combination of bands (exact
@@ -16,25 +15,23 @@ proves it), column by column over a whole batch:
    and per row by enforced-first, so sorting a row needs no Python; the
    status is the maximum status code of the enforced slots present.
 
-Texts are rendered only where a decision carries them (firing rules, scores,
-actions).
-
-The layout of a decision batch (:func:`decision_schema`), flat so that
-Parquet encodes it fast: ``decision_id`` (16 bytes, a UUID4), ``seller_id``,
+The layout of a decision batch (:func:`decision_schema`) holds what was
+decided, as codes: ``decision_id`` (16 bytes, a UUID4), ``seller_id``,
 ``as_of``, ``pack``, ``pack_version``, ``pack_digest`` (one-entry
 dictionaries: no repeated strings), ``status``, ``actions`` (a list of
-structs: the data-contract action objects plus ``enforced`` and
-``exemption``), for each rule ``rule:<id>.outcome`` (int8 dictionary),
-``.reason`` (null unless not assessed), ``.streak`` (rules with an
-escalation ladder only), ``.explanation`` (null unless the decision carries
-it); for each score ``score:<id>.total``, ``.grade``, ``.reason``,
-``.explanation``, ``.points.<dimension>``; and ``facts`` (the input fact
-columns, untouched). The schema's metadata records the explain level.
-Numbers a rule result repeats from its facts (value, counts, the distance to
-compliance computed from the counts) and from the pack (metric, threshold,
-window) are not stored again: :func:`decisions_from_batch`
+structs: action, rule, severity, metric, threshold, ``enforced`` and
+``exemption``), for each rule ``rule:<id>.outcome`` and ``.reason`` (int8
+codes over static dictionaries: the reason names the check that failed, null
+when assessed) and ``.streak`` (rules with an escalation ladder only); for
+each score ``score:<id>.total``, ``.grade``, ``.reason``, ``.explanation``,
+``.points.<dimension>``; and ``facts`` (the input fact columns, untouched),
+unless ``with_facts=False``. The schema's metadata records the explain level
+and whether the facts are embedded. What follows from the facts and the pack
+is not stored: a rule result's value, counts, metric, threshold and window,
+its explanation, the wording of its reason, its distance to compliance, and
+an action item's value and explanation. :func:`decisions_from_batch`
 (:mod:`.vector_read`) rebuilds full :class:`Decision` values from a batch and
-the pack.
+the pack, rendering the texts at the recorded explain level.
 """
 
 from __future__ import annotations
