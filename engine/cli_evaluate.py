@@ -248,10 +248,6 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
         raise typer.BadParameter("give at most one of --workers and --cluster")
     if source is None:
         raise typer.BadParameter("a distributed run reads --source, not --facts")
-    if store is not None:
-        raise typer.BadParameter(
-            "a distributed run does not write the decision store yet", param_hint="--store"
-        )
     if out.suffix:
         raise typer.BadParameter(
             "a distributed run writes a folder of partitions: give a folder", param_hint="--out"
@@ -273,6 +269,7 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
             workers=workers,
             cluster=cluster,
             explain=explain,
+            store_url=store,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -287,7 +284,8 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
     console.print(table)
     console.print(
         f"{len(summary.partitions)} partitions in {summary.seconds:.1f} s; "
-        f"manifest {summary.manifest}; rejected input rows: {summary.rejects or 0:,}",
+        f"manifest {summary.manifest}; rejected input rows: {summary.rejects or 0:,}"
+        + (f"; decisions appended to {summary.store}" if summary.store else ""),
         highlight=False,
     )
     for failure in summary.failures:

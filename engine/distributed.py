@@ -33,6 +33,7 @@ missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -48,16 +49,20 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sellerpolicy.rules import load_pack, resolve_pack
+from sellerpolicy.rules.model import CompiledPack
 
 from .evaluate import ExplainLevel
 from .facts import as_of_instant, as_of_label
 from .metrics import compute_metrics
 from .rejects import write_rejects
+from .run_columnar import decide_batches
 from .sources import load_source
+from .store import DecisionRecord, DecisionStore
 from .tables import TABLES
-from .vector_decisions import evaluate_batches, write_decisions
+from .vector_decisions import decisions_from_batch, write_decisions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -95,6 +100,7 @@ class PartitionTask:
     as_of: str  # ISO timestamp
     out_dir: str
     explain: ExplainLevel = ExplainLevel.SUMMARY
+    store: str | None = None  # a decision store URL: escalation history is read from it
 
     @property
     def file_name(self) -> str:
@@ -138,11 +144,15 @@ class DistributedSummary:
     rejects: int | None  # rows rejected by validation (None: the source came validated)
     statuses: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     seconds: float = 0.0
+    store: str | None = None  # where the decisions were appended (password hidden), if anywhere
 
     @property
     def ok(self) -> bool:
         """True when every partition was written."""
         return not self.failures
+
+
+_HISTORY_CHUNK = 50_000  # sellers per history prefetch and per store append
 
 
 def _as_of(text: str) -> datetime:
@@ -180,16 +190,25 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     written: str | None = None
     if facts.num_rows:
         temporary = out / f".tmp-{uuid.uuid4().hex}-{task.file_name}"
-        decisions = evaluate_batches(pack, facts.to_batches(), instant, explain=task.explain)
+        with contextlib.ExitStack() as stack:
+            store = stack.enter_context(DecisionStore(task.store)) if task.store else None
+            decisions = decide_batches(
+                pack,
+                facts.to_batches(max_chunksize=_HISTORY_CHUNK),
+                as_of=instant,
+                store=store,
+                explain=task.explain,
+                exemptions=(),
+            )
 
-        def counted() -> Iterator[pa.RecordBatch]:
-            for batch in decisions:
-                counts = pc.value_counts(batch.column("status").dictionary_decode())
-                for item in counts.to_pylist():
-                    statuses[item["values"]] += item["counts"]
-                yield batch
+            def counted() -> Iterator[pa.RecordBatch]:
+                for batch in decisions:
+                    counts = pc.value_counts(batch.column("status").dictionary_decode())
+                    for item in counts.to_pylist():
+                        statuses[item["values"]] += item["counts"]
+                    yield batch
 
-        write_decisions(counted(), temporary)
+            write_decisions(counted(), temporary)
         temporary.replace(out / task.file_name)
         written = task.file_name
     return PartitionResult(
@@ -213,6 +232,7 @@ def run_distributed(
     retries: int = 2,
     explain: ExplainLevel = ExplainLevel.SUMMARY,
     validated: bool = False,
+    store_url: str | None = None,
 ) -> DistributedSummary:
     """Evaluate every seller of ``source`` on a Dask cluster into partitioned Parquet.
 
@@ -225,6 +245,13 @@ def run_distributed(
     evaluate``, or with ``validated`` a DuckDB file of already validated
     canonical tables (as :func:`~sellerpolicy.engine.sources.load_source`
     leaves them). ``partitions`` defaults to the number of workers.
+
+    With ``store_url`` (a decision store every worker can reach: a
+    PostgreSQL URL, or a SQLite file on a local cluster), workers read their
+    sellers' escalation history from it, and once every partition is written
+    the driver appends all decisions under the run's id, reading them back
+    from the parts; a run with failed partitions appends nothing (a retried
+    partition is therefore never recorded twice).
 
     Raises ValueError for bad arguments and the source's own errors
     (:class:`~sellerpolicy.engine.errors.SourceError`) before any task runs;
@@ -247,6 +274,8 @@ def run_distributed(
         stale.unlink(missing_ok=True)
     run_id = str(uuid.uuid4())
     staged = out / f".staged-{run_id}.duckdb"
+    if store_url is not None:
+        DecisionStore(store_url).close()  # created and migrated once, before any worker opens it
     try:
         rejects = None
         if validated:
@@ -264,12 +293,16 @@ def run_distributed(
             as_of=instant.isoformat(),
             out_dir=str(out),
             explain=explain,
+            store=store_url,
         )
         results, failures, count = _submit(
             template, shares, workers=workers, cluster=cluster, retries=retries, count=count
         )
     finally:
         staged.unlink(missing_ok=True)
+    stored = None
+    if store_url is not None and not failures:
+        stored = _record(pack, out, results, store_url, run_id)
     totals: Counter[str] = Counter()
     for result in results:
         totals.update(result.statuses)
@@ -287,9 +320,24 @@ def run_distributed(
         rejects=rejects,
         statuses=MappingProxyType(dict(sorted(totals.items()))),
         seconds=round(time.perf_counter() - started, 3),
+        store=stored,
     )
     _write_manifest(summary, count)
     return summary
+
+
+def _record(
+    pack: CompiledPack, out: Path, results: list[PartitionResult], url: str, run_id: str
+) -> str:
+    """Append every partition's decisions to the store, part by part; returns where."""
+    with DecisionStore(url) as store:
+        for result in sorted(results, key=lambda r: r.index):
+            if result.file is None:
+                continue
+            for batch in pq.ParquetFile(out / result.file).iter_batches(_HISTORY_CHUNK):
+                records = [DecisionRecord.of(d) for d in decisions_from_batch(batch, pack)]
+                store.append(pack, records, run_id=run_id)
+        return store.where
 
 
 def _stage(source: Path, staged: Path, rejects_path: Path) -> int:
@@ -403,6 +451,7 @@ def _write_manifest(summary: DistributedSummary, partitions: int) -> None:
             "partitions_failed": len(summary.failures),
         },
         "failures": [{"index": f.index, "error": f.error} for f in summary.failures],
+        "store": summary.store,
         "seconds": summary.seconds,
     }
     temporary = summary.manifest.with_suffix(".json.tmp")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from sellerpolicy.engine.cli import app
 from sellerpolicy.engine.generate import generate
+from sellerpolicy.engine.store import DecisionStore
 
 AS_OF = "2026-11-01"
 
@@ -91,7 +92,6 @@ def test_workers_two_equals_single_process_seller_by_seller(
     ("extra", "message"),
     [
         (["--workers", "2", "--cluster", "tcp://127.0.0.1:1"], "at most one of --workers"),
-        (["--workers", "2", "--store", "x.db"], "decision store"),
     ],
 )
 def test_distributed_option_misuse_is_a_usage_error(
@@ -116,3 +116,55 @@ def test_distributed_option_misuse_is_a_usage_error(
     )
     assert result.exit_code == 2
     assert message in result.output
+
+
+def _run(runner: CliRunner, marketplace: Path, out: Path, day: str, *extra: str) -> None:
+    result = runner.invoke(
+        app,
+        [
+            *("evaluate", "--pack", "amazon", "--source", str(marketplace)),
+            *("--as-of", day, "--out", str(out), "--log-format", "json", *extra),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def _enforced(actions: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return sorted((a["rule"], a["action"]) for a in actions if a["enforced"])
+
+
+@pytest.mark.slow
+def test_workers_with_a_store_escalate_like_the_single_process(
+    marketplace: Path, tmp_path: Path
+) -> None:
+    """With --store, two local workers read the escalation history and the run's
+    decisions are appended: on two consecutive days they decide what the single
+    process decides (the second day escalates), and the stores hold the same."""
+    runner = CliRunner()
+    single_db, parts_db = tmp_path / "single.db", tmp_path / "parts.db"
+    per_day = []
+    for day in ("2026-11-01", "2026-11-02"):
+        single = tmp_path / f"single-{day}.jsonl"
+        parts = tmp_path / f"parts-{day}"
+        _run(runner, marketplace, single, day, "--store", str(single_db))
+        _run(runner, marketplace, parts, day, "--store", str(parts_db), "--workers", "2")
+        expected = {}
+        for line in single.read_text().splitlines():
+            record = json.loads(line)
+            expected[record["seller_id"]] = (record["status"], _enforced(record["actions"]))
+        got = {
+            row["seller_id"]: (row["status"], _enforced(row["actions"]))
+            for row in pq.read_table(sorted(parts.glob("part-*.parquet"))).to_pylist()
+        }
+        assert got == expected
+        manifest = json.loads((parts / "manifest.json").read_text())
+        assert manifest["store"] is not None
+        per_day.append(expected)
+    escalated = [s for s in per_day[0] if per_day[0][s][1] != per_day[1][s][1]]
+    assert escalated, "the second day escalates some ladder"
+    with DecisionStore(single_db) as one, DecisionStore(parts_db) as two:
+        for seller in list(per_day[0])[:40] + escalated:
+            a = [(d.as_of, d.status) for d in one.decisions(seller, "amazon-seller-performance")]
+            b = [(d.as_of, d.status) for d in two.decisions(seller, "amazon-seller-performance")]
+            assert len(a) == 2
+            assert sorted(a) == sorted(b)
