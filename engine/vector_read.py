@@ -48,6 +48,7 @@ from .vector_texts import describe_rows, render_fired
 #: The schema metadata key holding the explain level a batch was evaluated at.
 EXPLAIN_KEY = b"sellerpolicy.explain"
 STATUS_LABELS = tuple(s.label for s in sorted(Status))
+_OUTCOME_OF = {o.value: o for o in Outcome}
 #: The schema metadata key saying whether the facts are a column or stand beside.
 FACTS_KEY = b"sellerpolicy.facts"
 FACTS_EMBEDDED, FACTS_BESIDE = b"embedded", b"beside"
@@ -194,14 +195,15 @@ def _cells(data: dict[str, list[Any]], prefix: str) -> list[tuple[str, list[Any]
 def _rule_result(
     plan: RulePlan,
     cell: dict[str, Any],
-    facts: SellerFacts,
+    seller: SellerFacts,
     window: tuple[date, date],
     explanation: str | None,
     *,
     explaining: bool,
 ) -> RuleResult:
     counts = plan.count_facts
-    outcome = Outcome(cell["outcome"])
+    outcome = _OUTCOME_OF[cell["outcome"]]
+    facts = seller.values
     num = facts.get(counts[0]) if counts else None
     den = facts.get(counts[1]) if counts else None
     distance = None
@@ -219,7 +221,7 @@ def _rule_result(
         rule=plan.rule.id,
         outcome=outcome,
         mode=plan.mode,
-        reason=not_assessed_reason(plan, facts) if outcome is Outcome.NOT_ASSESSED else None,
+        reason=not_assessed_reason(plan, seller) if outcome is Outcome.NOT_ASSESSED else None,
         metric=plan.leaf.metric,
         op=plan.leaf.op,
         value=facts.get(plan.value_fact),
