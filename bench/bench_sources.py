@@ -7,7 +7,9 @@ fresh in-memory DuckDB connection, one format per child process so that each
 peak RSS (``ru_maxrss``) is that format's own. The Parquet source of
 ``bench/bench_metrics.py`` is reused when it exists (it has no broken rows).
 
-Prints orders/s, event rows, rejects and peak memory; never asserts on time.
+Prints orders/s, wall and process CPU seconds (every thread of DuckDB), event
+rows, rejects and peak memory; never asserts on time. Parquet is read in place
+(views over the files) unless ``--materialize`` copies it like the text formats.
 Run small with ``python bench/bench_sources.py --sellers 1000 --orders 100000``.
 """
 
@@ -25,19 +27,20 @@ from benchkit import peak_rss_mb, source_dir
 from sellerpolicy.engine.sources import load_source
 
 
-def measure(folder: Path, fmt: str, threads: int | None) -> None:
+def measure(folder: Path, fmt: str, threads: int | None, materialize: bool) -> None:
     """Load ``folder`` once into a fresh connection and print the figures."""
     with duckdb.connect() as con:
         if threads is not None:
             con.execute(f"SET threads = {threads}")
-        started = time.perf_counter()
-        report = load_source(folder, con)
-        seconds = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
+        report = load_source(folder, con, materialize=materialize)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     orders = report.rows_read["orders"]
     events = sum(n for t, n in report.rows_read.items() if t != "orders")
     print(
         f"{fmt:8} {orders:>12,} orders + {events:>11,} event rows in {seconds:6.2f} s"
-        f" = {orders / seconds:>12,.0f} orders/s; {report.reject_count:,} rejects;"
+        f" (CPU {cpu:5.2f} s) = {orders / seconds:>12,.0f} orders/s;"
+        f" {report.reject_count:,} rejects;"
         f" peak RSS {peak_rss_mb():,.0f} MiB",
         flush=True,
     )
@@ -51,16 +54,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--formats", default="parquet,csv", help="comma-separated")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument(
+        "--materialize", action="store_true", help="copy Parquet tables instead of views"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        measure(Path(args.child), args.formats, args.threads)
+        measure(Path(args.child), args.formats, args.threads, args.materialize)
         return
     for fmt in args.formats.split(","):
         folder = source_dir(args.sellers, args.orders, args.seed, fmt)
         command = [sys.executable, __file__, "--child", str(folder), "--formats", fmt]
         if args.threads is not None:
             command += ["--threads", str(args.threads)]
+        if args.materialize:
+            command.append("--materialize")
         subprocess.run(command, check=True)
 
 

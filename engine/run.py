@@ -246,7 +246,11 @@ def run_evaluation(
         metrics_table, evidence = None, None
         if source is not None:
             con = stack.enter_context(duckdb.connect())
-            rejects, rejects_path = _load(source, con, out, strict=strict, tally=tally, log=log)
+            # explain=full asks the source per seller: tables, not files read in place
+            full = explain is ExplainLevel.FULL
+            rejects, rejects_path = _load(
+                source, con, out, strict=strict, tally=tally, log=log, materialize=full
+            )
             with tally.timed("metrics"):
                 metrics = compute_metrics(con, pack.metrics, instant)
             metrics_table = metrics.table
@@ -359,10 +363,11 @@ def _load(
     strict: bool,
     tally: _Tally,
     log: structlog.typing.FilteringBoundLogger,
+    materialize: bool,
 ) -> tuple[int, Path]:
     """Validate and load the source; rejects go beside ``out`` (strict: none allowed)."""
     with tally.timed("source"):
-        report = load_source(source, con)
+        report = load_source(source, con, materialize=materialize)
     rejects, rejects_path = report.reject_count, rejects_path_for(out)
     write_rejects(report.rejects, rejects_path)
     log.info("source.loaded", source=str(source), rows=dict(report.rows_read), rejects=rejects)

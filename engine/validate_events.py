@@ -1,15 +1,16 @@
 """Validation across rows and tables, as DuckDB SQL (after ``engine.validate_rows``).
 
-Works on the work tables of the row-local stage (:func:`work_table`: the
-canonical columns plus ``_bad``, in file order, so the 1-based data row of a
-row is its ``rowid + 1``) and builds, per table, :func:`bad_table`: the
-``_row`` and final ``_bad`` problem of every rejected row, nothing else. In
-order:
+Works on the row-local stage of each table, read through :func:`rows_view`:
+the 1-based data row ``_row``, the canonical columns and ``_bad`` (a view
+over a work table in file order, whose ``rowid + 1`` is the row, or over a
+Parquet file, whose row number is), and builds, per table, :func:`bad_table`:
+the ``_row`` and final ``_bad`` problem of every rejected row, nothing else.
+In order:
 
 * orders: a duplicated ``order_id`` (the first row keeps it); the rejected
   first rows of an id are kept apart (events of them are rejected);
 * events: one join of the good rows of every event table with the valid
-  orders (:data:`ORDER_PROBLEMS`, after the rejected orders were pruned)
+  orders (:data:`ORDER_PROBLEMS`, the orders without their rejected rows)
   finds an unknown order, a rejected order, another seller's order, a
   timestamp before the order; then per table a duplicated event id;
 * ratings: a second rating of one order (the earliest is kept);
@@ -19,10 +20,12 @@ order:
   is rejected.
 
 Each row gets its first problem, in the order above. Duplicates are found with
-aggregates over the key (ids seen more than once), and windows run only over
-the few rows those concern, never a loop per row. :func:`prune_statements` and
-:func:`rename_statements` then turn a work table into its canonical table in
-place: delete the rejected rows, drop ``_bad``, rename.
+aggregates over the key (ids seen more than once; for orders first the sorted id
+hashes, which settle the usual case of no duplicate at all), and
+windows run only over the few rows those concern, never a loop per row.
+:func:`prune_statements` and :func:`rename_statements` then turn a work table
+into its canonical table in place: delete the rejected rows, drop ``_bad``,
+rename.
 """
 
 # SQL here is built from this module's own identifiers and quoted literals
@@ -72,9 +75,27 @@ def work_table(table: str) -> str:
     return f"__sp_work_{table}"
 
 
+def rows_view(table: str) -> str:
+    """Name of the temporary view of the row-local stage of ``table`` with ``_row``."""
+    return f"__sp_rows_{table}"
+
+
+def rows_view_statement(table: str) -> str:
+    """SQL creating :func:`rows_view` over the work table (its ``rowid + 1`` is the row)."""
+    return (
+        f"CREATE OR REPLACE TEMP VIEW {rows_view(table)} AS"
+        f" SELECT rowid + 1 AS _row, * FROM {work_table(table)}"
+    )
+
+
 def bad_table(table: str) -> str:
     """Name of the temporary table holding the rejected rows of ``table``."""
     return f"__sp_bad_{table}"
+
+
+def scratch_views() -> tuple[str, ...]:
+    """Every view the validation may leave behind (dropped when it ends, first)."""
+    return tuple(rows_view(t) for t in TABLES)
 
 
 def scratch_objects() -> tuple[str, ...]:
@@ -88,17 +109,12 @@ def scratch_objects() -> tuple[str, ...]:
     )
 
 
-def _row(alias: str = "") -> str:
-    """SQL: the 1-based data row of a work table row."""
-    return f"{alias}rowid + 1"
-
-
 def _duplicate_hashes(table: str, col: str) -> str:
     """SQL: the hashes of the ids of ``col`` seen more than once (a superset of the
     duplicated ids' hashes; grouping by a number is cheaper for millions of ids)."""
     ident = quote_ident(col)
     return (
-        f"SELECT hash({ident}) AS __h FROM {work_table(table)}"
+        f"SELECT hash({ident}) AS __h FROM {rows_view(table)}"
         f" WHERE {ident} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
     )
 
@@ -111,26 +127,50 @@ def _duplicate_ids(table: str, col: str, hashes: str) -> str:
     """
     ident = quote_ident(col)
     return (
-        f"SELECT {ident}, min({_row()}) AS __first FROM {work_table(table)}"
+        f"SELECT {ident}, min(_row) AS __first FROM {rows_view(table)}"
         f" WHERE hash({ident}) IN (SELECT __h FROM {hashes})"
         f" GROUP BY {ident} HAVING count(*) > 1"
     )
 
 
-def orders_statements() -> list[str]:
+def id_hashes_sql(table: str, col: str) -> str:
+    """SQL: the hash of every value of ``col`` (one row per row that has one).
+
+    No two equal hashes proves that no two rows share a value (checked by sorting
+    the hashes, cheaper than grouping millions of ids); equal hashes mean duplicates
+    or a hash collision, which :func:`orders_statements` then settles exactly.
+    """
+    ident = quote_ident(col)
+    return f"SELECT hash({ident}) AS __h FROM {rows_view(table)} WHERE {ident} IS NOT NULL"
+
+
+def orders_statements(*, unique: bool = False) -> list[str]:
     """SQL building :func:`bad_table` of orders (run first): duplicate order ids, then
-    every rejected order row with ``__later`` (not the first row of its id)."""
+    every rejected order row with ``__later`` (not the first row of its id).
+
+    ``unique`` says that the hashes of :func:`id_hashes_sql` showed no duplicated
+    order id, so the duplicates are not looked for.
+    """
     shown = shown_value("w.order_id")
     why = f"'duplicate_id: order_id ' || {shown} || ' already used by row ' || d.__first"
-    later = f"{_row('w.')} > d.__first"
+    later = "w._row > d.__first"
+    if unique:
+        duplicates = [
+            f"CREATE TEMP TABLE {_DUPLICATE_ORDERS} AS"
+            " SELECT NULL::VARCHAR AS order_id, NULL::BIGINT AS __first WHERE false"
+        ]
+    else:
+        duplicates = [
+            f"CREATE TEMP TABLE {_DUPLICATE_HASHES} AS {_duplicate_hashes('orders', 'order_id')}",
+            f"CREATE TEMP TABLE {_DUPLICATE_ORDERS} AS"
+            f" {_duplicate_ids('orders', 'order_id', _DUPLICATE_HASHES)}",
+        ]
     return [
-        f"CREATE TEMP TABLE {_DUPLICATE_HASHES} AS {_duplicate_hashes('orders', 'order_id')}",
-        f"CREATE TEMP TABLE {_DUPLICATE_ORDERS} AS"
-        f" {_duplicate_ids('orders', 'order_id', _DUPLICATE_HASHES)}",
+        *duplicates,
         f"CREATE TEMP TABLE {bad_table('orders')} AS"
-        f" SELECT {_row('w.')} AS _row, w.order_id, coalesce({later}, false) AS __later,"
+        f" SELECT w._row, w.order_id, coalesce({later}, false) AS __later,"
         f" COALESCE(w._bad, CASE WHEN {later} THEN {bad_struct('order_id', why)} END) AS _bad"
-        f" FROM {work_table('orders')} w LEFT JOIN {_DUPLICATE_ORDERS} d USING (order_id)"
+        f" FROM {rows_view('orders')} w LEFT JOIN {_DUPLICATE_ORDERS} d USING (order_id)"
         f" WHERE w._bad IS NOT NULL OR {later}",
     ]
 
@@ -144,11 +184,19 @@ def _times(table: str) -> tuple[str, str]:
 def _order_problem_sql() -> str:
     """SQL ``CASE``: the first problem of an event row with its order, else NULL.
 
-    The row carries its time columns as ``__t1``/``__t2`` and their names as
-    ``__c1``/``__c2``; its order as ``__o_ok`` (NULL: no such order), ``__o_row``,
-    ``__o_seller`` and ``__o_at``.
+    The row carries its table's index in :data:`EVENT_TABLES` as ``__t``, its time
+    columns as ``__t1``/``__t2``; its order as ``__o_ok`` (NULL: no such order),
+    ``__o_row``, ``__o_seller`` and ``__o_at``.
     """
     oid = shown_value("order_id")
+
+    def name(which: int) -> str:  # SQL: the name of the row's time column __t1 or __t2
+        names = " ".join(
+            f"WHEN {i} THEN {quote_literal(_ORDER_TIMES[t][which])}"
+            for i, t in enumerate(EVENT_TABLES)
+        )
+        return f"(CASE __t {names} END)"
+
     whens = [
         (
             "__o_ok IS NULL",
@@ -173,7 +221,7 @@ def _order_problem_sql() -> str:
                 f"'before_order: ' || {c} || ' ' || {t} || ' is earlier than the order''s"
                 " ordered_at ' || __o_at",
             )
-            for t, c in (("__t1", "__c1"), ("__t2", "__c2"))
+            for t, c in (("__t1", name(0)), ("__t2", name(-1)))
         ),
     ]
     cases = " ".join(
@@ -182,25 +230,26 @@ def _order_problem_sql() -> str:
     return f"CASE {cases} END"
 
 
-def _order_problems_statement() -> str:
+def _order_problems_statement(orders_rejected: bool) -> str:
     """One join of the good rows of every event table with the orders they name.
 
-    Runs after the rejected orders were deleted from their work table
-    (:func:`prune_statements`): the keys are the valid orders (``ok``) and the
+    The keys are the valid orders (``ok``: the rows of orders not in its
+    :func:`bad_table`; ``orders_rejected`` says whether that has rows) and the
     rejected first rows of an order id (not ``ok``, with their row); an event row
     without a match names an unknown order. Keeps only the rows with a problem.
     """
     events = " UNION ALL ".join(
-        f"SELECT {i} AS __t, {_row()} AS _row, order_id, seller_id,"
-        f" {_times(t)[0]} AS __t1, {_times(t)[1]} AS __t2,"
-        f" {quote_literal(_ORDER_TIMES[t][0])} AS __c1,"
-        f" {quote_literal(_ORDER_TIMES[t][-1])} AS __c2"
-        f" FROM {work_table(t)} WHERE _bad IS NULL AND order_id IS NOT NULL"
+        f"SELECT {i} AS __t, _row, order_id, seller_id,"
+        f" {_times(t)[0]} AS __t1, {_times(t)[1]} AS __t2"
+        f" FROM {rows_view(t)} WHERE _bad IS NULL AND order_id IS NOT NULL"
         for i, t in enumerate(EVENT_TABLES)
+    )
+    valid = (
+        f" WHERE _row NOT IN (SELECT _row FROM {bad_table('orders')})" if orders_rejected else ""
     )
     keys = (
         "SELECT order_id, true AS ok, seller_id AS __o_seller, ordered_at AS __o_at,"
-        f" NULL::BIGINT AS __o_row FROM {work_table('orders')}"
+        f" NULL::BIGINT AS __o_row FROM {rows_view('orders')}{valid}"
         " UNION ALL SELECT order_id, false, NULL, NULL, _row"
         f" FROM {bad_table('orders')} WHERE NOT __later AND order_id IS NOT NULL"
     )
@@ -230,12 +279,12 @@ def _events_cte(table: str) -> str:
             f"'duplicate_id: {col} ' || {shown_value(ident)} || ' already used by row '"
             " || d.__first"
         )
-        dup_check = f"CASE WHEN {_row('w.')} > d.__first THEN {bad_struct(col, why)} END"
+        dup_check = f"CASE WHEN w._row > d.__first THEN {bad_struct(col, why)} END"
     return (
-        f"WITH __e AS (SELECT {_row('w.')} AS _row, w.* EXCLUDE (_bad),"
-        f" COALESCE(w._bad, p._bad, {dup_check}) AS _bad FROM {work_table(table)} w"
+        "WITH __e AS (SELECT w.* EXCLUDE (_bad),"
+        f" COALESCE(w._bad, p._bad, {dup_check}) AS _bad FROM {rows_view(table)} w"
         f" LEFT JOIN (SELECT _row, _bad FROM {ORDER_PROBLEMS} WHERE __t = {index}) p"
-        f" ON p._row = {_row('w.')}{dup_join})"
+        f" ON p._row = w._row{dup_join})"
     )
 
 
@@ -325,12 +374,16 @@ def _event_statement(table: str) -> str:
     return f"CREATE TEMP TABLE {bad_table(table)} AS {_events_cte(table)}{tail}"
 
 
-def event_statements() -> list[str]:
+def event_statements(*, orders_rejected: bool = True) -> list[str]:
     """SQL statements building :func:`bad_table` of every event table.
 
-    Run after the orders' work table was pruned (:func:`prune_statements`).
+    Run after :func:`orders_statements`; ``orders_rejected`` says whether it
+    rejected any order (otherwise every order row is a valid order).
     """
-    return [_order_problems_statement(), *(_event_statement(t) for t in EVENT_TABLES)]
+    return [
+        _order_problems_statement(orders_rejected),
+        *(_event_statement(t) for t in EVENT_TABLES),
+    ]
 
 
 def rejected_rows_sql(table: str) -> str:
@@ -350,8 +403,6 @@ def prune_statements(table: str, rejected: bool) -> list[str]:
 
 
 def rename_statements(table: str) -> list[str]:
-    """SQL replacing the canonical ``table`` with its pruned work table."""
-    return [
-        f"DROP TABLE IF EXISTS {quote_ident(table)}",
-        f"ALTER TABLE {work_table(table)} RENAME TO {quote_ident(table)}",
-    ]
+    """SQL naming the pruned work table of ``table`` as the canonical ``table``
+    (after the caller's ``table`` was dropped)."""
+    return [f"ALTER TABLE {work_table(table)} RENAME TO {quote_ident(table)}"]

@@ -160,7 +160,7 @@ _ROW_RULES: Mapping[str, tuple[tuple[str, str, str], ...]] = MappingProxyType(
         ),
         "feedback": (
             (
-                "event IN ('left', 'updated') AND rating IS NULL",
+                "(event = 'left' OR event = 'updated') AND rating IS NULL",
                 "rating",
                 "'missing_value: rating is required for a ''' || event || ''' event'",
             ),
@@ -297,8 +297,10 @@ def _parse(spec: ColumnSpec, v: str, native: Native) -> str:
     if spec.kind is Kind.CURRENCY:
         return f"CASE WHEN regexp_full_match({v}, '[A-Z]{{3}}') THEN {v} END"
     if spec.kind is Kind.ENUM:
+        # Not ``IN (...)``: DuckDB plans that as a join, which loses the file order of
+        # the rows, hence their numbers (list_position is a plain function).
         values = ", ".join(quote_literal(x) for x in spec.values)
-        return f"CASE WHEN {v} IN ({values}) THEN {v} END"
+        return f"CASE WHEN list_position([{values}], {v}) IS NOT NULL THEN {v} END"
     return v
 
 
@@ -347,13 +349,22 @@ def first_problem_sql(checks: list[tuple[str, str | None, str]]) -> str:
     return f"CASE {whens} END"
 
 
-def local_select_sql(table: str, columns: Mapping[str, SourceColumn], source: str) -> str:
+def local_select_sql(
+    table: str,
+    columns: Mapping[str, SourceColumn],
+    source: str,
+    *,
+    row: str | None = None,
+    problems: bool = True,
+) -> str:
     """``SELECT`` of ``source`` giving the canonical columns, then ``_bad``.
 
     ``columns`` says how to read each contract column from ``source`` (an
     absent optional column is :data:`ABSENT`). An empty text is null. The rows
     keep the order of ``source``, so a table created from this select in
-    insertion order numbers them by its ``rowid``.
+    insertion order numbers them by its ``rowid``. ``row`` (SQL on ``source``,
+    e.g. a file row number) adds the 1-based data row as a first column
+    ``_row``; without ``problems`` there is no ``_bad`` (the parsed values only).
     """
     specs = TABLE_SPECS[table]
     raw_cols = ", ".join(
@@ -377,8 +388,11 @@ def local_select_sql(table: str, columns: Mapping[str, SourceColumn], source: st
     canonical = ", ".join(
         f"CAST({quote_ident(col)} AS {typ}) AS {quote_ident(col)}" for col, typ in TABLES[table]
     )
+    numbered = f"{row} AS _row, " if row is not None else ""
+    first = "_row, " if row is not None else ""
+    bad = f", {first_problem_sql(checks)} AS _bad" if problems else ""
     return (
-        f"WITH __raw AS (SELECT {raw_cols} FROM {source}),"
+        f"WITH __raw AS (SELECT {numbered}{raw_cols} FROM {source}),"
         f" __parsed AS (SELECT *, {parsed_cols} FROM __raw)"
-        f" SELECT {canonical}, {first_problem_sql(checks)} AS _bad FROM __parsed"
+        f" SELECT {first}{canonical}{bad} FROM __parsed"
     )
