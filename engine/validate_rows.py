@@ -266,10 +266,14 @@ def _parse_time(spec: ColumnSpec, v: str, native: Native) -> str:
     if native is Native.DATE:
         return f"CAST({v} AS TIMESTAMP){eod}"
     # Text: a date-only value has at most 10 characters; a '+' or '-' after the date is an
-    # offset (converted through TIMESTAMPTZ); no offset or 'Z' is UTC already.
+    # offset, and letters after the time (other than a final 'Z') name a zone: both are
+    # converted through TIMESTAMPTZ, which knows zone names and refuses other words
+    # (a TIMESTAMP cast would ignore them and read the clock time as UTC); no offset or
+    # 'Z' is UTC already.
     return (
         f"CASE WHEN length({v}) <= 10 THEN CAST(try_cast({v} AS DATE) AS TIMESTAMP){eod}"
         f" WHEN contains(substr({v}, 11), '+') OR contains(substr({v}, 11), '-')"
+        f" OR regexp_matches(rtrim(substr({v}, 12), 'Zz'), '[A-Za-z]')"
         f" THEN make_timestamp(epoch_us(try_cast({v} AS TIMESTAMPTZ)))"
         f" ELSE try_cast({v} AS TIMESTAMP) END"
     )

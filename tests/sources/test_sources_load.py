@@ -33,15 +33,19 @@ def test_canonical_tables_exist_with_exact_columns_and_types(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_timestamps_convert_to_naive_utc(tmp_path: Path, fmt: str) -> None:
-    """Offsets are converted to UTC, no offset or Z means UTC, a plain date means 00:00."""
+    """Offsets and named zones are converted to UTC, no offset or Z means UTC, a plain
+    date means 00:00, and words that are not a zone make the row a reject."""
     rows = [
         order("O1", ordered_at="2026-10-01T10:00:00+02:00"),
         order("O2", ordered_at="2026-10-01T10:00:00-05:30"),
         order("O3", ordered_at="2026-10-01 10:00:00"),
         order("O4", ordered_at="2026-10-01T10:00:00.250Z"),
         order("O5", ordered_at="2026-10-01"),
+        order("O6", ordered_at="2026-10-01 10:00 America/New_York"),
+        order("O7", ordered_at="2026-10-01T10:00:00 Europe/Paris"),
+        order("O8", ordered_at="2026-10-01 10:00 garbage"),
     ]
-    _, con = load(write_source(tmp_path, {"orders": rows}, fmt))
+    report, con = load(write_source(tmp_path, {"orders": rows}, fmt))
     got = dict(con.execute("SELECT order_id, ordered_at FROM orders").fetchall())
     assert got == {
         "O1": datetime(2026, 10, 1, 8, 0),
@@ -49,7 +53,10 @@ def test_timestamps_convert_to_naive_utc(tmp_path: Path, fmt: str) -> None:
         "O3": datetime(2026, 10, 1, 10, 0),
         "O4": datetime(2026, 10, 1, 10, 0, 0, 250000),
         "O5": datetime(2026, 10, 1, 0, 0),
+        "O6": datetime(2026, 10, 1, 14, 0),  # a named zone is honoured (EDT, UTC-4)
+        "O7": datetime(2026, 10, 1, 8, 0),
     }
+    assert [(r.row, r.column) for r in report.rejects] == [(8, "ordered_at")]
 
 
 def test_date_only_deadlines_mean_the_end_of_the_day(tmp_path: Path) -> None:
