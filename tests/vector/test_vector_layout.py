@@ -153,14 +153,18 @@ def test_reason_codes_name_the_failed_check_and_read_back_worded() -> None:
     )
     table = evaluate_table(PACK, facts, AS_OF)
     rule = PACK.rules[0]
-    assert rule.min_orders is not None and "order_defect_rate" in str(rule.when)
+    assert rule.min_orders is not None
+    assert "order_defect_rate" in str(rule.when)
     reasons = table.column(f"rule:{rule.id}.reason").to_pylist()
     assert reasons[0] is None
-    assert reasons[1] is not None and "under min_orders" in reasons[1]
-    assert reasons[2] is not None and "is null" in reasons[2]
+    assert reasons[1] is not None
+    assert "under min_orders" in reasons[1]
+    assert reasons[2] is not None
+    assert "is null" in reasons[2]
     decisions = decisions_from_batch(table, PACK)
     result = next(r for r in decisions[1].rules if r.rule == rule.id)
-    assert result.reason is not None and result.reason.startswith("only 5 ")
+    assert result.reason is not None
+    assert result.reason.startswith("only 5 ")
     dictionary = table.column(f"rule:{rule.id}.reason").chunk(0).dictionary.to_pylist()
     again = evaluate_table(PACK, _facts([500] * 3), AS_OF).column(f"rule:{rule.id}.reason")
     assert again.chunk(0).dictionary.to_pylist() == dictionary  # static, whatever the batch
