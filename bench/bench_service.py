@@ -19,6 +19,14 @@ request, where ``--client httpx`` (``httpx.AsyncClient``) costs about 2 ms,
 enough on a 2-core machine to measure the client instead of the server.
 Loopback only; bounded in count and time.
 
+``python bench/bench_service.py asgi [--requests N] [--gap-ms G]``: the same
+requests sent one at a time straight to the ASGI app in this process (no
+sockets, no uvicorn; a fresh SQLite store), printing the CPU time per
+request (``time.process_time``, all threads): a figure other processes on
+the machine barely move, to compare the service's own cost before and after
+a change. ``--gap-ms`` idles between requests as the 200/s load does (caches
+go cold: each request then costs more).
+
 ``python bench/bench_service.py store [--store URL]``: appends one batch of
 decisions (default 20,000 sellers, the amazon pack) to a fresh store and
 prints decisions/s for building the records (``DecisionRecord.of``, which
@@ -288,6 +296,83 @@ def run_http(args: argparse.Namespace) -> None:
             server.wait(timeout=30)
 
 
+def _scope(key: str, length: int) -> dict[str, object]:
+    """The ASGI scope of one evaluation request (as uvicorn builds it)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/evaluations",
+        "raw_path": b"/v1/evaluations",
+        "query_string": b"",
+        "root_path": "",
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", b"127.0.0.1:8080"),
+            (b"authorization", f"Bearer {key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(length).encode()),
+        ],
+    }
+
+
+async def _asgi_loop(args: argparse.Namespace, folder: str) -> None:
+    # Imported here: the HTTP client process of ``http`` stays small.
+    from sellerpolicy.engine.auth import Role  # noqa: PLC0415
+    from sellerpolicy.engine.service import Settings, create_app  # noqa: PLC0415
+
+    app = create_app(Settings(store_url=str(Path(folder) / "asgi.db")))
+    key = app.state.service.keys.create(Role.EVALUATOR, actor="bench")[1]
+    bodies = _bodies(args.requests + _WARMUP)
+
+    async def request(body: bytes) -> int:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = 0
+
+        async def receive() -> dict[str, object]:
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(3600)  # the client never disconnects
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(str(message["status"]))
+
+        await app(_scope(key, len(body)), receive, send)  # type: ignore[arg-type]
+        return status
+
+    async with app.router.lifespan_context(app):
+        for body in bodies[:_WARMUP]:  # compile the pack, remember the key
+            if await request(body) != 200:
+                raise SystemExit("the warm-up request failed")
+        gc.collect()
+        gc.freeze()  # as sellerpolicy serve does
+        gap = args.gap_ms / 1000
+        errors = 0
+        began_cpu, began = time.process_time(), time.perf_counter()
+        for body in bodies[_WARMUP:]:
+            errors += await request(body) != 200
+            if gap:
+                time.sleep(gap)  # idle, as between requests of a 200/s load
+        cpu, wall = time.process_time() - began_cpu, time.perf_counter() - began
+    print(
+        f"asgi: {args.requests} requests, errors {errors}: CPU {cpu / args.requests * 1000:.3f} "
+        f"ms per request (wall {(wall - gap * args.requests) / args.requests * 1000:.3f} ms "
+        f"without the gaps), gap {args.gap_ms:g} ms"
+    )
+
+
+def run_asgi(args: argparse.Namespace) -> None:
+    """Single-seller evaluations straight through the ASGI app; CPU per request."""
+    with tempfile.TemporaryDirectory(prefix="bench-asgi-") as folder:
+        asyncio.run(_asgi_loop(args, folder))
+
+
 def run_store(args: argparse.Namespace) -> None:
     """Append one batch of decisions to a fresh store; print the rates."""
     # Imported here: the HTTP client process stays small (no pandas, DuckDB...).
@@ -356,6 +441,9 @@ def main() -> None:
         default="raw",
         help="raw: pre-built requests on keep-alive sockets (light); httpx: httpx.AsyncClient",
     )
+    asgi = sub.add_parser("asgi", help="CPU per request through the ASGI app, in process")
+    asgi.add_argument("--requests", type=int, default=3000)
+    asgi.add_argument("--gap-ms", type=float, default=0.0, help="idle time between requests")
     store = sub.add_parser("store", help="decision store append rate")
     store.add_argument("--sellers", type=int, default=20_000)
     store.add_argument("--store", help="store URL (default: a fresh SQLite file)")
@@ -364,6 +452,9 @@ def main() -> None:
         args.seconds = min(args.seconds, 120.0)
         args.repeat = max(1, min(args.repeat, 20))
         run_http(args)
+    elif args.bench == "asgi":
+        args.requests = max(1, min(args.requests, 100_000))
+        run_asgi(args)
     else:
         run_store(args)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
@@ -33,9 +34,12 @@ from .service_problems import FieldError, ProblemError, problem_responses
 from .service_state import ServiceState, require, state_of
 from .store import DecisionRecord, encode_json
 
-__all__ = ["router"]
+__all__ = ["Prepared", "answer", "finish", "prepare", "router"]
 
 router = APIRouter(tags=["evaluations"])
+
+#: Batches of at most this many sellers are matched by ``ServiceState.small_backend``.
+SMALL_BATCH = 8
 
 
 @router.post(
@@ -53,12 +57,25 @@ async def create_evaluation(
     ),
 ) -> Response:
     """Evaluate, append the decisions to the store, return them in request order."""
-    text = await run_in_threadpool(_answer, state_of(request), body, explain)
+    text = await run_in_threadpool(answer, state_of(request), body, explain)
     return Response(text, media_type="application/json")
 
 
-def _answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> str:
+def answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> str:
     """The whole blocking part of a request (one thread hop): the JSON text of the answer."""
+    return finish(state, prepare(state, body, explain))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request's decisions, made and encoded, not stored yet."""
+
+    pack: CompiledPack
+    records: list[DecisionRecord]
+
+
+def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> Prepared:
+    """Resolve the pack, read the history, decide: everything but the write."""
     stored, pack = state.resolve(body.pack)
     try:
         facts = _facts(body, pack)
@@ -68,9 +85,18 @@ def _answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel)
         raise ProblemError(422, "invalid_pack", f"pack {stored.ref} cannot run", errors) from exc
     except SellerPolicyError as exc:
         raise ProblemError(422, "invalid_input", str(exc)) from exc
-    records = [DecisionRecord.of(d) for d in decisions]
+    return Prepared(pack, [DecisionRecord.of(d) for d in decisions])
+
+
+def finish(state: ServiceState, prepared: Prepared, *, wait: bool = True) -> str:
+    """Store the decisions under a new run id, count them: the JSON text of the answer.
+
+    ``wait=False`` (SQLite): raise :class:`~.store.StoreBusyError`, having
+    stored and counted nothing, when another connection holds the write lock.
+    """
+    pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
-    state.store.append(pack, records, run_id=run_id)
+    state.store.append(pack, records, run_id=run_id, wait=wait)
     for (pack_id, status), count in Counter((pack.id, r.status) for r in records).items():
         state.metrics.decisions.labels(pack_id, status).inc(count)
     head = encode_json(
@@ -121,7 +147,8 @@ def _evaluate(
     for as_of, indexes in groups.items():
         batch = [facts[i] for i in indexes]
         history = state.store.history(pack, [f.seller_id for f in batch], as_of)
-        results = evaluate(pack, batch, backend=state.backend, history=history, explain=explain)
+        backend = state.small_backend if len(batch) <= SMALL_BATCH else state.backend
+        results = evaluate(pack, batch, backend=backend, history=history, explain=explain)
         decided.update(zip(indexes, results, strict=True))
     return [decided[i] for i in range(len(facts))]
 

@@ -5,6 +5,8 @@
 * a request body larger than the limit is refused with a 413 problem, from
   its ``Content-Length`` before anything is read, or while it streams (the
   app then sees the client disconnect, and what it still sends is dropped);
+* the usual evaluation request is answered by :class:`FastEvaluations`
+  (same answers, without FastAPI's routing), everything else by the app;
 * every answered request is counted and timed in :class:`ServiceMetrics`
   under its route template;
 * an exception nothing else handled becomes a 500 problem with a
@@ -23,6 +25,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logs import get_logger
+from .service_fast import FastEvaluations
 from .service_metrics import ServiceMetrics
 from .service_problems import PROBLEM_MEDIA_TYPE, problem_body
 
@@ -32,10 +35,18 @@ __all__ = ["ServiceMiddleware"]
 class ServiceMiddleware:
     """Body limit, request metrics and the catch-all 500 problem, around the app."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        max_body_bytes: int,
+        fast: FastEvaluations | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,6 +90,8 @@ class ServiceMiddleware:
         try:
             if self._declared_length(scope) > self.max_body_bytes:
                 await refuse()
+            elif self.fast is not None and self.fast.takes(scope):
+                await self.fast(scope, limited_receive, tracked_send, self.app)
             else:
                 await self.app(scope, limited_receive, tracked_send)
         except Exception as exc:  # the last resort: answer 500, never crash

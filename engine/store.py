@@ -32,12 +32,13 @@ Escalation history (:meth:`DecisionStore.history`) is prefetched for a whole
 batch of sellers in one query per chunk of sellers, never one query per
 seller per rule; a one-seller lookup (the HTTP service's usual request) uses
 a query without the window function that reads the ``(seller_id, as_of)``
-index. A streak walks back from the newest earlier evaluation (an ``as_of``
-day strictly before the one being evaluated, same pack id, any pack
-version): each evaluation in which the rule fired (its condition held) adds
-one, and the walk stops at the first evaluation where it did not fire or at
-a gap longer than the rule's ladder ``lapse``. When a seller was evaluated
-several times on one day, the last evaluation of that day (latest ``as_of``,
+index, on SQLite compiled once and run on the driver's cursor. A streak
+walks back from the newest earlier evaluation (an ``as_of`` day strictly
+before the one being evaluated, same pack id, any pack version): each
+evaluation in which the rule fired (its condition held) adds one, and the
+walk stops at the first evaluation where it did not fire or at a gap longer
+than the rule's ladder ``lapse``. When a seller was evaluated several times
+on one day, the last evaluation of that day (latest ``as_of``,
 then latest run) is the day's history.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and returned
@@ -49,6 +50,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sqlite3
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -77,17 +80,20 @@ from sellerpolicy.rules.model import CompiledPack
 
 from .decision import Decision, Outcome
 from .errors import StoreError
+from .logs import get_logger
 from .migrations import upgrade
 from .migrations.schema import decision_rules_table, decisions_table
-from .store_history import BatchHistory, Evaluation, load_history
+from .store_history import BatchHistory, Evaluation, SqliteSellerHistory, load_history
 
 __all__ = [
+    "CHECKPOINT_SECONDS",
     "DEFAULT_STORE_URL",
     "BatchHistory",
     "DecisionPage",
     "DecisionRecord",
     "DecisionStore",
     "RuleRecord",
+    "StoreBusyError",
     "StoredDecision",
     "encode_json",
     "resolve_store_url",
@@ -96,15 +102,25 @@ __all__ = [
 DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"
 _INSERT_CHUNK = 5_000
 _SELLER_CHUNK = 2_000  # bound parameters per history query stay well under driver limits
+_BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for a lock held elsewhere
+#: How often a store opened with ``background_checkpoints`` checkpoints its SQLite log.
+CHECKPOINT_SECONDS = 1.0
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def encode_json(value: object) -> str:
     """Compact JSON text, the form the store keeps documents in."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 _D = decisions_table.c
 _R = decision_rules_table.c
+
+
+class StoreBusyError(StoreError):
+    """Another connection holds the SQLite write lock (only ``append(wait=False)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,31 +217,69 @@ class DecisionStore:
     to keep test runs apart.
     """
 
-    def __init__(self, target: str | Path = DEFAULT_STORE_URL, *, schema: str | None = None):
+    def __init__(
+        self,
+        target: str | Path = DEFAULT_STORE_URL,
+        *,
+        schema: str | None = None,
+        background_checkpoints: bool = False,
+    ):
+        """Open (and migrate) the store.
+
+        ``background_checkpoints`` (a SQLite file only; ignored elsewhere): this
+        store's connections never checkpoint the write-ahead log themselves;
+        a thread of its own does every :data:`CHECKPOINT_SECONDS` (until
+        :meth:`close`). A commit then only appends to the log, and the
+        checkpoint's copying and ``fsync`` (several milliseconds, every few
+        hundred small commits) is never paid by a writer: what a service that
+        writes from its event loop needs.
+        """
         self.url = resolve_store_url(target)
         self.where = self.url.render_as_string(hide_password=True)
         try:
             engine = create_engine(self.url)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot open the decision store {self.where}: {exc}") from exc
+        background = (
+            background_checkpoints
+            and engine.dialect.name == "sqlite"
+            and engine.url.database not in (None, "", ":memory:")
+        )
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        if background:
+            event.listen(engine, "connect", _no_autocheckpoint)
         self._schema = schema
         self._sqlite_writers: dict[str, _SqliteInsert] = {}
-        self._engine: Engine = engine.execution_options(schema_translate_map={None: schema})
+        # No map without a schema: even a no-op map is applied to every statement's SQL.
+        self._engine: Engine = (
+            engine.execution_options(schema_translate_map={None: schema})
+            if schema is not None
+            else engine
+        )
+        self._seller_history: SqliteSellerHistory | None = None
         with self._guard("create the tables of"):
             try:
                 upgrade(self._engine, schema)
             except CommandError as exc:
                 raise StoreError(f"cannot migrate the decision store {self.where}: {exc}") from exc
+        self._checkpointer = _Checkpointer(self._engine, self.where) if background else None
 
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (schema applied) that the pack and key stores share."""
         return self._engine
 
+    @property
+    def dialect(self) -> str:
+        """The database's SQLAlchemy dialect name (``sqlite``, ``postgresql``...)."""
+        return self._engine.dialect.name
+
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop the checkpoint thread (checkpointing once more), release the connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self._engine.dispose()
 
     def __enter__(self) -> DecisionStore:
@@ -254,11 +308,15 @@ class DecisionStore:
         *,
         run_id: str,
         evaluated_at: datetime | None = None,
+        wait: bool = True,
     ) -> list[str]:
         """Append decisions (one transaction); return their decision ids.
 
         Rows go in with Core ``INSERT`` executemany in chunks; on PostgreSQL
         with ``COPY ... FROM STDIN`` (several times faster for large batches).
+        ``wait=False`` (SQLite; ignored elsewhere): when another connection
+        holds the write lock, raise :class:`StoreBusyError` at once, having
+        written nothing, instead of waiting for the lock.
         """
         when = _naive(evaluated_at or datetime.now(UTC))
         ids = [r.decision_id or str(uuid.uuid4()) for r in records]
@@ -285,8 +343,12 @@ class DecisionStore:
             if rule.fired
         ]
         with self._guard("write to"), self._engine.begin() as connection:
-            self._write(connection, decisions_table, decision_rows)
-            self._write(connection, decision_rules_table, rule_rows)
+            if not wait and connection.dialect.name == "sqlite":
+                with _without_busy_wait(connection, self.where):
+                    self._write(connection, decisions_table, decision_rows)
+            else:
+                self._write(connection, decisions_table, decision_rows)
+            self._write(connection, decision_rules_table, rule_rows)  # the lock is held now
         return ids
 
     def _write(self, connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
@@ -441,6 +503,11 @@ class DecisionStore:
             return BatchHistory(pack, day, evaluations)
         unique = sorted(set(seller_ids))
         with self._guard("read the history from"), self._engine.connect() as connection:
+            sqlite = None
+            if connection.dialect.name == "sqlite" and len(unique) == 1:
+                sqlite = self._seller_history
+                if sqlite is None:
+                    sqlite = self._seller_history = SqliteSellerHistory(connection, self._schema)
             for start in range(0, len(unique), _SELLER_CHUNK):
                 chunk = unique[start : start + _SELLER_CHUNK]
                 load_history(
@@ -450,6 +517,7 @@ class DecisionStore:
                     before=datetime.combine(day, time.min),
                     depth=depth,
                     into=evaluations,
+                    sqlite=sqlite,
                 )
         return BatchHistory(pack, day, evaluations)
 
@@ -502,8 +570,72 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+@contextmanager
+def _without_busy_wait(connection: Connection, where: str) -> Iterator[None]:
+    """Statements inside fail at once (:class:`StoreBusyError`) on a lock held elsewhere.
+
+    The first write of a transaction takes SQLite's write lock; with no busy
+    timeout it fails at once when another connection holds that lock.
+    """
+    driver: Any = connection.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise StoreBusyError(f"the decision store {where} is being written to") from exc
+        raise
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+
+def _no_autocheckpoint(connection: Any, _record: object) -> None:
+    """Commits never checkpoint the write-ahead log (a :class:`_Checkpointer` does)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+class _Checkpointer:
+    """A daemon thread that checkpoints a SQLite store's write-ahead log at intervals.
+
+    ``PASSIVE`` checkpoints copy what they can without waiting for (or
+    blocking) readers and writers; the log is reused from its start once a
+    checkpoint has copied all of it.
+    """
+
+    def __init__(self, engine: Engine, where: str) -> None:
+        self._engine = engine
+        self._where = where
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"checkpoints of {where}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(CHECKPOINT_SECONDS):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the log into the database file now (a failure is logged, then retried later)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except SQLAlchemyError as exc:
+            get_logger(component="store").warning(
+                "checkpoint_failed", store=self._where, error=type(exc).__name__
+            )
+
+    def stop(self) -> None:
+        """End the thread, then checkpoint once more."""
+        self._stopped.set()
+        self._thread.join()
+        self.checkpoint()
 
 
 def _encode_cursor(last: StoredDecision) -> str:

@@ -8,9 +8,10 @@ lapse itself is decided by :func:`~sellerpolicy.engine.history.streak_length`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from .errors import StoreError
 from .history import streak_length
 from .migrations.schema import decision_rules_table, decisions_table
 
-__all__ = ["BatchHistory", "Evaluation", "load_history"]
+__all__ = ["BatchHistory", "Evaluation", "SqliteSellerHistory", "load_history"]
 
 _D = decisions_table.c
 _R = decision_rules_table.c
@@ -131,6 +132,51 @@ HISTORY_QUERY = _history_query()
 SELLER_HISTORY_QUERY = _seller_history_query()
 
 
+class SqliteSellerHistory:
+    """:data:`SELLER_HISTORY_QUERY` compiled once for SQLite, run on the driver's cursor.
+
+    Parameters and the ``as_of`` column go through the dialect's own bind
+    and result processors, so the rows equal what ``Connection.execute``
+    returns, without SQLAlchemy's per-execution work (which costs a
+    one-seller request more than SQLite's).
+    """
+
+    def __init__(self, connection: Connection, schema: str | None) -> None:
+        dialect = connection.dialect
+        translate: dict[str, Any] = (
+            {"schema_translate_map": {None: schema}, "render_schema_translate": True}
+            if schema is not None
+            else {}
+        )
+        compiled = SELLER_HISTORY_QUERY.compile(dialect=dialect, **translate)
+        self._sql = compiled.string
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._order = tuple(compiled.positiontup or ())
+        self._binds = {
+            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self._order
+        }
+        self._as_of = _D.as_of.type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def rows(self, connection: Connection, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
+        """The query's rows for ``seller_id``, ``pack_id``, ``before`` and ``depth``."""
+        values = self._defaults | dict(params)
+        args = []
+        for name in self._order:
+            process = self._binds[name]
+            args.append(values[name] if process is None else process(values[name]))
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self._sql, args)
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        as_of = self._as_of
+        if as_of is None:
+            return [tuple(row) for row in fetched]
+        return [(row[0], as_of(row[1]), row[2], row[3]) for row in fetched]
+
+
 def load_history(
     connection: Connection,
     *,
@@ -139,22 +185,29 @@ def load_history(
     before: datetime,
     depth: int,
     into: dict[str, list[Evaluation]],
+    sqlite: SqliteSellerHistory | None = None,
 ) -> None:
     """Append each seller's earlier evaluations (newest first) to ``into``.
 
     Per seller and day, the first decision seen is the day's last evaluation
     (latest as_of, then latest run): that one is the day's history.
+    ``sqlite`` runs a one-seller query on the driver's cursor (SQLite only).
     """
     # Per seller and day, the first decision seen is the day's last evaluation
     # (latest as_of, then latest run): that one is the day's history.
     chosen: dict[tuple[str, date], str] = {}
     fired: dict[tuple[str, date], set[str]] = {}
     params: dict[str, object] = {"pack_id": pack_id, "before": before, "depth": depth}
+    rows: Iterable[Sequence[Any]]
     if len(seller_ids) == 1:
-        query, params["seller_id"] = SELLER_HISTORY_QUERY, seller_ids[0]
+        params["seller_id"] = seller_ids[0]
+        if sqlite is not None:
+            rows = sqlite.rows(connection, params)
+        else:
+            rows = connection.execute(SELLER_HISTORY_QUERY, params)
     else:
-        query, params["seller_ids"] = HISTORY_QUERY, list(seller_ids)
-    rows = connection.execute(query, params)
+        params["seller_ids"] = list(seller_ids)
+        rows = connection.execute(HISTORY_QUERY, params)
     for seller_id, row_as_of, decision_id, rule_id in rows:
         key = (seller_id, row_as_of.date())
         if chosen.setdefault(key, decision_id) != decision_id:
