@@ -46,7 +46,7 @@ import pyarrow as pa
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import CompiledPack, Exemption, Severity
 
-from .evaluate import ExplainLevel, HistoryLookup, RulePlan, check_status_map, plan_rule
+from .evaluate import ExplainLevel, HistoryLookup, RulePlan, pack_plans
 from .facts import as_of_instant, as_of_label
 from .vector_columns import RuleBlock, Slot, rule_block
 from .vector_kernels import Columns
@@ -188,9 +188,8 @@ def evaluate_batches(
     :class:`~sellerpolicy.rules.diagnostics.PackError` for a pack with an
     unmapped action, ValueError for a fact column that is not numeric.
     """
-    check_status_map(pack)
     instant = as_of_instant(as_of)
-    plans = tuple(plan_rule(rule, pack) for rule in pack.rules)
+    plans = pack_plans(pack)
     active: dict[tuple[str, str], str] = {}
     for exemption in exemptions:
         if exemption.pack == pack.id and exemption.expires >= instant.date():

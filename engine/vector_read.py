@@ -39,7 +39,7 @@ from .decision import (
     RuleResult,
     ScoreResult,
 )
-from .evaluate import ExplainLevel, RulePlan, not_assessed_reason, plan_rule
+from .evaluate import ExplainLevel, RulePlan, not_assessed_reason, pack_plans
 from .explain import leaf_distance, window_dates
 from .facts import SellerFacts, as_of_instant
 from .vector_kernels import Columns
@@ -73,7 +73,7 @@ def decisions_from_batch(
     (ValueError when the seller ids do not line up, or when they are missing).
     """
     batch = _with_facts(batch, facts)
-    plans = tuple(plan_rule(rule, pack) for rule in pack.rules)
+    plans = pack_plans(pack)
     by_rule = {p.rule.id: p for p in plans}
     level = explain_level(batch.schema)
     data = {name: batch.column(name).to_pylist() for name in batch.schema.names}
