@@ -50,11 +50,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import sqlite3
-import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -80,10 +78,18 @@ from sellerpolicy.rules.model import CompiledPack
 
 from .decision import Decision, Outcome
 from .errors import StoreError
-from .logs import get_logger
 from .migrations import upgrade
 from .migrations.schema import decision_rules_table, decisions_table
 from .store_history import BatchHistory, Evaluation, SqliteSellerHistory, load_history
+from .store_sqlite import (
+    CHECKPOINT_SECONDS,
+    Checkpointer,
+    SqliteInsert,
+    StoreBusyError,
+    no_autocheckpoint,
+    sqlite_pragmas,
+    without_busy_wait,
+)
 
 __all__ = [
     "CHECKPOINT_SECONDS",
@@ -102,9 +108,6 @@ __all__ = [
 DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"
 _INSERT_CHUNK = 5_000
 _SELLER_CHUNK = 2_000  # bound parameters per history query stay well under driver limits
-_BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for a lock held elsewhere
-#: How often a store opened with ``background_checkpoints`` checkpoints its SQLite log.
-CHECKPOINT_SECONDS = 1.0
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -117,10 +120,6 @@ def encode_json(value: object) -> str:
 
 _D = decisions_table.c
 _R = decision_rules_table.c
-
-
-class StoreBusyError(StoreError):
-    """Another connection holds the SQLite write lock (only ``append(wait=False)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +245,11 @@ class DecisionStore:
             and engine.url.database not in (None, "", ":memory:")
         )
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", sqlite_pragmas)
         if background:
-            event.listen(engine, "connect", _no_autocheckpoint)
+            event.listen(engine, "connect", no_autocheckpoint)
         self._schema = schema
-        self._sqlite_writers: dict[str, _SqliteInsert] = {}
+        self._sqlite_writers: dict[str, SqliteInsert] = {}
         # No map without a schema: even a no-op map is applied to every statement's SQL.
         self._engine: Engine = (
             engine.execution_options(schema_translate_map={None: schema})
@@ -263,7 +262,7 @@ class DecisionStore:
                 upgrade(self._engine, schema)
             except CommandError as exc:
                 raise StoreError(f"cannot migrate the decision store {self.where}: {exc}") from exc
-        self._checkpointer = _Checkpointer(self._engine, self.where) if background else None
+        self._checkpointer = Checkpointer(self._engine, self.where) if background else None
 
     @property
     def engine(self) -> Engine:
@@ -344,7 +343,7 @@ class DecisionStore:
         ]
         with self._guard("write to"), self._engine.begin() as connection:
             if not wait and connection.dialect.name == "sqlite":
-                with _without_busy_wait(connection, self.where):
+                with without_busy_wait(connection, self.where):
                     self._write(connection, decisions_table, decision_rows)
             else:
                 self._write(connection, decisions_table, decision_rows)
@@ -382,7 +381,7 @@ class DecisionStore:
         """
         writer = self._sqlite_writers.get(table.name)
         if writer is None:
-            writer = self._sqlite_writers[table.name] = _SqliteInsert.of(
+            writer = self._sqlite_writers[table.name] = SqliteInsert.of(
                 connection, table, self._schema
             )
         cursor = connection.connection.cursor()
@@ -520,122 +519,6 @@ class DecisionStore:
                     sqlite=sqlite,
                 )
         return BatchHistory(pack, day, evaluations)
-
-
-@dataclass(frozen=True, slots=True)
-class _SqliteInsert:
-    """A table's ``INSERT`` for the SQLite driver and the bind processors of its columns."""
-
-    sql: str
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-    @classmethod
-    def of(cls, connection: Connection, table: Table, schema: str | None) -> _SqliteInsert:
-        """Compile the table's Core ``INSERT`` once (positional ``?`` parameters)."""
-        dialect = connection.dialect
-        translate: dict[str, Any] = (
-            {"schema_translate_map": {None: schema}, "render_schema_translate": True}
-            if schema is not None
-            else {}
-        )
-        compiled = insert(table).compile(dialect=dialect, **translate)
-        names = [column.name for column in table.columns]
-        if list(compiled.positiontup or ()) != names:
-            raise StoreError(f"unexpected parameter order in {compiled.string!r}")
-        processors = tuple(
-            column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns
-        )
-        return cls(compiled.string, processors)
-
-    def bind(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
-        """Rows with each value processed as its column's type binds it (new tuples)."""
-        steps = [(i, f) for i, f in enumerate(self.processors) if f is not None]
-        if not steps:
-            return rows
-        bound: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(row)
-            for index, process in steps:
-                values[index] = process(values[index])
-            bound.append(tuple(values))
-        return bound
-
-
-def _sqlite_pragmas(connection: Any, _record: object) -> None:
-    """WAL lets readers work beside the writer; wait for a busy writer, never fail at once.
-
-    ``synchronous=NORMAL`` is SQLite's advice for WAL: a commit survives an
-    application crash; only a power cut can lose the last commits.
-    """
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    cursor.close()
-
-
-@contextmanager
-def _without_busy_wait(connection: Connection, where: str) -> Iterator[None]:
-    """Statements inside fail at once (:class:`StoreBusyError`) on a lock held elsewhere.
-
-    The first write of a transaction takes SQLite's write lock; with no busy
-    timeout it fails at once when another connection holds that lock.
-    """
-    driver: Any = connection.connection.driver_connection
-    driver.execute("PRAGMA busy_timeout=0")
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise StoreBusyError(f"the decision store {where} is being written to") from exc
-        raise
-    finally:
-        driver.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-
-
-def _no_autocheckpoint(connection: Any, _record: object) -> None:
-    """Commits never checkpoint the write-ahead log (a :class:`_Checkpointer` does)."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
-
-
-class _Checkpointer:
-    """A daemon thread that checkpoints a SQLite store's write-ahead log at intervals.
-
-    ``PASSIVE`` checkpoints copy what they can without waiting for (or
-    blocking) readers and writers; the log is reused from its start once a
-    checkpoint has copied all of it.
-    """
-
-    def __init__(self, engine: Engine, where: str) -> None:
-        self._engine = engine
-        self._where = where
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"checkpoints of {where}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(CHECKPOINT_SECONDS):
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Copy the log into the database file now (a failure is logged, then retried later)."""
-        try:
-            with self._engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except SQLAlchemyError as exc:
-            get_logger(component="store").warning(
-                "checkpoint_failed", store=self._where, error=type(exc).__name__
-            )
-
-    def stop(self) -> None:
-        """End the thread, then checkpoint once more."""
-        self._stopped.set()
-        self._thread.join()
-        self.checkpoint()
 
 
 def _encode_cursor(last: StoredDecision) -> str:
