@@ -247,10 +247,15 @@ def _evaluate_batch(
         else []
     )
     label = as_of_label(as_of)
-    ids = random.bit_generator.random_raw(2 * n).view(np.uint8)
-    ids = ids.reshape(n, 16)
-    ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40  # version 4
-    ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    ids = random.bit_generator.random_raw(2 * n).view("<u8").reshape(n, 2)
+    # As little-endian words (whatever the machine): byte 6 of the UUID is bits 48-55 of
+    # the first, byte 8 bits 0-7 of the second. Version 4 in byte 6's high nibble, the
+    # RFC 4122 variant in byte 8's top bits.
+    first, second = ids[:, 0], ids[:, 1]  # views: updated in place
+    first &= np.uint64(0xFF0F_FFFF_FFFF_FFFF)
+    first |= np.uint64(0x0040_0000_0000_0000)
+    second &= np.uint64(0xFFFF_FFFF_FFFF_FF3F)
+    second |= np.uint64(0x80)
     arrays = [
         pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(ids)]),
         sellers,
@@ -359,4 +364,7 @@ def _empty_actions() -> pa.StructArray:
 def _list_of(counts: np.ndarray, values: pa.Array) -> pa.ListArray:
     offsets = np.zeros(counts.size + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(_action_type()))
+    # Built from buffers: the offsets are ours, non-decreasing and ending at len(values).
+    return pa.Array.from_buffers(
+        pa.list_(_action_type()), counts.size, [None, pa.py_buffer(offsets)], children=[values]
+    )
