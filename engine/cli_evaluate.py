@@ -166,8 +166,13 @@ def evaluate_command(
         bool, typer.Option("--strict", help="Exit 1 when the source has rejected rows.")
     ] = False,
     chunk_size: Annotated[
-        int, typer.Option(min=1, help="Sellers evaluated (and stored) per batch.")
-    ] = 10_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Sellers evaluated (and stored) per batch [default: 10,000; 131,072 for"
+            " .arrows output without --store].",
+        ),
+    ] = None,
     log_format: Annotated[
         LogFormat, typer.Option(help="Logs on stderr: auto (console on a terminal), json.")
     ] = LogFormat.AUTO,

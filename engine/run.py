@@ -53,6 +53,10 @@ _T = TypeVar("_T")
 
 #: The output extension of the columnar decision layout (an Arrow IPC stream).
 COLUMNAR_SUFFIX = ".arrows"
+#: Sellers per chunk when each decision becomes a record (store, JSONL / CSV / Parquet).
+RECORD_CHUNK = 10_000
+#: Sellers per batch when decisions stay columns end to end (``.arrows``, no store).
+COLUMNAR_CHUNK = 131_072
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +217,7 @@ def run_evaluation(
     explain: ExplainLevel = ExplainLevel.SUMMARY,
     exemptions: Sequence[Exemption] = (),
     strict: bool = False,
-    chunk_size: int = 10_000,
+    chunk_size: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunSummary:
     """Evaluate every seller of a source (or a facts file) and write the decisions.
@@ -226,14 +230,18 @@ def run_evaluation(
     reject a :class:`StrictRejectsError` before anything is evaluated. The
     output file appears only when the run succeeds; the store is appended
     chunk by chunk (one transaction each), so a run that fails part-way
-    leaves its finished chunks in the store under its ``run_id``. ValueError for an
-    unknown output extension or a ``chunk_size`` under 1.
+    leaves its finished chunks in the store under its ``run_id``. ``chunk_size``
+    defaults to :data:`RECORD_CHUNK` sellers, or :data:`COLUMNAR_CHUNK` when
+    no per-seller record is built (``.arrows`` output, no store). ValueError
+    for an unknown output extension or a ``chunk_size`` under 1.
     """
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     engine = select_backend(backend) if isinstance(backend, BackendName) else backend
     bulk = _bulk(engine, explain)
     columnar = check_output(out, engine, explain)
+    if chunk_size is None:
+        chunk_size = COLUMNAR_CHUNK if columnar and store_url is None else RECORD_CHUNK
     instant = as_of_instant(as_of)
     run_id = str(uuid.uuid4())
     log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
