@@ -49,7 +49,9 @@ class Columns:
 
     Built from an Arrow table / record batch (:meth:`from_arrow`) or from
     :class:`SellerFacts` (:meth:`from_facts`). An absent column is all null.
-    Values are never modified; nulls read as 0 under a false validity mask.
+    Values are never modified. What a value holds where its validity is false is
+    unspecified (a nullable int64 / float64 column is read zero-copy, with whatever
+    its buffer holds under a null): every reader masks by validity first.
     """
 
     def __init__(
@@ -139,7 +141,7 @@ def arrow_numbers(array: pa.Array, name: str) -> tuple[np.ndarray, Mask]:
         data: np.ndarray = np.frombuffer(
             array.buffers()[1], dtype, count=len(array), offset=array.offset * 8
         )
-        return np.where(present, data, dtype(0)), present
+        return data, present  # zero-copy: what lies under a null is never read
     else:
         present = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     filled = array.fill_null(0) if array.null_count else array

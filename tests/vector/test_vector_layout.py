@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -168,3 +169,26 @@ def test_reason_codes_name_the_failed_check_and_read_back_worded() -> None:
     dictionary = table.column(f"rule:{rule.id}.reason").chunk(0).dictionary.to_pylist()
     again = evaluate_table(PACK, _facts([500] * 3), AS_OF).column(f"rule:{rule.id}.reason")
     assert again.chunk(0).dictionary.to_pylist() == dictionary  # static, whatever the batch
+
+
+def test_values_hidden_under_nulls_are_never_read() -> None:
+    """Null facts whose buffers hold values that would breach every rule (and NaN)
+    decide exactly as nulls holding zeros: columns are read zero-copy, masked."""
+    n = 64
+    clean = _facts([500] * n)
+    rates = {"order_defect_rate": (0.9, np.nan), "order_defect_rate__num": (900, 10**12)}
+    poisoned = clean
+    for name, (bad, worse) in rates.items():
+        column = clean.column(name).combine_chunks()
+        values = np.asarray(column.to_numpy(zero_copy_only=False)).copy()
+        hidden = np.where(np.arange(n) % 2 == 0, bad, worse).astype(values.dtype)
+        null = np.arange(n) % 3 == 0
+        values[null] = hidden[null]
+        array = pa.array(values, mask=null)
+        assert array.null_count == int(null.sum())
+        poisoned = poisoned.set_column(poisoned.schema.get_field_index(name), name, array)
+        zeroed = pa.array(np.where(null, 0, values).astype(values.dtype), mask=null)
+        clean = clean.set_column(clean.schema.get_field_index(name), name, zeroed)
+    got = _json(decisions_from_batch(evaluate_table(PACK, poisoned, AS_OF), PACK))
+    assert got == _json(decisions_from_batch(evaluate_table(PACK, clean, AS_OF), PACK))
+    assert any(d["status"] != "healthy" for d in got)
