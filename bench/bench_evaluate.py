@@ -269,7 +269,7 @@ def main() -> None:
     parser.add_argument("--sellers", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=50_000, help="sellers timed per loop")
     parser.add_argument("--breach", type=float, default=0.03, help="share of breaching sellers")
-    parser.add_argument("--chunk", type=int, default=262_144, help="sellers per batch")
+    parser.add_argument("--chunk", type=int, default=131_072, help="sellers per batch")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per fast path (best)")
     parser.add_argument("--e2e-sellers", type=int, default=100_000)

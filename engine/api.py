@@ -171,7 +171,7 @@ class Policy:
         *,
         as_of: date | datetime,
         history: HistoryLookup | None = None,
-        chunk_size: int = 262_144,
+        chunk_size: int = 131_072,
         with_facts: bool = True,
     ) -> Iterator[pa.RecordBatch]:
         """Decision batches, in the columnar layout, for a whole Arrow table of facts.
