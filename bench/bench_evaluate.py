@@ -261,6 +261,8 @@ def bench_cluster(args: argparse.Namespace, folder: Path, work: Path) -> None:
         f"{len(summary.failures)} failed, {seconds:.2f} s (cluster start included): "
         f"{summary.sellers / seconds:,.0f} sellers/s; statuses {dict(summary.statuses)}"
     )
+    parts = ", ".join(f"{r.seconds:.2f}" for r in summary.partitions)
+    print(f"   stages (s): {dict(summary.stages)}; each partition on its worker (s): {parts}")
 
 
 def main() -> None:

@@ -145,6 +145,7 @@ class DistributedSummary:
     statuses: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     seconds: float = 0.0
     store: str | None = None  # where the decisions were appended (password hidden), if anywhere
+    stages: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # seconds
 
     @property
     def ok(self) -> bool:
@@ -276,6 +277,7 @@ def run_distributed(
     staged = out / f".staged-{run_id}.duckdb"
     if store_url is not None:
         DecisionStore(store_url).close()  # created and migrated once, before any worker opens it
+    stages: dict[str, float] = {}
     try:
         rejects = None
         if validated:
@@ -284,6 +286,7 @@ def run_distributed(
             database, rejects = staged, _stage(Path(source), staged, out / REJECTS)
         count = partitions or workers or 1
         shares = _seller_shares(database, count) if partitions or workers else None
+        stages["validate and partition"] = round(time.perf_counter() - started, 3)
         template = PartitionTask(
             index=0,
             source=str(database),
@@ -298,11 +301,16 @@ def run_distributed(
         results, failures, count = _submit(
             template, shares, workers=workers, cluster=cluster, retries=retries, count=count
         )
+        stages["cluster and partitions"] = round(
+            time.perf_counter() - started - stages["validate and partition"], 3
+        )
     finally:
         staged.unlink(missing_ok=True)
     stored = None
     if store_url is not None and not failures:
+        mark = time.perf_counter()
         stored = _record(pack, out, results, store_url, run_id)
+        stages["store"] = round(time.perf_counter() - mark, 3)
     totals: Counter[str] = Counter()
     for result in results:
         totals.update(result.statuses)
@@ -321,6 +329,7 @@ def run_distributed(
         statuses=MappingProxyType(dict(sorted(totals.items()))),
         seconds=round(time.perf_counter() - started, 3),
         store=stored,
+        stages=MappingProxyType(stages),
     )
     _write_manifest(summary, count)
     return summary
@@ -341,7 +350,11 @@ def _record(
 
 
 def _stage(source: Path, staged: Path, rejects_path: Path) -> int:
-    """Validate a raw source once into a DuckDB file; write its rejects; return their count."""
+    """Validate a raw source once into a DuckDB file; write its rejects; return their count.
+
+    (Bound by writing the valid rows into the file: about 6 s for 10 M orders
+    here, whether validated in the file or in memory and copied.)
+    """
     with duckdb.connect(str(staged)) as con:
         con.execute("SET enable_progress_bar = false")
         report = load_source(source, con)
@@ -453,6 +466,7 @@ def _write_manifest(summary: DistributedSummary, partitions: int) -> None:
         "failures": [{"index": f.index, "error": f.error} for f in summary.failures],
         "store": summary.store,
         "seconds": summary.seconds,
+        "stages": dict(summary.stages),
     }
     temporary = summary.manifest.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
