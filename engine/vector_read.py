@@ -35,6 +35,7 @@ from .decision import (
     ActionItem,
     Decision,
     DimensionResult,
+    Distance,
     Outcome,
     RuleResult,
     ScoreResult,
@@ -86,6 +87,8 @@ def decisions_from_batch(
     texts = _rule_texts(batch, plans, level, instant)
     windows = {p.use.name: window_dates(p.use, instant) for p in plans}
     rule_cells = [_cells(data, f"rule:{plan.rule.id}.") for plan in plans]
+    # Distances depend only on (rule, counts, outcome), and counts repeat across sellers.
+    distances: dict[tuple[str, object, object, bool], Distance | None] = {}
     score_cells = [_cells(data, f"score:{score.id}.") for score in pack.scores]
     for i, seller in enumerate(data["seller_id"]):
         facts = data["facts"][i]
@@ -97,7 +100,7 @@ def decisions_from_batch(
                 seller_facts,
                 windows[plan.use.name],
                 texts[k].get(i),
-                explaining=level is not ExplainLevel.NONE,
+                distances if level is not ExplainLevel.NONE else None,
             )
             for k, plan in enumerate(plans)
         )
@@ -192,31 +195,41 @@ def _cells(data: dict[str, list[Any]], prefix: str) -> list[tuple[str, list[Any]
     return [(k.removeprefix(prefix), v) for k, v in data.items() if k.startswith(prefix)]
 
 
-def _rule_result(
+def _rule_result(  # noqa: PLR0917 - one private call site
     plan: RulePlan,
     cell: dict[str, Any],
     seller: SellerFacts,
     window: tuple[date, date],
     explanation: str | None,
-    *,
-    explaining: bool,
+    distances: dict[tuple[str, object, object, bool], Distance | None] | None,
 ) -> RuleResult:
+    """A rule's result; ``distances`` caches distances (``None``: no distance, explain none)."""
     counts = plan.count_facts
     outcome = _OUTCOME_OF[cell["outcome"]]
     facts = seller.values
     num = facts.get(counts[0]) if counts else None
     den = facts.get(counts[1]) if counts else None
     distance = None
-    if explaining and outcome is not Outcome.NOT_ASSESSED and plan.single and plan.rate_value:
-        distance = leaf_distance(
-            plan.leaf,
-            num,
-            den,
-            fired=outcome is Outcome.MATCHED,
-            bad_dates=None,
-            use=plan.use,
-            exact=plan.exact,
-        )
+    if (
+        distances is not None
+        and outcome is not Outcome.NOT_ASSESSED
+        and plan.single
+        and plan.rate_value
+    ):
+        fired = outcome is Outcome.MATCHED
+        key = (plan.rule.id, num, den, fired)
+        if key in distances:
+            distance = distances[key]
+        else:
+            distance = distances[key] = leaf_distance(
+                plan.leaf,
+                num,
+                den,
+                fired=fired,
+                bad_dates=None,
+                use=plan.use,
+                exact=plan.exact,
+            )
     return RuleResult(
         rule=plan.rule.id,
         outcome=outcome,
