@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sellerpolicy.rules.model import CompiledPack, Score, Severity, Status
 
@@ -72,7 +73,15 @@ def decisions_from_batch(
     A batch written without its ``facts`` column needs them given: ``facts``
     holds ``seller_id`` and the fact columns, row ``i`` for decision ``i``
     (ValueError when the seller ids do not line up, or when they are missing).
+    ValueError when the batch was decided by another pack (its digest): the
+    texts and numbers rebuilt from a different pack would be wrong.
     """
+    digests = pc.unique(batch.column("pack_digest").cast(pa.string())).to_pylist()
+    if any(d != pack.digest for d in digests):
+        raise ValueError(
+            f"these decisions were made with pack digest {digests[0]}, not {pack.digest} "
+            f"({pack.id} {pack.version}): read them with the pack that made them"
+        )
     batch = _with_facts(batch, facts)
     plans = pack_plans(pack)
     by_rule = {p.rule.id: p for p in plans}

@@ -192,3 +192,12 @@ def test_values_hidden_under_nulls_are_never_read() -> None:
     got = _json(decisions_from_batch(evaluate_table(PACK, poisoned, AS_OF), PACK))
     assert got == _json(decisions_from_batch(evaluate_table(PACK, clean, AS_OF), PACK))
     assert any(d["status"] != "healthy" for d in got)
+
+
+def test_decisions_are_read_only_with_the_pack_that_made_them() -> None:
+    """Another pack (or version) cannot rebuild a batch's decisions: ValueError naming both."""
+    table = evaluate_table(PACK, _facts([500, 5]), AS_OF)
+    other = load_pack(resolve_pack("amazon-2015"))
+    with pytest.raises(ValueError, match="read them with the pack that made them"):
+        decisions_from_batch(table, other)
+    assert len(decisions_from_batch(table, PACK)) == 2
