@@ -89,6 +89,7 @@ from sellerpolicy.engine import (  # noqa: E402, I001
     cli_generate,  # noqa: F401
     cli_metrics,  # noqa: F401
     cli_evaluate,  # noqa: F401
+    cli_decisions,  # noqa: F401
     cli_explain,  # noqa: F401
     cli_demo,  # noqa: F401
     cli_serve,  # noqa: F401

@@ -29,7 +29,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-__all__ = ["OutputFormat", "Sink", "SupportsToJson", "format_for", "open_sink", "write_table"]
+__all__ = [
+    "OutputFormat",
+    "Sink",
+    "SupportsToJson",
+    "dumps",
+    "format_for",
+    "open_sink",
+    "write_table",
+]
 
 
 class OutputFormat(StrEnum):
@@ -87,7 +95,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot write a {type(value).__name__} as JSON")
 
 
-def _dumps(value: object) -> str:
+def dumps(value: object) -> str:
     return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
 
 
@@ -98,7 +106,7 @@ def _record(item: Item) -> Mapping[str, object]:
 
 def _flat(value: object) -> object:
     if isinstance(value, Mapping | list | tuple):
-        return _dumps(value)
+        return dumps(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"cannot write the non-finite number {value}")
     return value
@@ -177,7 +185,7 @@ class Sink(AbstractContextManager["Sink"]):
     def _write_lines(self, records: Iterable[Mapping[str, object]]) -> None:
         if self._text is None:
             raise RuntimeError(f"{self.path}: not a JSONL sink")
-        self._text.writelines(_dumps(record) + "\n" for record in records)
+        self._text.writelines(dumps(record) + "\n" for record in records)
 
     def _columnar(self, table: pa.Table) -> None:
         if self._writer is None:

@@ -31,7 +31,8 @@ def test_workers_two_equals_single_process_seller_by_seller(
     marketplace: Path, tmp_path: Path
 ) -> None:
     """Two local worker processes give every seller the status and enforced
-    actions that the single-process run gives."""
+    actions that the single-process run gives, and read back with
+    ``sellerpolicy decisions``, the very same records."""
     runner = CliRunner()
     single = tmp_path / "single.jsonl"
     first = runner.invoke(
@@ -86,6 +87,18 @@ def test_workers_two_equals_single_process_seller_by_seller(
         got[row["seller_id"]] = (row["status"], enforced)
     assert len(expected) > 100
     assert got == expected
+    full = runner.invoke(app, ["decisions", str(parts), "--pack", "amazon"])
+    assert full.exit_code == 0
+    records = {}
+    for line in full.stdout.splitlines():
+        record = json.loads(line)
+        del record["decision_id"]
+        records[record["seller_id"]] = record
+    for line in single.read_text().splitlines():
+        record = json.loads(line)
+        del record["decision_id"]
+        assert records.pop(record["seller_id"]) == record  # whole records, field by field
+    assert not records
 
 
 @pytest.mark.parametrize(
