@@ -10,6 +10,7 @@ import pytest
 from runkit import AS_OF, healthy_facts
 from typer.testing import CliRunner
 
+from sellerpolicy.engine import run_columnar
 from sellerpolicy.engine.api import Policy
 from sellerpolicy.engine.backend import BackendName
 from sellerpolicy.engine.cli import app
@@ -160,3 +161,25 @@ def test_cli_writes_arrows_and_refuses_it_for_durable(small_source: Path, tmp_pa
     assert "--out" in refused.output
     assert "vectorized back end" in refused.output
     assert not (tmp_path / "e.arrows").exists()
+
+
+def test_a_failing_columnar_run_leaves_no_output(
+    small_source: Path, tmp_path: Path, amazon: CompiledPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error after the first batch was written: no .arrows file, no partial file."""
+    real = run_columnar.evaluate_batches
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("planted failure in the second batch")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_columnar, "evaluate_batches", failing)
+    out = tmp_path / "d.arrows"
+    with pytest.raises(RuntimeError, match="planted failure"):
+        run_evaluation(amazon, source=small_source, as_of=AS_OF, out=out, chunk_size=30)
+    assert len(calls) == 2
+    assert not out.exists()
+    assert not list(tmp_path.glob(".partial-*"))
