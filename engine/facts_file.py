@@ -83,15 +83,34 @@ def _sniff(path: Path) -> None:
 
 def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _guarded(path, lambda: con.read_parquet(str(path)))
+    if suffix == ".csv":
+        return _guarded(path, lambda: con.read_csv(str(path), header=True))
+    return _guarded(path, lambda: con.read_json(str(path), format="newline_delimited"))
+
+
+def _opened(
+    path: Path, pack: CompiledPack
+) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]:
+    """A connection and the file's relation, once its format and columns are checked.
+
+    FactsError when the file is missing, is not what its extension says or
+    lacks a field the pack reads (the connection is then closed).
+    """
+    if path.suffix.lower() not in FACT_FORMATS:
+        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
+    if not path.is_file():
+        raise FactsError(f"{path}: no such file")
+    _sniff(path)
+    con = duckdb.connect()
     try:
-        if suffix == ".parquet":
-            return con.read_parquet(str(path))
-        if suffix == ".csv":
-            return con.read_csv(str(path), header=True)
-        return con.read_json(str(path), format="newline_delimited")
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise FactsError(f"{path}: cannot read it as {FACT_FORMATS[suffix]}: {first}") from exc
+        relation = _relation(con, path)
+        _check_columns(path, relation.columns, pack)
+    except BaseException:
+        con.close()
+        raise
+    return con, relation
 
 
 def _check_columns(path: Path, columns: Sequence[str], pack: CompiledPack) -> None:
@@ -166,18 +185,7 @@ def read_facts(
     extension says, lacks a field the pack reads, or holds facts for another
     ``as_of``.
     """
-    if path.suffix.lower() not in FACT_FORMATS:
-        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
-    if not path.is_file():
-        raise FactsError(f"{path}: no such file")
-    _sniff(path)
-    con = duckdb.connect()
-    try:
-        relation = _relation(con, path)
-        _check_columns(path, relation.columns, pack)
-    except BaseException:
-        con.close()
-        raise
+    con, relation = _opened(path, pack)
     return _facts_chunks(
         con, relation, path=path, pack=pack, expected=as_of_label(as_of), chunk_size=chunk_size
     )
@@ -195,15 +203,8 @@ def read_facts_columns(
     reader, so every message is the one :func:`read_facts` gives. Returns the
     batches' schema (known before the first batch) and the lazy batches.
     """
-    if path.suffix.lower() not in FACT_FORMATS:
-        raise FactsError(f"{path}: unknown facts format; use .jsonl, .csv or .parquet")
-    if not path.is_file():
-        raise FactsError(f"{path}: no such file")
-    _sniff(path)
-    con = duckdb.connect()
+    con, relation = _opened(path, pack)
     try:
-        relation = _relation(con, path)
-        _check_columns(path, relation.columns, pack)
         kinds = _guarded(path, lambda: relation.limit(0).to_arrow_table().schema)
     except BaseException:
         con.close()
@@ -243,9 +244,13 @@ def _guarded(path: Path, read: Callable[[], _R]) -> _R:
     try:
         return read()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        kind = FACT_FORMATS[path.suffix.lower()]
-        raise FactsError(f"{path}: cannot read it as {kind}: {first}") from exc
+        raise _read_error(path, exc) from exc
+
+
+def _read_error(path: Path, exc: duckdb.Error) -> FactsError:
+    """The FactsError for a DuckDB error reading ``path``: its first line, and the format."""
+    first = str(exc).strip().splitlines()[0]
+    return FactsError(f"{path}: cannot read it as {FACT_FORMATS[path.suffix.lower()]}: {first}")
 
 
 class _BatchCheck:
@@ -315,8 +320,6 @@ def _facts_chunks(
                 chunk.append(_row_facts(record, values, required, path, row, expected))
             yield chunk
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        kind = FACT_FORMATS[path.suffix.lower()]
-        raise FactsError(f"{path}: cannot read it as {kind}: {first}") from exc
+        raise _read_error(path, exc) from exc
     finally:
         con.close()

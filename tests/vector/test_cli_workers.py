@@ -34,57 +34,20 @@ def test_workers_two_equals_single_process_seller_by_seller(
     actions that the single-process run gives, and read back with
     ``sellerpolicy decisions``, the very same records."""
     runner = CliRunner()
-    single = tmp_path / "single.jsonl"
-    first = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--pack",
-            "amazon",
-            "--source",
-            str(marketplace),
-            "--as-of",
-            AS_OF,
-            "--out",
-            str(single),
-            "--log-format",
-            "json",
-        ],
-    )
-    assert first.exit_code == 0, first.output
-    parts = tmp_path / "parts"
-    second = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--pack",
-            "amazon",
-            "--source",
-            str(marketplace),
-            "--as-of",
-            AS_OF,
-            "--out",
-            str(parts),
-            "--workers",
-            "2",
-            "--log-format",
-            "json",
-        ],
-    )
-    assert second.exit_code == 0, second.output
+    single, parts = tmp_path / "single.jsonl", tmp_path / "parts"
+    _run(runner, marketplace, single, AS_OF)
+    _run(runner, marketplace, parts, AS_OF, "--workers", "2")
     manifest = json.loads((parts / "manifest.json").read_text())
     assert len(manifest["partitions"]) == 2
 
     expected = {}
     for line in single.read_text().splitlines():
         record = json.loads(line)
-        enforced = sorted((a["rule"], a["action"]) for a in record["actions"] if a["enforced"])
-        expected[record["seller_id"]] = (record["status"], enforced)
+        expected[record["seller_id"]] = (record["status"], _enforced(record["actions"]))
     got = {}
     for row in pq.read_table(sorted(parts.glob("part-*.parquet"))).to_pylist():
         actions = json.loads(row["actions"]) if isinstance(row["actions"], str) else row["actions"]
-        enforced = sorted((a["rule"], a["action"]) for a in actions if a["enforced"])
-        got[row["seller_id"]] = (row["status"], enforced)
+        got[row["seller_id"]] = (row["status"], _enforced(actions))
     assert len(expected) > 100
     assert got == expected
     full = runner.invoke(app, ["decisions", str(parts), "--pack", "amazon"])
