@@ -41,14 +41,14 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 
-from sellerpolicy.engine.backend_durable import DurableBackend
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.distributed import run_distributed
-from sellerpolicy.engine.evaluate import ExplainLevel, evaluate, leaves, plan_rule
+from sellerpolicy.engine.batch.distributed import run_distributed
+from sellerpolicy.engine.batch.run import run_evaluation
+from sellerpolicy.engine.columnar.decisions import evaluate_batches, write_decisions
+from sellerpolicy.engine.evaluation.backends.durable import DurableBackend
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate, leaves, plan_rule
 from sellerpolicy.engine.logs import configure_logging
-from sellerpolicy.engine.metrics import iter_facts
-from sellerpolicy.engine.run import run_evaluation
-from sellerpolicy.engine.vector_decisions import evaluate_batches, write_decisions
+from sellerpolicy.engine.metrics.compute import iter_facts
 from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 from sellerpolicy.rules.model import Op
 

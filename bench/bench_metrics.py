@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from benchkit import AS_OF, CACHE, peak_rss_mb, source_dir
 
-from sellerpolicy.engine.metrics import compute_metrics, configure_connection
-from sellerpolicy.engine.sources import load_source
-from sellerpolicy.engine.tables import TABLES
+from sellerpolicy.engine.metrics.compute import compute_metrics, configure_connection
+from sellerpolicy.engine.sources.reader import load_source
+from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.rules import load_pack
 from sellerpolicy.rules.catalog import LateBasis
 from sellerpolicy.rules.model import MetricUse

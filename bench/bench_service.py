@@ -52,7 +52,7 @@ from pathlib import Path
 
 import httpx
 
-from sellerpolicy.engine.facts import SellerFacts, as_of_instant
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 
 PACK = "walmart-seller-performance"  # the facts below are its metric facts
 _WARMUP = 64  # requests before the timed load (pack compiled, connections and caches warm)
@@ -321,8 +321,8 @@ def _scope(key: str, length: int) -> dict[str, object]:
 
 async def _asgi_loop(args: argparse.Namespace, folder: str) -> None:
     # Imported here: the HTTP client process of ``http`` stays small.
-    from sellerpolicy.engine.auth import Role  # noqa: PLC0415
-    from sellerpolicy.engine.service import Settings, create_app  # noqa: PLC0415
+    from sellerpolicy.engine.service.app import Settings, create_app  # noqa: PLC0415
+    from sellerpolicy.engine.store.keys import Role  # noqa: PLC0415
 
     app = create_app(Settings(store_url=str(Path(folder) / "asgi.db")))
     key = app.state.service.keys.create(Role.EVALUATOR, actor="bench")[1]
@@ -376,8 +376,8 @@ def run_asgi(args: argparse.Namespace) -> None:
 def run_store(args: argparse.Namespace) -> None:
     """Append one batch of decisions to a fresh store; print the rates."""
     # Imported here: the HTTP client process stays small (no pandas, DuckDB...).
-    from sellerpolicy.engine.evaluate import ExplainLevel, evaluate  # noqa: PLC0415
-    from sellerpolicy.engine.store import DecisionRecord, DecisionStore  # noqa: PLC0415
+    from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate  # noqa: PLC0415
+    from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore  # noqa: PLC0415
     from sellerpolicy.rules import load_pack  # noqa: PLC0415
 
     pack = load_pack("amazon")

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 from benchkit import peak_rss_mb, source_dir
 
-from sellerpolicy.engine.sources import load_source
+from sellerpolicy.engine.sources.reader import load_source
 
 
 def measure(folder: Path, fmt: str, threads: int | None, materialize: bool) -> None:

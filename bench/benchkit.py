@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sellerpolicy.engine.generate import Format, generate
+from sellerpolicy.engine.generate.marketplace import Format, generate
 
 CACHE = Path(__file__).parent / ".cache"
 AS_OF = date(2026, 11, 1)

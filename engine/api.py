@@ -1,7 +1,7 @@
 """The Python API for account-management workflows: load a pack once, ask often.
 
 A :class:`Policy` holds one compiled pack and evaluates sellers with the same
-:func:`~sellerpolicy.engine.evaluate.evaluate` function the CLI, the batch run
+:func:`~sellerpolicy.engine.evaluation.evaluate.evaluate` function the CLI, the batch run
 and the HTTP service call::
 
     >>> from datetime import date
@@ -38,20 +38,19 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from sellerpolicy.engine.batch.run import evaluate_batches, facts_chunks, select_backend
+from sellerpolicy.engine.errors import FactsError, SourceError
+from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
+from sellerpolicy.engine.evaluation.decision import Decision
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, HistoryLookup, evaluate_one
+from sellerpolicy.engine.evaluation.explain import render_report
+from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
+from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant
+from sellerpolicy.engine.sources.reader import load_source
+from sellerpolicy.engine.sources.rejects import Reject, write_rejects
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules import load_exemption, load_pack
 from sellerpolicy.rules.model import CompiledPack, Exemption
-
-from .backend import Backend, BackendName
-from .decision import Decision
-from .errors import FactsError, SourceError
-from .evaluate import ExplainLevel, HistoryLookup, evaluate_one
-from .explain import render_report
-from .facts import Number, SellerFacts, as_of_instant
-from .metrics import DuckDBEvidence, compute_metrics, iter_facts
-from .rejects import Reject, write_rejects
-from .run import evaluate_batches, facts_chunks, select_backend
-from .sources import load_source
-from .store import DecisionStore
 
 __all__ = ["Explained", "Policy"]
 
@@ -180,10 +179,10 @@ class Policy:
         metrics`` writes them; one decision row per facts row, in order, in
         batches of ``chunk_size``. The fast path for millions of sellers
         (vectorized, the same decisions as :meth:`evaluate`; see
-        :mod:`sellerpolicy.engine.vector_decisions` for the layout).
+        :mod:`sellerpolicy.engine.columnar.decisions` for the layout).
         :meth:`decisions` turns a batch into :class:`Decision` values.
         """
-        from .vector_decisions import evaluate_batches as columnar  # noqa: PLC0415 (NumPy)
+        from sellerpolicy.engine.columnar.decisions import evaluate_batches as columnar  # noqa: PLC0415 (NumPy)
 
         yield from columnar(
             self._pack,
@@ -203,7 +202,7 @@ class Policy:
         ``facts`` are the rows the batch judged, needed when it was made with
         ``with_facts=False``.
         """
-        from .vector_decisions import decisions_from_batch  # noqa: PLC0415 (NumPy)
+        from sellerpolicy.engine.columnar.decisions import decisions_from_batch  # noqa: PLC0415 (NumPy)
 
         return decisions_from_batch(batch, self._pack, facts)
 

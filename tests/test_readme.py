@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import app
+from sellerpolicy.engine.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 

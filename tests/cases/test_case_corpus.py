@@ -4,7 +4,7 @@ Each YAML file names a shipped pack (``pack: amazon``) or carries a small
 pack inline (``pack_inline``), an ``as_of``, optional ``exemptions``, and
 ``cases``: facts for one seller (``facts`` + ``expect``) or several
 (``sellers``), with optional escalation ``history``. Every case runs through
-:func:`~sellerpolicy.engine.evaluate.evaluate` with the plain-Python, the
+:func:`~sellerpolicy.engine.evaluation.evaluate.evaluate` with the plain-Python, the
 durable-rules and the vectorized back ends, and through the bulk columnar
 path; each must meet the expectations and all must give the same decisions
 (``decision_id`` aside).
@@ -22,13 +22,13 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from sellerpolicy.engine.backend_durable import DurableBackend
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.backend_vector import VectorBackend
-from sellerpolicy.engine.decision import Decision
-from sellerpolicy.engine.evaluate import Firing, HistoryFromRecords, evaluate
-from sellerpolicy.engine.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.vector_decisions import decisions_from_batch, evaluate_table
+from sellerpolicy.engine.columnar.backend import VectorBackend
+from sellerpolicy.engine.columnar.decisions import decisions_from_batch, evaluate_table
+from sellerpolicy.engine.evaluation.backends.durable import DurableBackend
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.decision import Decision
+from sellerpolicy.engine.evaluation.evaluate import Firing, HistoryFromRecords, evaluate
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules import CompiledPack, Exemption, load_pack, resolve_pack
 
 HERE = Path(__file__).parent

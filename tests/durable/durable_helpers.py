@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sellerpolicy.engine.facts import Number, SellerFacts
+from sellerpolicy.engine.metrics.facts import Number, SellerFacts
 from sellerpolicy.rules.model import CompiledPack, Condition, Mode, Rule, Severity
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from durable_helpers import pack, rule, seller
 
-from sellerpolicy.engine import backend_durable
-from sellerpolicy.engine.backend_durable import DurableBackend, DurableEngineError
 from sellerpolicy.engine.errors import FactsError
+from sellerpolicy.engine.evaluation.backends import durable as backend_durable
+from sellerpolicy.engine.evaluation.backends.durable import DurableBackend, DurableEngineError
 from sellerpolicy.rules.compile_durable import CATCH_ALL, DurableRuleset, compile_durable
 from sellerpolicy.rules.model import AllOf, AnyOf, Compare, CompiledPack, Field, NotOf, Op
 

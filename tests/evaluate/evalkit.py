@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
-from sellerpolicy.engine.facts import Number, SellerFacts
+from sellerpolicy.engine.metrics.facts import Number, SellerFacts
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import (
     AllOf,

@@ -9,7 +9,7 @@ from pathlib import Path
 from evalkit import CASES, FAILING, write_pack
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import EXIT_FINDINGS, app
+from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app
 
 runner = CliRunner()
 

@@ -10,10 +10,10 @@ from evalkit import amazon_like, day, facts, healthy_values, rate, use
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sellerpolicy.engine.backend_python import compare
-from sellerpolicy.engine.decision import Distance
-from sellerpolicy.engine.evaluate import evaluate_one
-from sellerpolicy.engine.explain import clears_on, distance
+from sellerpolicy.engine.evaluation.backends.python import compare
+from sellerpolicy.engine.evaluation.decision import Distance
+from sellerpolicy.engine.evaluation.evaluate import evaluate_one
+from sellerpolicy.engine.evaluation.explain import clears_on, distance
 from sellerpolicy.rules.model import Op
 
 HIGH_BAD = (Op.GT, Op.GTE)

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from evalkit import amazon_like, facts, healthy_values, rate, scored_pack
 
-from sellerpolicy.engine.decision import Distance
-from sellerpolicy.engine.evaluate import evaluate_one
-from sellerpolicy.engine.explain import (
+from sellerpolicy.engine.evaluation.decision import Distance
+from sellerpolicy.engine.evaluation.evaluate import evaluate_one
+from sellerpolicy.engine.evaluation.explain import (
     Human,
     describe_distance,
     format_number,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from evalkit import AS_OF, amazon_like, day, facts, healthy_values, rate
 
-from sellerpolicy.engine.decision import Outcome
-from sellerpolicy.engine.evaluate import (
+from sellerpolicy.engine.evaluation.decision import Outcome
+from sellerpolicy.engine.evaluation.evaluate import (
     Firing,
     HistoryFromRecords,
     evaluate_one,

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from evalkit import AS_OF, amazon_like, day, facts, healthy_values, rate
 
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.decision import Outcome
-from sellerpolicy.engine.evaluate import ExplainLevel, evaluate, evaluate_one
-from sellerpolicy.engine.facts import SellerFacts
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.decision import Outcome
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate, evaluate_one
+from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules.diagnostics import PackError
 from sellerpolicy.rules.model import CompiledPack, Exemption, Mode, Severity, Status
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from evalkit import CASES, FAILING, PACK, write_pack
 
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.facts import SellerFacts
-from sellerpolicy.engine.packtest import discover, edge_cases, fixture_files, run_pack
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.packtest import discover, edge_cases, fixture_files, run_pack
+from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules import load_pack
 from sellerpolicy.rules.diagnostics import PackError
 from sellerpolicy.rules.model import AllOf, Compare, CompiledPack, Op, Rule

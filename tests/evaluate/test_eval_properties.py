@@ -12,16 +12,16 @@ from evalkit import AS_OF, amazon_like, facts, healthy_values, rate, scored_pack
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sellerpolicy.engine.decision import Decision
-from sellerpolicy.engine.evaluate import (
+from sellerpolicy.engine.evaluation.decision import Decision
+from sellerpolicy.engine.evaluation.evaluate import (
     ExplainLevel,
     Firing,
     HistoryFromRecords,
     evaluate,
     evaluate_one,
 )
-from sellerpolicy.engine.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.packtest import DEFAULT_AS_OF, discover, fixture_files
+from sellerpolicy.engine.evaluation.packtest import DEFAULT_AS_OF, discover, fixture_files
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules import load_pack, load_packtest
 from sellerpolicy.rules.model import Exemption, Mode
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from evalkit import day, facts, rate, scored_pack
 
-from sellerpolicy.engine.evaluate import evaluate_one
+from sellerpolicy.engine.evaluation.evaluate import evaluate_one
 from sellerpolicy.rules.model import Exemption, Mode, Status
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sellerpolicy.engine.packtest import discover, run_pack
+from sellerpolicy.engine.evaluation.packtest import discover, run_pack
 
 
 @pytest.mark.parametrize("pack_path", discover([]), ids=lambda p: Path(p).parent.name)

@@ -8,8 +8,8 @@ from typing import Any
 
 import duckdb
 
-from sellerpolicy.engine.metrics import compute_metrics
-from sellerpolicy.engine.tables import TABLES, create_table_sql
+from sellerpolicy.engine.metrics.compute import compute_metrics
+from sellerpolicy.engine.sources.tables import TABLES, create_table_sql
 from sellerpolicy.rules.catalog import CATALOG, Knobs
 from sellerpolicy.rules.model import MetricUse
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import EXIT_FINDINGS, app
-from sellerpolicy.engine.generate import generate
+from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app
+from sellerpolicy.engine.generate.marketplace import generate
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "schemas" / "metric-facts.schema.json").read_text()

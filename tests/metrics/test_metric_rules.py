@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from metrics_kit import AS_OF, at, counts, facts, order, source, use
 
-from sellerpolicy.engine.metrics import compute_metrics
+from sellerpolicy.engine.metrics.compute import compute_metrics
 
 S1 = "S1"
 

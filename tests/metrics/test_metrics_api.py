@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from metrics_kit import AS_OF, at, facts, order, source, use
 
-from sellerpolicy.engine.metrics import (
+from sellerpolicy.engine.metrics.compute import (
     DuckDBEvidence,
     bad_order_dates,
     compute_metrics,

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from metrics_kit import AS_OF, AS_OF_NAIVE, source, use
 from reference import reference_metrics
 
-from sellerpolicy.engine.metrics import compute_metrics
-from sellerpolicy.engine.metrics_sql import orders_use
+from sellerpolicy.engine.metrics.compute import compute_metrics
+from sellerpolicy.engine.metrics.sql import orders_use
 from sellerpolicy.rules.model import MetricUse
 
 H = timedelta(hours=1)

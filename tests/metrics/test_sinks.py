@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sellerpolicy.engine.sinks import OutputFormat, format_for, open_sink, write_table
+from sellerpolicy.engine.batch.sinks import OutputFormat, format_for, open_sink, write_table
 
 TABLE = pa.table({"seller_id": ["S1", "S2"], "rate": [0.5, None], "n": [2, 0]})
 

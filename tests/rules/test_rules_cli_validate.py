@@ -12,8 +12,8 @@ import pytest
 from rulekit import EXAMPLE, VALID, variant, write
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import EXIT_FINDINGS, EXIT_OK, app
-from sellerpolicy.engine.cli_validate import collect_files, default_kind
+from sellerpolicy.engine.cli.app import EXIT_FINDINGS, EXIT_OK, app
+from sellerpolicy.engine.cli.validate import collect_files, default_kind
 from sellerpolicy.engine.errors import SourceError
 
 BROKEN = Path(__file__).resolve().parents[1] / "broken_packs"
@@ -118,7 +118,7 @@ def test_missing_path_is_unusable_input(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from sellerpolicy.engine.cli import main; main()",
+            "from sellerpolicy.engine.cli.app import main; main()",
             "validate",
             str(missing),
         ],

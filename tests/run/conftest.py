@@ -13,8 +13,8 @@ import structlog
 from pgkit import POSTGRES_URL, postgres_schema
 from runkit import AS_OF
 
-from sellerpolicy.engine.generate import generate
-from sellerpolicy.engine.store import DecisionStore
+from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import (
     Compare,

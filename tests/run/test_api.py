@@ -12,8 +12,8 @@ from runkit import AS_OF, healthy_facts
 from sellerpolicy.engine import api
 from sellerpolicy.engine.api import Policy
 from sellerpolicy.engine.errors import FactsError, SourceError
-from sellerpolicy.engine.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.store import DecisionRecord, DecisionStore
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
+from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore
 
 
 def test_the_module_example_runs() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import app
+from sellerpolicy.engine.cli.app import app
 
 BASE = ("--pack", "amazon", "--as-of", "2026-11-01")
 

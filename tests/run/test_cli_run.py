@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from runkit import AS_OF, healthy_facts
 
-from sellerpolicy.engine.cli import main
+from sellerpolicy.engine.cli.app import main
 from sellerpolicy.rules import load_pack
 
-MAIN = "from sellerpolicy.engine.cli import main; main()"
+MAIN = "from sellerpolicy.engine.cli.app import main; main()"
 
 
 @dataclass(frozen=True)

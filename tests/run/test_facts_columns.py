@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from runkit import AS_OF, healthy_facts
 
+from sellerpolicy.engine.batch.facts_file import read_facts, read_facts_columns
 from sellerpolicy.engine.errors import FactsError
-from sellerpolicy.engine.facts_file import read_facts, read_facts_columns
 from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 
 INSTANT = datetime(2026, 11, 1, tzinfo=UTC)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from runkit import AS_OF, healthy_facts
 
+from sellerpolicy.engine.batch.facts_file import required_fields
+from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
+from sellerpolicy.engine.batch.sinks import open_sink
 from sellerpolicy.engine.errors import FactsError, StrictRejectsError
-from sellerpolicy.engine.facts_file import required_fields
 from sellerpolicy.engine.logs import LogFormat, configure_logging
-from sellerpolicy.engine.run import RunSummary, run_evaluation
-from sellerpolicy.engine.sinks import open_sink
-from sellerpolicy.engine.store import DecisionStore
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules import load_pack
 from sellerpolicy.rules.model import CompiledPack
 

@@ -10,13 +10,13 @@ import pytest
 from runkit import AS_OF, healthy_facts
 from typer.testing import CliRunner
 
-from sellerpolicy.engine import run_columnar
 from sellerpolicy.engine.api import Policy
-from sellerpolicy.engine.backend import BackendName
-from sellerpolicy.engine.cli import app
-from sellerpolicy.engine.evaluate import ExplainLevel
-from sellerpolicy.engine.run import RunSummary, run_evaluation
-from sellerpolicy.engine.vector_decisions import decisions_from_batch
+from sellerpolicy.engine.batch import columnar as run_columnar
+from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.columnar.decisions import decisions_from_batch
+from sellerpolicy.engine.evaluation.backends.protocol import BackendName
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel
 from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sellerpolicy.engine.errors import StoreError
-from sellerpolicy.engine.store import (
+from sellerpolicy.engine.store.decisions import (
     DecisionRecord,
     DecisionStore,
     RuleRecord,

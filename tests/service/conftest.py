@@ -12,7 +12,7 @@ import structlog
 from pgkit import POSTGRES_URL, postgres_schema
 from servicekit import Service, start_service
 
-from sellerpolicy.engine.service import Settings
+from sellerpolicy.engine.service.app import Settings
 
 
 @pytest.fixture(

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
-from sellerpolicy.engine.auth import Role
-from sellerpolicy.engine.service import Settings, create_app
-from sellerpolicy.engine.service_state import ServiceState
+from sellerpolicy.engine.service.app import Settings, create_app
+from sellerpolicy.engine.service.state import ServiceState
+from sellerpolicy.engine.store.keys import Role
 from sellerpolicy.rules import resolve_pack
 
 BASE_PACK = "walmart-seller-performance"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from servicekit import Service, healthy_facts, pack_text
 
-from sellerpolicy.engine.auth import Role
+from sellerpolicy.engine.store.keys import Role
 
 
 @dataclass(frozen=True)

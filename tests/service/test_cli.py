@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.auth import KeyStore, Role, hash_key
-from sellerpolicy.engine.cli import app
-from sellerpolicy.engine.pack_store import PackStore
-from sellerpolicy.engine.store import DecisionStore
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.store.decisions import DecisionStore
+from sellerpolicy.engine.store.keys import KeyStore, Role, hash_key
+from sellerpolicy.engine.store.packs import PackStore
 
 
 def test_keys_lifecycle_on_the_command_line(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from servicekit import Service, healthy_facts, pack_text
 
-from sellerpolicy.engine.auth import Role
+from sellerpolicy.engine.store.keys import Role
 
 WORKERS = 4
 MIN_REQUESTS = 8  # per worker, after the activations are done

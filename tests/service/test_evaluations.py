@@ -7,7 +7,7 @@ from typing import Any
 
 from servicekit import Service, healthy_facts
 
-from sellerpolicy.engine.auth import Role
+from sellerpolicy.engine.store.keys import Role
 
 PACK = "walmart-seller-performance"
 

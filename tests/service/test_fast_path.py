@@ -18,14 +18,16 @@ from typing import Any
 import pytest
 from servicekit import Service, healthy_facts, pack_text, start_service
 
-from sellerpolicy.engine import service_evaluate, service_fast, store
-from sellerpolicy.engine.auth import Role
-from sellerpolicy.engine.evaluate import ExplainLevel, evaluate
-from sellerpolicy.engine.facts import SellerFacts
-from sellerpolicy.engine.pack_store import compile_content
-from sellerpolicy.engine.service import Settings
-from sellerpolicy.engine.store import DecisionRecord, DecisionStore, StoreBusyError
-from sellerpolicy.engine.store_history import SqliteSellerHistory, load_history
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.metrics.facts import SellerFacts
+from sellerpolicy.engine.service import evaluate as service_evaluate
+from sellerpolicy.engine.service import fast as service_fast
+from sellerpolicy.engine.service.app import Settings
+from sellerpolicy.engine.store import decisions as store
+from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore, StoreBusyError
+from sellerpolicy.engine.store.history import SqliteSellerHistory, load_history
+from sellerpolicy.engine.store.keys import Role
+from sellerpolicy.engine.store.packs import compile_content
 from sellerpolicy.rules import load_pack
 
 PACK = "walmart-seller-performance"

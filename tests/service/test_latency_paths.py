@@ -10,10 +10,10 @@ from pathlib import Path
 
 from servicekit import Service, fixture_texts, healthy_facts, pack_text
 
-from sellerpolicy.engine.auth import Role
-from sellerpolicy.engine.cli_serve import _freeze_heap
-from sellerpolicy.engine.pack_store import compile_content
-from sellerpolicy.engine.service_state import ServiceState, Settings
+from sellerpolicy.engine.cli.serve import _freeze_heap
+from sellerpolicy.engine.service.state import ServiceState, Settings
+from sellerpolicy.engine.store.keys import Role
+from sellerpolicy.engine.store.packs import compile_content
 
 
 def _evaluate(service: Service, pack: str, seller: str) -> str:

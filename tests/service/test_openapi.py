@@ -20,9 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sellerpolicy.engine.auth import Role
-from sellerpolicy.engine.service import Settings, create_app
-from sellerpolicy.engine.service_state import ServiceState
+from sellerpolicy.engine.service.app import Settings, create_app
+from sellerpolicy.engine.service.state import ServiceState
+from sellerpolicy.engine.store.keys import Role
 
 #: No 5xx; every answer's status, media type and body are the ones the schema documents.
 CHECKS = [

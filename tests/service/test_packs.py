@@ -7,7 +7,7 @@ import uuid
 
 from servicekit import Service, fixture_texts, healthy_facts, pack_text
 
-from sellerpolicy.engine.auth import Role
+from sellerpolicy.engine.store.keys import Role
 
 
 def _new_id() -> str:

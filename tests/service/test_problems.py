@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from servicekit import Service, healthy_facts
 
-from sellerpolicy.engine.auth import Role
-from sellerpolicy.engine.service import Settings, create_app
-from sellerpolicy.engine.service_models import MAX_SELLERS
+from sellerpolicy.engine.service.app import Settings, create_app
+from sellerpolicy.engine.service.models import MAX_SELLERS
+from sellerpolicy.engine.store.keys import Role
 
 PROBLEM = "application/problem+json"
 

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sellerpolicy.engine.sources import SourceReport, load_source
+from sellerpolicy.engine.sources.reader import SourceReport, load_source
 
 Row = Mapping[str, object]
 FORMATS = ("csv", "jsonl", "parquet")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import app
-from sellerpolicy.engine.tables import TABLES
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.sources.tables import TABLES
 
 ARGS = ["generate", "--sellers", "30", "--days", "20", "--seed", "4", "--as-of", "2026-11-01"]
 

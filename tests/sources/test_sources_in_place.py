@@ -12,10 +12,10 @@ import pytest
 from sourcekit import order, write_source
 from test_sources_rejects import CASES
 
-from sellerpolicy.engine import sources
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources import SourceReport, load_source
-from sellerpolicy.engine.tables import TABLES
+from sellerpolicy.engine.sources import reader as sources
+from sellerpolicy.engine.sources.reader import SourceReport, load_source
+from sellerpolicy.engine.sources.tables import TABLES
 
 
 def _kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from sourcekit import FORMATS, load, order, write_source, write_table
 
-from sellerpolicy.engine.rejects import Reject, rejects_path_for, write_rejects
-from sellerpolicy.engine.sources import load_source
-from sellerpolicy.engine.tables import TABLES
+from sellerpolicy.engine.sources.reader import load_source
+from sellerpolicy.engine.sources.rejects import Reject, rejects_path_for, write_rejects
+from sellerpolicy.engine.sources.tables import TABLES
 
 
 def test_canonical_tables_exist_with_exact_columns_and_types(tmp_path: Path) -> None:

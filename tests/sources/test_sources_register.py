@@ -9,7 +9,7 @@ import pytest
 from sourcekit import FORMATS, order, write_source, write_table
 
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources import load_source
+from sellerpolicy.engine.sources.reader import load_source
 
 
 def _scratch(con: duckdb.DuckDBPyConnection) -> list[tuple[str]]:

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from sellerpolicy.engine.cli import app
-from sellerpolicy.engine.generate import generate
-from sellerpolicy.engine.store import DecisionStore
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.store.decisions import DecisionStore
 
 AS_OF = "2026-11-01"
 

@@ -21,11 +21,11 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sellerpolicy.engine.backend_durable import DurableBackend
-from sellerpolicy.engine.evaluate import Firing, HistoryFromRecords, evaluate, leaves
-from sellerpolicy.engine.facts import Number, SellerFacts
-from sellerpolicy.engine.metrics import fact_columns
-from sellerpolicy.engine.vector_decisions import decisions_from_batch, evaluate_table
+from sellerpolicy.engine.columnar.decisions import decisions_from_batch, evaluate_table
+from sellerpolicy.engine.evaluation.backends.durable import DurableBackend
+from sellerpolicy.engine.evaluation.evaluate import Firing, HistoryFromRecords, evaluate, leaves
+from sellerpolicy.engine.metrics.compute import fact_columns
+from sellerpolicy.engine.metrics.facts import Number, SellerFacts
 from sellerpolicy.rules import CompiledPack, Exemption, load_pack, shipped_packs
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import Field

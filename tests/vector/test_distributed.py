@@ -11,20 +11,20 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from sellerpolicy.engine.distributed import (
+from sellerpolicy.engine.batch.distributed import (
     MANIFEST,
     PartitionTask,
     partition_of,
     run_distributed,
     run_partition,
 )
+from sellerpolicy.engine.columnar.decisions import decisions_from_batch
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.evaluate import evaluate
-from sellerpolicy.engine.generate import generate
-from sellerpolicy.engine.metrics import compute_metrics, iter_facts
-from sellerpolicy.engine.sources import load_source
-from sellerpolicy.engine.tables import create_table_sql
-from sellerpolicy.engine.vector_decisions import decisions_from_batch
+from sellerpolicy.engine.evaluation.evaluate import evaluate
+from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.metrics.compute import compute_metrics, iter_facts
+from sellerpolicy.engine.sources.reader import load_source
+from sellerpolicy.engine.sources.tables import create_table_sql
 from sellerpolicy.rules import load_pack, resolve_pack
 
 AS_OF = date(2026, 11, 1)

@@ -9,17 +9,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.backend_vector import VectorBackend
-from sellerpolicy.engine.evaluate import evaluate
-from sellerpolicy.engine.facts import SellerFacts
-from sellerpolicy.engine.vector_decisions import (
+from sellerpolicy.engine.columnar.backend import VectorBackend
+from sellerpolicy.engine.columnar.decisions import (
     decision_schema,
     decisions_from_batch,
     evaluate_batches,
     evaluate_table,
     write_decisions,
 )
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.evaluate import evaluate
+from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import (
     AllOf,

@@ -11,16 +11,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sellerpolicy.engine.backend_python import PythonBackend
-from sellerpolicy.engine.evaluate import ExplainLevel, evaluate
-from sellerpolicy.engine.facts import SellerFacts
-from sellerpolicy.engine.vector_decisions import (
+from sellerpolicy.engine.columnar.decisions import (
     decisions_from_batch,
     evaluate_table,
     write_decisions,
 )
-from sellerpolicy.engine.vector_read import explain_level
-from sellerpolicy.engine.vector_write import parquet_options
+from sellerpolicy.engine.columnar.read import explain_level
+from sellerpolicy.engine.columnar.write import parquet_options
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules import load_pack, resolve_pack
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)

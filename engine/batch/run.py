@@ -1,0 +1,502 @@
+"""The batch run: source or facts file -> decisions, history, output files.
+
+:func:`run_evaluation` is the one pipeline behind ``sellerpolicy evaluate``,
+the Python API and the HTTP service's batch endpoint::
+
+    source --load_source--> canonical tables --compute_metrics--> metric facts ┐
+    facts file (JSONL / CSV / Parquet, as ``sellerpolicy metrics`` writes) ────┤
+                                                                               v
+        chunks of SellerFacts --> history (store) --> evaluate --> store, output sink
+
+Facts flow in chunks of ``chunk_size`` sellers; for each chunk the escalation
+history of its sellers is read from the store in one prefetch, the chunk is
+evaluated, appended to the store and streamed to the output. Rejected source
+rows go to ``<output stem>.rejects.jsonl`` beside the output. One log event
+is emitted per chunk and one per run.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+import structlog
+
+from sellerpolicy.engine.errors import StrictRejectsError
+from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
+from sellerpolicy.engine.evaluation.backends.python import PythonBackend
+from sellerpolicy.engine.evaluation.decision import Decision, Outcome
+from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.evaluation.explain import EvidenceLookup
+from sellerpolicy.engine.logs import get_logger
+from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant, as_of_label
+from sellerpolicy.engine.sources.reader import load_source
+from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
+from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore, resolve_store_url
+from sellerpolicy.rules.model import CompiledPack, Exemption, Status
+
+from .facts_file import read_facts, read_facts_columns
+from .sinks import format_for, open_sink
+
+_T = TypeVar("_T")
+
+#: The output extension of the columnar decision layout (an Arrow IPC stream).
+COLUMNAR_SUFFIX = ".arrows"
+#: Sellers per chunk when each decision becomes a record (store, JSONL / CSV / Parquet).
+RECORD_CHUNK = 10_000
+#: Sellers per batch when decisions stay columns end to end (``.arrows``, no store).
+COLUMNAR_CHUNK = 131_072
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one run did: counts, rejects, durations and where its files are."""
+
+    run_id: str
+    pack: str
+    pack_version: str
+    pack_digest: str
+    as_of: str
+    sellers: int
+    statuses: Mapping[str, int]  # every status label, worst last
+    actions: Mapping[str, Mapping[str, int]]  # rule -> enforced action -> sellers
+    reported: Mapping[str, Mapping[str, int]]  # rule -> shadow or exempted action -> sellers
+    not_assessed: Mapping[str, int]  # rule -> sellers for whom it was not assessed
+    rejects: int
+    rejects_path: Path | None
+    output: Path
+    store: str | None
+    durations: Mapping[str, float]  # stage -> seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Reported after each chunk: sellers done so far, of ``total`` when known."""
+
+    done: int
+    total: int | None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Counters of one run, filled chunk by chunk (never logged per seller)."""
+
+    sellers: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    actions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reported: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    not_assessed: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add_batch(self, batch: pa.RecordBatch, pack: CompiledPack) -> None:
+        """Count a decision batch column by column (no :class:`Decision` values built)."""
+        from .columnar import ColumnarCounts  # noqa: PLC0415 (NumPy path: load on demand)
+
+        self.sellers += batch.num_rows
+        self.statuses.update(ColumnarCounts.statuses(batch))
+        for rule, action, enforced in ColumnarCounts.actions(batch):
+            (self.actions if enforced else self.reported)[rule][action] += 1
+        self.not_assessed.update(ColumnarCounts.not_assessed(batch, pack))
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        self.sellers += len(decisions)
+        for decision in decisions:
+            self.statuses[decision.status.label] += 1
+            for item in decision.actions:
+                (self.actions if item.enforced else self.reported)[item.rule][item.action] += 1
+            for result in decision.rules:
+                if result.outcome is Outcome.NOT_ASSESSED:
+                    self.not_assessed[result.rule] += 1
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+def select_backend(name: BackendName) -> Backend:
+    """The back end for ``--backend``: ``auto`` is the vectorized one for batches.
+
+    The back ends agree exactly (a differential test over every shipped pack
+    proves it); the vectorized one evaluates every rule over a whole batch's
+    columns at once, so batches use it unless told otherwise.
+    """
+    if name is BackendName.DURABLE:
+        from sellerpolicy.engine.evaluation.backends.durable import DurableBackend  # noqa: PLC0415 (loads the C engine on demand)
+
+        return DurableBackend()
+    if name is BackendName.PYTHON:
+        return PythonBackend()
+    from sellerpolicy.engine.columnar.backend import VectorBackend  # noqa: PLC0415 (NumPy kernels: load on demand)
+
+    return VectorBackend()
+
+
+def facts_chunks(table: pa.Table, as_of: datetime, size: int) -> Iterator[list[SellerFacts]]:
+    """The rows of a metrics table as lists of at most ``size`` :class:`SellerFacts`."""
+    chunk: list[SellerFacts] = []
+    for facts in iter_facts(table, as_of):
+        chunk.append(facts)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def evaluate_batches(
+    pack: CompiledPack,
+    chunks: Iterable[Sequence[SellerFacts]],
+    *,
+    as_of: datetime,
+    backend: Backend,
+    store: DecisionStore | None = None,
+    explain: ExplainLevel = ExplainLevel.SUMMARY,
+    exemptions: Sequence[Exemption] = (),
+    evidence: EvidenceLookup | None = None,
+) -> Iterator[list[Decision]]:
+    """Evaluate chunk after chunk, each with its sellers' history prefetched from ``store``."""
+    for chunk in chunks:
+        history = store.history(pack, [f.seller_id for f in chunk], as_of) if store else None
+        yield evaluate(
+            pack,
+            chunk,
+            backend=backend,
+            history=history,
+            exemptions=exemptions,
+            explain=explain,
+            evidence=evidence,
+        )
+
+
+def _timed(items: Iterable[_T], seconds: defaultdict[str, float]) -> Iterator[tuple[_T, float]]:
+    """Yield ``items`` with the time each was asked for, adding the time spent producing
+    each to ``seconds["evaluate"]``."""
+    iterator = iter(items)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            seconds["evaluate"] += time.perf_counter() - start
+        yield item, start
+
+
+def run_evaluation(
+    pack: CompiledPack,
+    *,
+    source: Path | None = None,
+    facts_path: Path | None = None,
+    as_of: date | datetime,
+    out: Path,
+    store_url: str | None = None,
+    backend: BackendName | Backend = BackendName.AUTO,
+    explain: ExplainLevel = ExplainLevel.SUMMARY,
+    exemptions: Sequence[Exemption] = (),
+    strict: bool = False,
+    chunk_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Evaluate every seller of a source (or a facts file) and write the decisions.
+
+    Exactly one of ``source`` and ``facts_path`` is given. Decisions go to
+    ``out`` (JSONL, CSV or Parquet by extension) and, with ``store_url``, to
+    the decision store, whose history drives escalation ladders. With a
+    source, rejected rows go to ``<out stem>.rejects.jsonl`` beside ``out``
+    (written on every run, empty when there are none); ``strict`` makes any
+    reject a :class:`StrictRejectsError` before anything is evaluated. The
+    output file appears only when the run succeeds; the store is appended
+    chunk by chunk (one transaction each), so a run that fails part-way
+    leaves its finished chunks in the store under its ``run_id``. ``chunk_size``
+    defaults to :data:`RECORD_CHUNK` sellers, or :data:`COLUMNAR_CHUNK` when
+    no per-seller record is built (``.arrows`` output, no store). ValueError
+    for an unknown output extension or a ``chunk_size`` under 1.
+    """
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    engine = select_backend(backend) if isinstance(backend, BackendName) else backend
+    bulk = _bulk(engine, explain)
+    columnar = check_output(out, engine, explain)
+    if chunk_size is None:
+        chunk_size = COLUMNAR_CHUNK if columnar and store_url is None else RECORD_CHUNK
+    instant = as_of_instant(as_of)
+    run_id = str(uuid.uuid4())
+    log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
+    tally = _Tally()
+    rejects, rejects_path = 0, None
+    with ExitStack() as stack:
+        store = stack.enter_context(DecisionStore(store_url)) if store_url else None
+        if (source is None) == (facts_path is None):
+            raise ValueError("give exactly one of source and facts_path")
+        metrics_table, evidence = None, None
+        if source is not None:
+            con = stack.enter_context(duckdb.connect())
+            # explain=full asks the source per seller: tables, not files read in place
+            full = explain is ExplainLevel.FULL
+            rejects, rejects_path = _load(
+                source, con, out, strict=strict, tally=tally, log=log, materialize=full
+            )
+            with tally.timed("metrics"):
+                metrics = compute_metrics(con, pack.metrics, instant)
+            metrics_table = metrics.table
+            log.info(
+                "metrics.computed", sellers=metrics_table.num_rows, warnings=len(metrics.warnings)
+            )
+            if explain is ExplainLevel.FULL:
+                evidence = DuckDBEvidence(con, pack.metrics, instant)
+        total = None if metrics_table is None else metrics_table.num_rows
+        sink = None if columnar else stack.enter_context(open_sink(out))
+
+        def recorded(decisions: list[Decision], sellers: int, index: int, started: float) -> None:
+            """Store and write one chunk's decisions (if any were built), then report it."""
+            if store is not None:
+                with tally.timed("store"):
+                    store.append(pack, [DecisionRecord.of(d) for d in decisions], run_id=run_id)
+            if sink is not None:
+                with tally.timed("write"):
+                    sink.write(decisions)
+            log.info(
+                "batch.evaluated",
+                batch=index,
+                sellers=sellers,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            if progress is not None:
+                progress(Progress(tally.sellers, total))
+
+        if bulk:
+            _run_columnar(
+                pack,
+                _facts_batches(metrics_table, facts_path, pack, instant, chunk_size),
+                as_of=instant,
+                store=store,
+                explain=explain,
+                exemptions=exemptions,
+                out=out if columnar else None,
+                tally=tally,
+                recorded=recorded,
+                records=store is not None or sink is not None,
+            )
+        else:
+            chunks = (
+                facts_chunks(metrics_table, instant, chunk_size)
+                if metrics_table is not None
+                else read_facts(facts_path, pack, instant, chunk_size=chunk_size)  # type: ignore[arg-type]
+            )
+            batches = evaluate_batches(
+                pack,
+                chunks,
+                as_of=instant,
+                backend=engine,
+                store=store,
+                explain=explain,
+                exemptions=exemptions,
+                evidence=evidence,
+            )
+            for index, (decisions, started) in enumerate(_timed(batches, tally.seconds)):
+                tally.add(decisions)
+                recorded(decisions, len(decisions), index, started)
+    summary = _summary(
+        pack,
+        tally,
+        run_id=run_id,
+        as_of=instant,
+        out=out,
+        store_url=store_url,
+        rejects=rejects,
+        rejects_path=rejects_path,
+    )
+    log.info(
+        "run.finished",
+        as_of=summary.as_of,
+        sellers=summary.sellers,
+        statuses=dict(summary.statuses),
+        rejects=rejects,
+        output=str(out),
+        seconds={k: round(v, 3) for k, v in summary.durations.items()},
+    )
+    return summary
+
+
+def _bulk(engine: Backend, explain: ExplainLevel) -> bool:
+    """Whether a run takes the columnar leg (:mod:`.run_columnar`)."""
+    return getattr(engine, "name", None) == BackendName.VECTOR and explain is not ExplainLevel.FULL
+
+
+def check_output(out: Path, engine: Backend, explain: ExplainLevel) -> bool:
+    """Whether ``out`` takes decision batches as they are (``.arrows``).
+
+    ValueError for an unknown extension, or for ``.arrows`` when the run
+    would not take the columnar leg; checked before any work starts.
+    """
+    if out.suffix.lower() != COLUMNAR_SUFFIX:
+        format_for(out)
+        return False
+    if not _bulk(engine, explain):
+        raise ValueError(
+            f"{out}: {COLUMNAR_SUFFIX} output is written by the vectorized back end "
+            "(--backend auto or vector) with --explain summary or none"
+        )
+    return True
+
+
+def _load(
+    source: Path,
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    *,
+    strict: bool,
+    tally: _Tally,
+    log: structlog.typing.FilteringBoundLogger,
+    materialize: bool,
+) -> tuple[int, Path]:
+    """Validate and load the source; rejects go beside ``out`` (strict: none allowed)."""
+    with tally.timed("source"):
+        report = load_source(source, con, materialize=materialize)
+    rejects, rejects_path = report.reject_count, rejects_path_for(out)
+    write_rejects(report.rejects, rejects_path)
+    log.info("source.loaded", source=str(source), rows=dict(report.rows_read), rejects=rejects)
+    if strict and rejects:
+        raise StrictRejectsError(rejects, str(rejects_path))
+    return rejects, rejects_path
+
+
+def _facts_batches(
+    table: pa.Table | None,
+    facts_path: Path | None,
+    pack: CompiledPack,
+    as_of: datetime,
+    chunk_size: int,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The facts of a run as Arrow batches, and their schema (known before the first)."""
+    if table is not None:
+        return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
+    assert facts_path is not None
+    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size)
+
+
+def _run_columnar(
+    pack: CompiledPack,
+    facts: tuple[pa.Schema, Iterator[pa.RecordBatch]],
+    *,
+    as_of: datetime,
+    store: DecisionStore | None,
+    explain: ExplainLevel,
+    exemptions: Sequence[Exemption],
+    out: Path | None,
+    tally: _Tally,
+    recorded: Callable[[list[Decision], int, int, float], None],
+    records: bool,
+) -> None:
+    """The bulk leg of a run: decision batches, recorded, and written as they are to ``out``."""
+    from sellerpolicy.engine.columnar.decisions import (  # noqa: PLC0415
+        decision_schema,
+        decisions_from_batch,
+        write_decisions,
+    )
+
+    from .columnar import decide_batches  # noqa: PLC0415 (NumPy path: load on demand)
+
+    schema, batches = facts
+    decided = decide_batches(
+        pack, batches, as_of=as_of, store=store, explain=explain, exemptions=exemptions
+    )
+
+    def steps() -> Iterator[pa.RecordBatch]:
+        for index, (batch, started) in enumerate(_timed(decided, tally.seconds)):
+            decisions: list[Decision] = []
+            if records:
+                with tally.timed("records"):
+                    decisions = decisions_from_batch(batch, pack)
+                tally.add(decisions)
+            else:
+                tally.add_batch(batch, pack)
+            recorded(decisions, batch.num_rows, index, started)
+            yield batch
+
+    if out is None:
+        for _ in steps():
+            pass
+        return
+    partial = out.with_name(f".partial-{out.name}")
+    try:
+        first = next(iter(steps_ := steps()), None)
+        if first is None:
+            empty = decision_schema(pack, schema, explain).empty_table()
+            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial)
+        else:
+            with tally.timed("write"):
+                write_decisions(_chain(first, steps_), partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
+    yield first
+    yield from rest
+
+
+def _summary(
+    pack: CompiledPack,
+    tally: _Tally,
+    *,
+    run_id: str,
+    as_of: datetime,
+    out: Path,
+    store_url: str | None,
+    rejects: int,
+    rejects_path: Path | None,
+) -> RunSummary:
+    return RunSummary(
+        run_id=run_id,
+        pack=pack.id,
+        pack_version=pack.version,
+        pack_digest=pack.digest,
+        as_of=as_of_label(as_of),
+        sellers=tally.sellers,
+        statuses=MappingProxyType({s.label: tally.statuses[s.label] for s in Status}),
+        actions=_frozen(tally.actions),
+        reported=_frozen(tally.reported),
+        not_assessed=MappingProxyType(dict(sorted(tally.not_assessed.items()))),
+        rejects=rejects,
+        rejects_path=rejects_path,
+        output=out,
+        store=resolve_store_url(store_url).render_as_string(hide_password=True)
+        if store_url
+        else None,
+        durations=MappingProxyType(dict(tally.seconds)),
+    )
+
+
+def _frozen(counts: Mapping[str, Counter[str]]) -> Mapping[str, Mapping[str, int]]:
+    return MappingProxyType(
+        {rule: MappingProxyType(dict(sorted(c.items()))) for rule, c in sorted(counts.items())}
+    )

@@ -1,0 +1,141 @@
+"""``sellerpolicy demo``: a whole marketplace, two policy versions, in under a minute.
+
+Generates a synthetic marketplace (fixed seed), evaluates it with the current
+Amazon pack and the 2015 one through the same batch run the ``evaluate``
+command uses, shows what the policy change does to the same sellers (status
+transitions), and explains one seller that breaches the order defect rate.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sellerpolicy.engine.api import Policy
+from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.logs import LogFormat, configure_logging
+from sellerpolicy.rules import load_pack
+from sellerpolicy.rules.model import Status
+
+from .evaluate import print_summary
+
+CURRENT, PREVIOUS = "amazon", "amazon-2015"
+ODR_RULE = "odr-over-target"
+SEED = 20261101
+AS_OF = date(2026, 11, 1)
+DAYS = 120
+
+EPILOG = """\
+Examples:
+
+  sellerpolicy demo                    # 3,000 sellers, in a new temp folder
+  sellerpolicy demo --out demo/ --sellers 500
+
+The folder then holds the generated source (source/), the decisions of each
+pack (decisions-*.jsonl, with rejects beside them) and the decision store
+(history.db). Try next:
+
+  sellerpolicy explain --pack amazon --source <folder>/source \\
+      --seller <id> --as-of 2026-11-01
+"""
+
+
+def _statuses(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8") as fh:
+        rows = (json.loads(line) for line in fh if line.strip())
+        return {row["seller_id"]: row["status"] for row in rows}
+
+
+def _odr_breacher(path: Path) -> str | None:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if any(r["rule"] == ODR_RULE and r["outcome"] == "matched" for r in row["rules"]):
+                return str(row["seller_id"])
+    return None
+
+
+def transitions_table(before: dict[str, str], after: dict[str, str]) -> Table:
+    """Sellers by status under the 2015 rules (rows) and the current rules (columns)."""
+    labels = [s.label for s in Status]
+    counts = Counter((before[s], after[s]) for s in before.keys() & after.keys())
+    table = Table(title="What the policy change does: 2015 rules (rows) -> current rules")
+    table.add_column("2015 \\ current")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for old in labels:
+        table.add_row(old, *(f"{counts[(old, new)]:,}" for new in labels))
+    return table
+
+
+@app.command("demo", epilog=EPILOG)
+def demo_command(
+    *,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for every file (default: a new temp folder).")
+    ] = None,
+    sellers: Annotated[int, typer.Option(min=1, help="How many sellers to simulate.")] = 3_000,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="Logs on stderr: auto (console on a terminal), json.")
+    ] = LogFormat.AUTO,
+) -> None:
+    """Generate a marketplace, evaluate it under two policy versions, explain one seller."""
+    configure_logging(log_format)
+    console = Console()
+    started = time.perf_counter()
+    folder = out or Path(tempfile.mkdtemp(prefix="sellerpolicy-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "source"
+    with console.status("generating the marketplace"):
+        generated = generate(sellers=sellers, days=DAYS, seed=SEED, as_of=AS_OF, out=source)
+    console.print(
+        f"Generated {sellers:,} sellers, {generated.orders:,} orders over {DAYS} days "
+        f"before {AS_OF} (seed {SEED}) in {source}",
+        highlight=False,
+    )
+    store = f"sqlite:///{folder / 'history.db'}"
+    summaries: dict[str, RunSummary] = {}
+    for name in (PREVIOUS, CURRENT):
+        with console.status(f"evaluating with the {name} pack"):
+            summaries[name] = run_evaluation(
+                load_pack(name),
+                source=source,
+                as_of=AS_OF,
+                out=folder / f"decisions-{name}.jsonl",
+                store_url=store,
+            )
+        console.rule(f"{name} pack")
+        print_summary(console, summaries[name])
+    console.rule("policy change")
+    console.print(
+        transitions_table(
+            _statuses(summaries[PREVIOUS].output), _statuses(summaries[CURRENT].output)
+        )
+    )
+    seller = _odr_breacher(summaries[CURRENT].output)
+    if seller is not None:
+        console.rule(f"seller {seller}, explained")
+        explained = Policy.load(CURRENT).explain_seller(source, seller, as_of=AS_OF)
+        console.print(explained.report, markup=False, highlight=False)
+    console.rule()
+    console.print(
+        f"Done in {time.perf_counter() - started:.1f} s. Files are in {folder}", highlight=False
+    )
+    if seller is not None:
+        console.print(
+            f"Try: sellerpolicy explain --pack {CURRENT} --source {source} "
+            f"--seller {seller} --as-of {AS_OF}",
+            highlight=False,
+            soft_wrap=True,
+        )

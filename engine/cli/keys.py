@@ -1,0 +1,81 @@
+"""``sellerpolicy keys create|list|revoke``: API keys of the HTTP service.
+
+A key is printed once, by ``create``, and stored only as a SHA-256 digest.
+Roles: reader < evaluator < editor < admin.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sellerpolicy.engine.cli.app import app
+from sellerpolicy.engine.store.decisions import DEFAULT_STORE_URL, DecisionStore
+from sellerpolicy.engine.store.keys import KeyStore, Role
+
+keys_app = typer.Typer(help="Create, list and revoke API keys of the HTTP service.")
+app.add_typer(keys_app, name="keys")
+
+StoreOption = Annotated[
+    str, typer.Option(help="Decision store: SQLAlchemy URL or SQLite file path.")
+]
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _role(text: str) -> Role:
+    try:
+        return Role.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@keys_app.command("create")
+def create_command(
+    role: Annotated[
+        str, typer.Option(help="reader, evaluator, editor or admin.", show_default=False)
+    ],
+    store: StoreOption = DEFAULT_STORE_URL,
+) -> None:
+    """Create a key and print it (once: only its hash is stored)."""
+    chosen = _role(role)
+    with DecisionStore(store) as opened:
+        record, key = KeyStore(opened.engine, opened.where).create(chosen, actor=_actor())
+    typer.echo(key)
+    Console(stderr=True).print(
+        f"created key {record.id} ({record.role.label}); store it now, it is not shown again",
+        markup=False,
+        highlight=False,
+    )
+
+
+@keys_app.command("list")
+def list_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
+    """List keys: id, prefix, role, created, revoked (never the key)."""
+    with DecisionStore(store) as opened:
+        keys = KeyStore(opened.engine, opened.where).list()
+    table = Table("id", "prefix", "role", "created_at", "revoked_at")
+    for key in keys:
+        revoked = key.revoked_at.isoformat() if key.revoked_at else ""
+        table.add_row(key.id, key.prefix, key.role.label, key.created_at.isoformat(), revoked)
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke_command(
+    key_id: Annotated[str, typer.Argument(help="The key id (from keys list).")],
+    store: StoreOption = DEFAULT_STORE_URL,
+) -> None:
+    """Revoke a key: it stops authenticating at once."""
+    with DecisionStore(store) as opened:
+        record = KeyStore(opened.engine, opened.where).revoke(key_id, actor=_actor())
+    typer.echo(f"revoked key {record.id} ({record.role.label})")

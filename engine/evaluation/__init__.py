@@ -1,0 +1,11 @@
+"""Evaluation: judging metric facts against a compiled pack.
+
+Owns ``evaluate()`` and its rule plans (``evaluate``), the decision record
+(``decision``), explanations and distance to compliance (``explain``),
+escalation-history lookups (``history``), pack fixture tests (``packtest``)
+and the row-wise back ends (``backends``: the contract, pure Python,
+durable-rules). The vectorized back end lives in ``engine.columnar``, built on
+its kernels.
+
+May import: ``engine.metrics``, ``engine.sources`` and the shared modules.
+"""

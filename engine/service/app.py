@@ -1,0 +1,149 @@
+"""The HTTP service: a FastAPI app over the one evaluation function and the stores.
+
+``create_app(Settings(...))`` opens the stores (migrating them, importing the
+shipped packs into an empty store) and returns the app; ``sellerpolicy
+serve`` runs it with uvicorn. Routes live in ``service_evaluate``,
+``service_decisions`` and ``service_packs``; errors are problem documents
+(``service_problems``); the outer ASGI layer (``service_middleware``) limits
+bodies, counts requests and turns unexpected exceptions into 500 problems,
+and hands the usual evaluation request to ``service_fast``, which answers it
+as the route would without FastAPI's routing and dependency machinery.
+
+Open endpoints: ``/healthz`` (the process answers) and ``/readyz`` (the store
+answers and a pack is active). Everything else needs an API key, ``/metrics``
+included (a reader key: Prometheus sends it with ``authorization``), since
+its labels name packs and routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+
+from sellerpolicy.engine.errors import StoreError
+from sellerpolicy.engine.store.keys import ApiKey, Role
+from sellerpolicy.engine.store.packs import PackState
+
+from .decisions import router as decisions_router
+from .evaluate import router as evaluations_router
+from .fast import PATH as FAST_PATH
+from .fast import FastEvaluations
+from .metrics import CONTENT_TYPE_LATEST
+from .middleware import ServiceMiddleware
+from .packs import router as packs_router
+from .problems import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    install_problem_handlers,
+    problem_body,
+    problem_responses,
+)
+from .state import ServiceState, Settings, require, state_of
+
+__all__ = ["Settings", "create_app"]
+
+_REF = "#/components/schemas/{model}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service app on the store of ``settings`` (opened now, closed at shutdown)."""
+    state = ServiceState(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = FastAPI(
+        title="sellerpolicy",
+        summary="Marketplace seller-performance policies as a service",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    install_problem_handlers(app)
+    app.include_router(evaluations_router)
+    app.include_router(decisions_router)
+    app.include_router(packs_router)
+    app.add_middleware(
+        ServiceMiddleware,
+        metrics=state.metrics,
+        max_body_bytes=state.settings.max_body_bytes,
+        fast=FastEvaluations(state, _route(evaluations_router, FAST_PATH, "POST")),
+    )
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses=problem_responses(503))
+    def readyz(request: Request) -> JSONResponse:
+        """The store answers and at least one pack version is active."""
+        service = state_of(request)
+        try:
+            service.store.ping()
+            active = [v for v in service.packs.versions() if v.state is PackState.ACTIVE]
+        except StoreError:
+            return _not_ready("the decision store does not answer")
+        if not active:
+            return _not_ready("no pack version is active")
+        return JSONResponse({"status": "ready", "active_packs": len(active)})
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses=problem_responses(401, 403),
+    )
+    def metrics(
+        request: Request, _key: Annotated[ApiKey, Depends(require(Role.READER))]
+    ) -> Response:
+        """Prometheus metrics (needs a reader key)."""
+        return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.openapi = _problems_only(app.openapi)  # type: ignore[method-assign]
+    return app
+
+
+def _route(router: APIRouter, path: str, method: str) -> APIRoute:
+    """The route of ``method`` on ``path`` in ``router`` (the object routing puts in the scope)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+    raise LookupError(f"no route {method} {path}")
+
+
+def _problems_only(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Document every error response (4xx, 5xx) as a problem document, nothing else.
+
+    FastAPI documents its own 422 as JSON ``HTTPValidationError`` and adds a
+    JSON twin to each declared problem response; both are replaced.
+    """
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                for status, response in operation.get("responses", {}).items():
+                    if str(status)[0] in "45":
+                        response["content"] = dict(problem)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema(ref_template=_REF))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return document
+
+    return openapi
+
+
+def _not_ready(detail: str) -> JSONResponse:
+    return JSONResponse(
+        problem_body(503, "not_ready", detail), status_code=503, media_type=PROBLEM_MEDIA_TYPE
+    )

@@ -1,0 +1,217 @@
+"""Pack routes: list, read, validate, upload (as a draft) and activate pack versions.
+
+An upload is compiled with the same checks as ``sellerpolicy validate`` and
+its ``PackTest`` fixtures (sent alongside) are run through ``evaluate`` like
+``sellerpolicy test`` does; any error or failed case is a 422 naming the
+file, line and JSON path, and nothing is stored. A stored version is
+immutable: uploading an existing ``id`` + ``version`` is a 409.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi import Path as PathParam
+
+from sellerpolicy.engine.evaluation.packtest import run_case
+from sellerpolicy.engine.store.keys import ApiKey, Role
+from sellerpolicy.engine.store.packs import (
+    PackConflictError,
+    PackNotFoundError,
+    PackVersion,
+    compile_content,
+)
+from sellerpolicy.rules import load_packtest
+from sellerpolicy.rules.diagnostics import Diagnostic, PackError
+from sellerpolicy.rules.model import CompiledPack
+
+from .models import (
+    PackList,
+    PackSummary,
+    PackUpload,
+    PackVersionOut,
+    ValidationResult,
+)
+from .problems import FieldError, ProblemError, problem_responses
+from .state import ServiceState, require, state_of
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["packs"])
+
+PackId = Annotated[str, PathParam(min_length=1, max_length=200)]
+Version = Annotated[str, PathParam(min_length=1, max_length=100)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    pack: CompiledPack
+    warnings: list[Diagnostic]
+    cases: int
+
+
+def _out(version: PackVersion, *, content: bool = False) -> PackVersionOut:
+    return PackVersionOut(
+        pack_id=version.pack_id,
+        version=version.version,
+        digest=version.digest,
+        state=version.state.value,
+        author=version.author,
+        created_at=version.created_at,
+        content=version.content if content else None,
+    )
+
+
+@router.get("/v1/packs", response_model=PackList, responses=problem_responses(401, 403))
+def list_packs(
+    request: Request, _key: Annotated[ApiKey, Depends(require(Role.READER))]
+) -> PackList:
+    """Every pack id with its active version and all stored versions."""
+    by_pack: dict[str, list[PackVersion]] = {}
+    for version in state_of(request).packs.versions():
+        by_pack.setdefault(version.pack_id, []).append(version)
+    return PackList(
+        packs=[
+            PackSummary(
+                pack_id=pack_id,
+                active_version=next((v.version for v in versions if v.state == "active"), None),
+                versions=[_out(v) for v in versions],
+            )
+            for pack_id, versions in by_pack.items()
+        ]
+    )
+
+
+@router.get(
+    "/v1/packs/{pack_id}/versions/{version}",
+    response_model=PackVersionOut,
+    responses=problem_responses(401, 403, 404),
+)
+def get_pack_version(
+    pack_id: PackId,
+    version: Version,
+    request: Request,
+    _key: Annotated[ApiKey, Depends(require(Role.READER))],
+) -> PackVersionOut:
+    """One stored pack version, with its YAML text."""
+    try:
+        return _out(state_of(request).packs.get(pack_id, version), content=True)
+    except PackNotFoundError as exc:
+        raise ProblemError(404, "pack_not_found", str(exc)) from exc
+
+
+@router.post(
+    "/v1/packs:validate",
+    response_model=ValidationResult,
+    responses=problem_responses(400, 401, 403, 413, 422),
+)
+def validate_pack(
+    body: PackUpload,
+    request: Request,
+    _key: Annotated[ApiKey, Depends(require(Role.EDITOR))],
+) -> ValidationResult:
+    """Check a pack and run its fixtures, without storing anything."""
+    checked = _check(state_of(request), body)
+    return _result(checked)
+
+
+@router.post(
+    "/v1/packs",
+    response_model=PackVersionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 403, 409, 413, 422),
+)
+def upload_pack(
+    body: PackUpload,
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Role.EDITOR))],
+) -> PackVersionOut:
+    """Check a pack, run its fixtures, and store it as a draft version."""
+    state = state_of(request)
+    checked = _check(state, body)
+    try:
+        stored = state.packs.add(checked.pack, body.content, author=f"key:{key.id}")
+    except PackConflictError as exc:
+        raise ProblemError(409, "pack_version_exists", str(exc)) from exc
+    finally:
+        state.forget_packs()
+    return _out(stored)
+
+
+@router.post(
+    "/v1/packs/{pack_id}/versions/{version}/activate",
+    response_model=PackVersionOut,
+    responses=problem_responses(401, 403, 404, 409),
+)
+def activate_pack_version(
+    pack_id: PackId,
+    version: Version,
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
+) -> PackVersionOut:
+    """Make a version the one evaluations of its pack use (the previous one is retired)."""
+    state = state_of(request)
+    try:
+        return _out(state.packs.activate(pack_id, version, actor=f"key:{key.id}"))
+    except PackNotFoundError as exc:
+        raise ProblemError(404, "pack_not_found", str(exc)) from exc
+    except PackConflictError as exc:
+        raise ProblemError(409, "activation_conflict", str(exc)) from exc
+    finally:
+        state.forget_packs()
+
+
+def _result(checked: _Checked) -> ValidationResult:
+    return ValidationResult(
+        pack_id=checked.pack.id,
+        version=checked.pack.version,
+        digest=checked.pack.digest,
+        fixture_cases=checked.cases,
+        warnings=[d.to_json() for d in checked.warnings],
+    )
+
+
+def _check(state: ServiceState, upload: PackUpload) -> _Checked:
+    try:
+        pack, warnings = compile_content(upload.content, "content")
+    except PackError as exc:
+        errors = [FieldError.of(d) for d in exc.diagnostics]
+        raise ProblemError(
+            422, "invalid_pack", "the pack is not valid: see errors", errors
+        ) from exc
+    cases = 0
+    failures: list[FieldError] = []
+    with tempfile.TemporaryDirectory(prefix="sellerpolicy-fixtures-") as folder:
+        for index, text in enumerate(upload.fixtures):
+            name = f"fixtures[{index}]"
+            path = Path(folder) / f"fixture-{index}.yaml"
+            path.write_text(text, encoding="utf-8")
+            try:
+                doc = load_packtest(path)
+            except PackError as exc:
+                failures += [replace(FieldError.of(d), field=name) for d in exc.diagnostics]
+                continue
+            if doc.pack != pack.id:
+                failures.append(
+                    FieldError(name, f"fixture is for pack {doc.pack!r}, not {pack.id!r}")
+                )
+                continue
+            for case in doc.cases:
+                cases += 1
+                result = run_case(pack, case, name, backend=state.backend)
+                failures += [
+                    FieldError(
+                        name,
+                        f"case {case.name!r}: {m.what}: expected {m.expected}, got {m.got}",
+                        line=case.line,
+                    )
+                    for m in result.mismatches
+                ]
+    if failures:
+        detail = f"{len(failures)} problem(s) in the fixtures: see errors"
+        raise ProblemError(422, "fixture_failed", detail, failures[:200])
+    return _Checked(pack, warnings, cases)
