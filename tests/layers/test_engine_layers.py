@@ -43,7 +43,7 @@ def unit_of(module: str) -> str | None:
         return ""
     if not module.startswith(PREFIX + "."):
         return None
-    return module[len(PREFIX) + 1 :].split(".")[0]
+    return module[len(PREFIX) + 1 :].split(".", maxsplit=1)[0]
 
 
 def violations(module: str, names: list[str]) -> list[str]:
