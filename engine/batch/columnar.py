@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from sellerpolicy.engine.columnar.decisions import evaluate_batches
 from sellerpolicy.engine.evaluation.decision import Outcome
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules.model import CompiledPack, Exemption
 

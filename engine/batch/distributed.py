@@ -52,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch, write_decisions
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source

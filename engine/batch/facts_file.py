@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from sellerpolicy.engine.errors import FactsError
 from sellerpolicy.engine.evaluation.backends.python import fact_name
-from sellerpolicy.engine.evaluation.evaluate import leaves
+from sellerpolicy.engine.evaluation.plans import leaves
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant, as_of_label
 from sellerpolicy.rules.catalog import has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics

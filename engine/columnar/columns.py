@@ -20,7 +20,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from sellerpolicy.engine.evaluation.decision import Outcome
-from sellerpolicy.engine.evaluation.evaluate import HistoryLookup, RulePlan, ladder_actions
+from sellerpolicy.engine.evaluation.evaluate import HistoryLookup, ladder_actions
+from sellerpolicy.engine.evaluation.plans import RulePlan
 from sellerpolicy.rules.model import CompiledPack, Mode, Rule
 
 from .kernels import Columns, Mask, condition_mask, masked
@@ -109,7 +110,7 @@ def reason_labels(plan: RulePlan) -> list[str]:
 
     They are the static dictionary of a ``rule:<id>.reason`` column; the
     exact reason (with the seller's volume) is worded on read by
-    :func:`~sellerpolicy.engine.evaluation.evaluate.not_assessed_reason`.
+    :func:`~sellerpolicy.engine.evaluation.plans.not_assessed_reason`.
     """
     labels = [f"metric {name} is null: not enough data" for name in plan.reads]
     minimum = plan.rule.min_orders
@@ -171,7 +172,7 @@ def _not_assessed(plan: RulePlan, columns: Columns) -> npt.NDArray[np.int8]:
     Checks are applied last to first, each as ``code += (k - code) * failed``
     (int8 arithmetic over whole columns, ~30x faster than masked writes; a
     null check on a column without nulls is skipped), so the first failing
-    check wins, as in :func:`~sellerpolicy.engine.evaluation.evaluate.not_assessed_reason`.
+    check wins, as in :func:`~sellerpolicy.engine.evaluation.plans.not_assessed_reason`.
     """
     checks: list[Mask | None] = [
         None if columns.complete(name) else ~columns.present(name) for name in plan.reads

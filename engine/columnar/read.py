@@ -7,7 +7,7 @@ streaks, actions, scores). Worked out here, exactly as ``evaluate`` does:
 * a rule result's value and counts, from the ``facts`` column; its metric,
   threshold and window, from the pack;
 * the wording of a not-assessed reason
-  (:func:`~sellerpolicy.engine.evaluation.evaluate.not_assessed_reason` on the row's
+  (:func:`~sellerpolicy.engine.evaluation.plans.not_assessed_reason` on the row's
   facts; the stored ``reason`` code names the check that failed);
 * explanations, at the explain level the schema records (its
   ``sellerpolicy.explain`` metadata), by the renderers of
@@ -39,13 +39,8 @@ from sellerpolicy.engine.evaluation.decision import (
     RuleResult,
     ScoreResult,
 )
-from sellerpolicy.engine.evaluation.evaluate import (
-    ExplainLevel,
-    RulePlan,
-    not_assessed_reason,
-    pack_plans,
-)
-from sellerpolicy.engine.evaluation.explain import leaf_distance, window_dates
+from sellerpolicy.engine.evaluation.explain import ExplainLevel, leaf_distance, window_dates
+from sellerpolicy.engine.evaluation.plans import RulePlan, not_assessed_reason, pack_plans
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules.model import CompiledPack, Score, Severity, Status
 

@@ -16,7 +16,6 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from sellerpolicy.engine.evaluation.decision import Outcome, RuleResult
-from sellerpolicy.engine.evaluation.evaluate import RulePlan
 from sellerpolicy.engine.evaluation.explain import (
     describe,
     format_number,
@@ -25,6 +24,7 @@ from sellerpolicy.engine.evaluation.explain import (
     window_dates,
     window_days,
 )
+from sellerpolicy.engine.evaluation.plans import RulePlan
 from sellerpolicy.engine.metrics.facts import Number, as_of_label
 
 from .kernels import Columns

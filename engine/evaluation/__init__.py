@@ -1,7 +1,8 @@
 """Evaluation: judging metric facts against a compiled pack.
 
-Owns ``evaluate()`` and its rule plans (``evaluate``), the decision record
-(``decision``), explanations and distance to compliance (``explain``),
+Owns ``evaluate()`` (``evaluate``), its rule plans and assessability
+(``plans``), the per-seller decision of one call (``context``), the decision
+record (``decision``), explanations and distance to compliance (``explain``),
 escalation-history lookups (``history``), pack fixture tests (``packtest``)
 and the row-wise back ends (``backends``: the contract, pure Python,
 durable-rules). The vectorized back end lives in ``engine.columnar``, built on

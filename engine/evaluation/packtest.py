@@ -37,7 +37,8 @@ from sellerpolicy.rules.packtest_doc import PackTestCase
 from sellerpolicy.rules.suggest import did_you_mean
 
 from .decision import Decision, Outcome
-from .evaluate import Firing, HistoryFromRecords, evaluate_one, leaves
+from .evaluate import Firing, HistoryFromRecords, evaluate_one
+from .plans import leaves
 
 #: The evaluation date of a case that does not set ``as_of``.
 DEFAULT_AS_OF = date(2026, 11, 1)

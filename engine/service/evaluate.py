@@ -20,7 +20,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.evaluation.decision import Decision
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.evaluation.evaluate import evaluate
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.engine.store.decisions import DecisionRecord, encode_json

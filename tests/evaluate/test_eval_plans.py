@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sellerpolicy.engine.evaluation.evaluate import pack_plans, plan_rule
+from sellerpolicy.engine.evaluation.plans import pack_plans, plan_rule
 from sellerpolicy.rules import load_pack, resolve_pack
 
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import (
-    ExplainLevel,
     Firing,
     HistoryFromRecords,
     evaluate,
     evaluate_one,
 )
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import DEFAULT_AS_OF, discover, fixture_files
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules import load_pack, load_packtest

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from servicekit import Service, healthy_facts, pack_text, start_service
 
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, evaluate
+from sellerpolicy.engine.evaluation.evaluate import evaluate
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.service import evaluate as service_evaluate
 from sellerpolicy.engine.service import fast as service_fast

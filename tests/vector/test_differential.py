@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch, evaluate_table
 from sellerpolicy.engine.evaluation.backends.durable import DurableBackend
-from sellerpolicy.engine.evaluation.evaluate import Firing, HistoryFromRecords, evaluate, leaves
+from sellerpolicy.engine.evaluation.evaluate import Firing, HistoryFromRecords, evaluate
+from sellerpolicy.engine.evaluation.plans import leaves
 from sellerpolicy.engine.metrics.compute import fact_columns
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts
 from sellerpolicy.rules import CompiledPack, Exemption, load_pack, shipped_packs
