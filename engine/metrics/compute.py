@@ -5,7 +5,8 @@ from a DuckDB connection and returns one row per seller appearing in
 ``orders`` or ``messages``: ``seller_id``, ``as_of``, ``orders``, then for
 every metric use its value under the use's name and, for rates and averages,
 ``<name>__num`` / ``<name>__den``. Definitions follow ``shared/spec/domain.md``
-exactly; the SQL lives in :mod:`sellerpolicy.engine.metrics.sql`.
+exactly; the SQL lives in :mod:`sellerpolicy.engine.metrics.sql` and
+:mod:`sellerpolicy.engine.metrics.relation`.
 
 The work is one scan of ``orders`` (restricted to the union of the windows),
 left-joined only with the event tables the uses need, each pre-aggregated per
@@ -33,16 +34,8 @@ from sellerpolicy.rules.catalog import has_counts
 from sellerpolicy.rules.model import MetricUse
 
 from .facts import Number, SellerFacts, as_of_instant, as_of_label
-from .sql import (
-    HIDDEN,
-    Joins,
-    UseSql,
-    Window,
-    build_use,
-    ident,
-    orders_use,
-    quote,
-)
+from .relation import HIDDEN, Joins, Window, ident, quote
+from .sql import UseSql, build_use, orders_use
 
 __all__ = [
     "DuckDBEvidence",

@@ -7,32 +7,50 @@ same predicates feed both the per-seller aggregation of
 :mod:`sellerpolicy.engine.metrics.compute` and :func:`bad_rows_sql`, so the orders an
 explanation lists are exactly the orders the rate counted.
 
-The per-order relation is the ``orders`` table in the union of the windows,
-left-joined only with the event tables the uses need, each event table
-pre-aggregated once per order (one flag column per distinct knob value: two
-uses with the same ``claim_statuses`` share a column).
-
-All timestamps are naive UTC (``engine/sources/tables.py``); ``as_of`` and window
-bounds are literals. Every predicate is null-safe (never SQL ``NULL``), so
-that ``NOT`` of a predicate is its complement.
+Owns :func:`build_use` and what it returns (:class:`UseSql`), the per-order
+predicates of the catalog (:class:`OrderPredicates`), the per-metric builders
+(rates, averages, sales) and :func:`orders_use`. The per-order relation they
+read, its event joins, windows and the SQL text helpers are in
+:mod:`sellerpolicy.engine.metrics.relation`.
 
 SQL is built as text on purpose: the shape of the query (joins, flag
 columns, aggregates) depends on the uses, and constant window bounds let
 DuckDB push the window filter into the ``orders`` scan. Every value spliced
-in goes through :func:`ts`, :func:`interval`, :func:`quote` or :func:`ident`
-(knob values are validated enums; use names come from packs).
+in goes through :func:`~.relation.ts`, :func:`~.relation.interval`,
+:func:`~.relation.quote` or :func:`~.relation.ident` (knob values are
+validated enums; use names come from packs).
 """
-# ruff: noqa: S608  (string-built SQL: every spliced value is quoted, see above)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sellerpolicy.rules.catalog import CATALOG, DEFAULT_WINDOW, Knobs, LateBasis, MetricKind
 from sellerpolicy.rules.model import MetricUse
+
+from .relation import (
+    DSR_COLUMNS,
+    HIDDEN,
+    Joins,
+    Window,
+    interval,
+    safe,
+    str_list,
+    ts,
+    window_of,
+)
+
+__all__ = [
+    "GOOD_RATES",
+    "POSITIVE_MIN_RATING",
+    "OrderPredicates",
+    "UseSql",
+    "build_use",
+    "orders_use",
+]
 
 #: Rates where a high value is good: the orders against the seller are those
 #: outside the numerator.
@@ -45,72 +63,10 @@ GOOD_RATES = frozenset(
         "positive_feedback_rate",
     }
 )
-#: A feedback removal reaches the metrics once it is this old at ``as_of``.
-REMOVAL_DELAY = timedelta(hours=48)
 #: A rating at or above this is positive feedback.
 POSITIVE_MIN_RATING = 4
-_DSR_COLUMNS = {
-    "dsr_item_as_described": "item_as_described",
-    "dsr_communication": "communication",
-    "dsr_shipping_speed": "shipping_speed",
-}
-#: Prefix of helper columns that never reach the output.
-HIDDEN = "__"
 
 Table = Literal["orders", "messages"]
-
-
-def ts(value: datetime) -> str:
-    """A naive UTC datetime as a DuckDB timestamp literal."""
-    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-
-
-def interval(value: timedelta) -> str:
-    """A duration as an exact DuckDB interval."""
-    return f"to_microseconds({value // timedelta(microseconds=1)})"
-
-
-def ident(name: str) -> str:
-    """A SQL identifier (output column names come from packs)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def str_list(values: Iterable[str]) -> str:
-    """``('a', 'b')`` in sorted order; ``(NULL)`` (matches nothing) when empty."""
-    items = sorted(values)
-    return "(" + (", ".join(quote(v) for v in items) if items else "NULL") + ")"
-
-
-def safe(expr: str) -> str:
-    """A predicate with SQL ``NULL`` read as false."""
-    return f"coalesce({expr}, false)"
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """``[start, end)`` in naive UTC."""
-
-    start: datetime
-    end: datetime
-
-    def contains(self, column: str) -> str:
-        """The predicate ``column`` in the window."""
-        return f"({column} >= {ts(self.start)} AND {column} < {ts(self.end)})"
-
-    def previous(self) -> Window:
-        """The window of equal length just before this one."""
-        return Window(self.start - (self.end - self.start), self.start)
-
-
-def window_of(use: MetricUse, as_of: datetime) -> Window:
-    """``[as_of - lag - window, as_of - lag)`` for a naive UTC ``as_of``."""
-    end = as_of - use.lag
-    return Window(end - use.window, end)
 
 
 def orders_use(uses: Sequence[MetricUse]) -> MetricUse:
@@ -126,131 +82,6 @@ def orders_use(uses: Sequence[MetricUse]) -> MetricUse:
         if use.metric == "order_defect_rate":
             return MetricUse("orders", "orders", MetricKind.COUNT, use.window, use.lag)
     return MetricUse("orders", "orders", MetricKind.COUNT, DEFAULT_WINDOW, timedelta(0))
-
-
-@dataclass
-class Joins:
-    """The per-order columns the uses need, each defined once.
-
-    Event flag columns are named by registration order (``cl_0``, ``cb_1``...);
-    a knob value asked for twice returns the same column. Derived flags
-    (``f_0``...: windows, late, cancelled, defects) are per-order predicates
-    computed once in the per-order relation and shared by every use that
-    asks for the same predicate.
-    """
-
-    as_of: datetime
-    _claims: dict[frozenset[str] | None, str] = field(default_factory=dict)
-    _chargebacks: dict[frozenset[str], str] = field(default_factory=dict)
-    _disputes: dict[str, str] = field(default_factory=dict)
-    feedback: bool = False
-    messages: bool = False
-    ratings: bool = False
-    _derived: dict[str, str] = field(default_factory=dict)
-
-    def derive(self, predicate: str) -> str:
-        """A per-order flag column holding ``predicate`` (``true`` stays a literal)."""
-        if predicate == "true":
-            return predicate
-        return self._derived.setdefault(predicate, f"f_{len(self._derived)}")
-
-    def derived(self) -> list[tuple[str, str]]:
-        """``(column, predicate)`` of every derived flag, in registration order."""
-        return [(name, predicate) for predicate, name in self._derived.items()]
-
-    def claim(self, statuses: frozenset[str] | None) -> str:
-        """Flag: the order has a claim filed before as_of with one of ``statuses`` (None: any)."""
-        return self._claims.setdefault(statuses, f"cl_{len(self._claims)}")
-
-    def chargeback(self, kinds: frozenset[str]) -> str:
-        """Flag: the order has a chargeback filed before as_of of one of ``kinds``."""
-        return self._chargebacks.setdefault(kinds, f"cb_{len(self._chargebacks)}")
-
-    def dispute(self, condition: str) -> str:
-        """Flag: the order has a dispute opened before as_of satisfying ``condition``."""
-        return self._disputes.setdefault(condition, f"dp_{len(self._disputes)}")
-
-    def rating(self) -> str:
-        """Effective feedback rating column (NULL when none)."""
-        self.feedback = True
-        return "eff_rating"
-
-    def message(self) -> str:
-        """Flag: a buyer message about the order was received before as_of."""
-        self.messages = True
-        return "has_message"
-
-    def dsr(self, column: str) -> tuple[str, str]:
-        """Sum and count of one detailed rating made before as_of."""
-        self.ratings = True
-        return f"rt_{column}_sum", f"rt_{column}_n"
-
-    def ctes(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
-        """``(cte name, cte sql, [(column, default)])`` for each event table needed."""
-        a = ts(self.as_of)
-        out: list[tuple[str, str, list[tuple[str, str]]]] = []
-        if self.feedback:
-            removed_before = ts(self.as_of - REMOVAL_DELAY)
-            out.append(
-                (
-                    "fb",
-                    "SELECT order_id, CASE WHEN bool_or(event = 'removed' AND \"at\" <= "
-                    f"{removed_before}) OR NOT bool_or(event = 'left') THEN NULL ELSE "
-                    "coalesce(arg_min(rating, \"at\") FILTER (WHERE event = 'updated'), "
-                    "arg_min(rating, \"at\") FILTER (WHERE event = 'left')) END AS eff_rating "
-                    f'FROM feedback WHERE "at" < {a} GROUP BY order_id',
-                    [("eff_rating", "NULL")],
-                )
-            )
-        if self._claims:
-            cols = [
-                (name, "true" if st is None else f"bool_or(status IN {str_list(st)})")
-                for st, name in self._claims.items()
-            ]
-            out.append(_flag_cte("cl", "claims", f"filed_at < {a}", cols))
-        if self._chargebacks:
-            cols = [
-                (name, f"bool_or(kind IN {str_list(kinds)})")
-                for kinds, name in self._chargebacks.items()
-            ]
-            out.append(_flag_cte("cb", "chargebacks", f"filed_at < {a}", cols))
-        if self._disputes:
-            cols = [(name, f"bool_or({safe(cond)})") for cond, name in self._disputes.items()]
-            out.append(_flag_cte("dp", "disputes", f"opened_at < {a}", cols))
-        if self.messages:
-            out.append(
-                _flag_cte(
-                    "mo",
-                    "messages",
-                    f"order_id IS NOT NULL AND received_at < {a}",
-                    [("has_message", "true")],
-                )
-            )
-        if self.ratings:
-            cols = []
-            for column in _DSR_COLUMNS.values():
-                cols.append((f"rt_{column}_sum", f"sum({column})::BIGINT"))
-                cols.append((f"rt_{column}_n", f"count({column})"))
-            sql = ", ".join(f"{expr} AS {name}" for name, expr in cols)
-            out.append(
-                (
-                    "rt",
-                    f"SELECT order_id, {sql} FROM ratings WHERE rated_at < {a} GROUP BY order_id",
-                    [(name, "0") for name, _ in cols],
-                )
-            )
-        return out
-
-
-def _flag_cte(
-    name: str, table: str, where: str, cols: list[tuple[str, str]]
-) -> tuple[str, str, list[tuple[str, str]]]:
-    sql = ", ".join(f"{expr} AS {col}" for col, expr in cols)
-    return (
-        name,
-        f"SELECT order_id, {sql} FROM {table} WHERE {where} GROUP BY order_id",
-        [(col, "false") for col, _ in cols],
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,8 +244,8 @@ def build_use(use: MetricUse, as_of: datetime, joins: Joins, index: int) -> UseS
             num=num,
             w=w,
         )
-    if metric in _DSR_COLUMNS:
-        total, count = joins.dsr(_DSR_COLUMNS[metric])
+    if metric in DSR_COLUMNS:
+        total, count = joins.dsr(DSR_COLUMNS[metric])
         return _average(use, index, w, total, count)
     if metric == "orders":
         alias = f"{HIDDEN}{index}_n"
