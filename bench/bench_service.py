@@ -378,7 +378,8 @@ def run_store(args: argparse.Namespace) -> None:
     # Imported here: the HTTP client process stays small (no pandas, DuckDB...).
     from sellerpolicy.engine.evaluation.evaluate import evaluate  # noqa: PLC0415
     from sellerpolicy.engine.evaluation.explain import ExplainLevel  # noqa: PLC0415
-    from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore  # noqa: PLC0415
+    from sellerpolicy.engine.store.decisions import DecisionStore  # noqa: PLC0415
+    from sellerpolicy.engine.store.records import DecisionRecord  # noqa: PLC0415
     from sellerpolicy.rules import load_pack  # noqa: PLC0415
 
     pack = load_pack("amazon")

@@ -58,7 +58,8 @@ from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import write_rejects
 from sellerpolicy.engine.sources.tables import TABLES
-from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore
+from sellerpolicy.engine.store.decisions import DecisionStore
+from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import CompiledPack
 

@@ -43,7 +43,8 @@ from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics,
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
-from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore, resolve_store_url
+from sellerpolicy.engine.store.decisions import DecisionStore, resolve_store_url
+from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.rules.model import CompiledPack, Exemption, Status
 
 from .facts_file import read_facts, read_facts_columns

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from sellerpolicy.engine.store.decisions import StoredDecision
 from sellerpolicy.engine.store.keys import ApiKey, Role
+from sellerpolicy.engine.store.records import StoredDecision
 
 from .models import DecisionList, StoredDecisionOut
 from .problems import FieldError, ProblemError, problem_responses

@@ -24,8 +24,8 @@ from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.store.decisions import DecisionRecord, encode_json
 from sellerpolicy.engine.store.keys import ApiKey, Role
+from sellerpolicy.engine.store.records import DecisionRecord, encode_json
 from sellerpolicy.rules.diagnostics import PackError, SellerPolicyError
 from sellerpolicy.rules.model import CompiledPack
 from sellerpolicy.rules.suggest import did_you_mean

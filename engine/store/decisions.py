@@ -5,7 +5,7 @@ PostgreSQL in production (``postgresql+psycopg://user@host/db``; a plain
 ``postgresql://`` URL is given the psycopg 3 driver). A bare path is a
 SQLite file. Opening a store applies the Alembic migrations of
 :mod:`sellerpolicy.engine.store.migrations` (``upgrade head``), which also create
-the pack, audit and API-key tables that :mod:`.pack_store` and :mod:`.auth`
+the pack, audit and API-key tables that :mod:`.packs` and :mod:`.keys`
 use on the same database (:attr:`DecisionStore.engine`).
 
 Two tables, written together and never updated:
@@ -24,9 +24,9 @@ insert (no ORM objects, no per-row JSON type processing): on SQLite straight
 to the driver cursor's ``executemany`` with an ``INSERT`` compiled once per
 store (a one-decision request then costs SQLite's own work, not SQLAlchemy's
 statement handling), on PostgreSQL with ``COPY``, elsewhere with Core
-``INSERT`` executemany. :meth:`DecisionRecord.of` encodes the document as it
-builds the record, so an adapter that also sends the decision (the HTTP
-service) reuses that text.
+``INSERT`` executemany. :meth:`DecisionRecord.of <.records.DecisionRecord.of>`
+encodes the document as it builds the record, so an adapter that also sends
+the decision (the HTTP service) reuses that text.
 
 Escalation history (:meth:`DecisionStore.history`) is prefetched for a whole
 batch of sellers in one query per chunk of sellers, never one query per
@@ -43,44 +43,36 @@ then latest run) is the day's history.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and returned
 as aware UTC datetimes.
+
+This module owns opening the store (:func:`resolve_store_url`) and the
+:class:`DecisionStore` itself: migrating, writing, and the queries that need
+its connections and caches. The record types and their JSON encoding are in
+:mod:`.records`, turning rows back into decisions and paging them in
+:mod:`.reads`, the escalation-history queries in :mod:`.history`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from alembic.util.exc import CommandError
-from sqlalchemy import (
-    Engine,
-    Table,
-    and_,
-    create_engine,
-    event,
-    insert,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import Engine, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sellerpolicy.engine.errors import StoreError
-from sellerpolicy.engine.evaluation.decision import Decision, Outcome
 from sellerpolicy.engine.store.migrations.schema import decision_rules_table, decisions_table
 from sellerpolicy.rules.model import CompiledPack
 
 from .history import BatchHistory, Evaluation, SqliteSellerHistory, load_history
 from .migrations import upgrade
+from .reads import ID_CHUNK, page_of, page_query, read_decisions
+from .records import DecisionPage, DecisionRecord, StoredDecision, encode_json, naive_utc
 from .sqlite import (
     CHECKPOINT_SECONDS,
     Checkpointer,
@@ -95,96 +87,14 @@ __all__ = [
     "CHECKPOINT_SECONDS",
     "DEFAULT_STORE_URL",
     "BatchHistory",
-    "DecisionPage",
-    "DecisionRecord",
     "DecisionStore",
-    "RuleRecord",
     "StoreBusyError",
-    "StoredDecision",
-    "encode_json",
     "resolve_store_url",
 ]
 
 DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"
 _INSERT_CHUNK = 5_000
-_SELLER_CHUNK = 2_000  # bound parameters per history query stay well under driver limits
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def encode_json(value: object) -> str:
-    """Compact JSON text, the form the store keeps documents in."""
-    return _ENCODER.encode(value)
-
-
 _D = decisions_table.c
-_R = decision_rules_table.c
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRecord:
-    """One rule of a decision, as the store keeps it."""
-
-    rule_id: str
-    outcome: str
-    fired: bool
-    actions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """A decision to append: its identity, status, rule outcomes and JSON document."""
-
-    seller_id: str
-    as_of: datetime
-    status: str
-    document: Mapping[str, object]
-    rules: tuple[RuleRecord, ...]
-    decision_id: str = ""  # empty: the store assigns a new UUID
-    document_json: str = ""  # the document as compact JSON text; empty: encoded on append
-
-    @classmethod
-    def of(cls, decision: Decision) -> DecisionRecord:
-        """The record of a decision; a rule *fired* when its condition held (``matched``)."""
-        enforced: dict[str, list[str]] = defaultdict(list)
-        for action in decision.enforced_actions:
-            enforced[action.rule].append(action.action)
-        document = decision.to_json()
-        return cls(
-            seller_id=decision.seller_id,
-            as_of=_utc(datetime.fromisoformat(decision.as_of)),
-            status=decision.status.label,
-            document=document,
-            rules=tuple(
-                RuleRecord(
-                    rule_id=result.rule,
-                    outcome=result.outcome.value,
-                    fired=result.outcome is Outcome.MATCHED,
-                    actions=tuple(enforced.get(result.rule, ())),
-                )
-                for result in decision.rules
-            ),
-            decision_id=decision.decision_id,
-            document_json=encode_json(document),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDecision:
-    """A decision read back from the store."""
-
-    decision_id: str
-    run_id: str
-    seller_id: str
-    pack_id: str
-    pack_version: str
-    pack_digest: str
-    as_of: datetime
-    status: str
-    evaluated_at: datetime
-    document: Mapping[str, object]
-    rules: tuple[RuleRecord, ...]
 
 
 def resolve_store_url(target: str | Path) -> URL:
@@ -199,14 +109,6 @@ def resolve_store_url(target: str | Path) -> URL:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionPage:
-    """One page of a seller's decisions, newest first, and the cursor of the next page."""
-
-    decisions: tuple[StoredDecision, ...]
-    next_cursor: str | None
 
 
 class DecisionStore:
@@ -317,7 +219,7 @@ class DecisionStore:
         holds the write lock, raise :class:`StoreBusyError` at once, having
         written nothing, instead of waiting for the lock.
         """
-        when = _naive(evaluated_at or datetime.now(UTC))
+        when = naive_utc(evaluated_at or datetime.now(UTC))
         ids = [r.decision_id or str(uuid.uuid4()) for r in records]
         decision_rows = [
             (
@@ -327,7 +229,7 @@ class DecisionStore:
                 pack.id,
                 pack.version,
                 pack.digest,
-                _naive(r.as_of),
+                naive_utc(r.as_of),
                 r.status,
                 when,
                 r.document_json or encode_json(r.document),
@@ -397,13 +299,13 @@ class DecisionStore:
             query = query.where(_D.pack_id == pack_id)
         query = query.order_by(_D.as_of, _D.evaluated_at)
         with self._guard("read"), self._engine.connect() as connection:
-            return self._read(connection, query)
+            return read_decisions(connection, query)
 
     def decision(self, decision_id: str) -> StoredDecision | None:
         """One decision by id, ``None`` when the store has no such decision."""
         query = select(decisions_table).where(_D.decision_id == decision_id)
         with self._guard("read"), self._engine.connect() as connection:
-            found = self._read(connection, query)
+            found = read_decisions(connection, query)
         return found[0] if found else None
 
     def page(
@@ -421,68 +323,12 @@ class DecisionStore:
         ``as_of_from`` and ``as_of_to`` are inclusive days. ``cursor`` is the
         ``next_cursor`` of the previous page; ValueError when it is not one.
         """
-        query = select(decisions_table).where(_D.seller_id == seller_id)
-        if pack_id is not None:
-            query = query.where(_D.pack_id == pack_id)
-        if as_of_from is not None:
-            query = query.where(_D.as_of >= datetime.combine(as_of_from, time.min))
-        if as_of_to is not None:
-            query = query.where(_D.as_of < datetime.combine(as_of_to + timedelta(days=1), time.min))
-        if cursor is not None:
-            as_of, evaluated_at, last_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    _D.as_of < as_of,
-                    and_(_D.as_of == as_of, _D.evaluated_at < evaluated_at),
-                    and_(
-                        _D.as_of == as_of, _D.evaluated_at == evaluated_at, _D.decision_id < last_id
-                    ),
-                )
-            )
-        query = query.order_by(_D.as_of.desc(), _D.evaluated_at.desc(), _D.decision_id.desc())
+        query = page_query(
+            seller_id, pack_id=pack_id, as_of_from=as_of_from, as_of_to=as_of_to, cursor=cursor
+        )
         with self._guard("read"), self._engine.connect() as connection:
-            found = self._read(connection, query.limit(limit + 1))
-        more = len(found) > limit
-        found = found[:limit]
-        last = found[-1] if more else None
-        next_cursor = _encode_cursor(last) if last is not None else None
-        return DecisionPage(tuple(found), next_cursor)
-
-    @staticmethod
-    def _read(connection: Connection, query: Any) -> list[StoredDecision]:
-        rows = connection.execute(query).all()
-        rules: dict[str, list[RuleRecord]] = defaultdict(list)
-        for row in rows:
-            for rule_id, outcome, fired, actions in row.rules or ():
-                rules[row.decision_id].append(RuleRecord(rule_id, outcome, fired, tuple(actions)))
-        ids = [row.decision_id for row in rows if row.rules is None]  # written before 0002
-        for start in range(0, len(ids), _SELLER_CHUNK):
-            chunk = ids[start : start + _SELLER_CHUNK]
-            rule_query = (
-                select(decision_rules_table)
-                .where(_R.decision_id.in_(chunk))
-                .order_by(_R.decision_id, _R.rule_id)
-            )
-            for rule in connection.execute(rule_query):
-                rules[rule.decision_id].append(
-                    RuleRecord(rule.rule_id, rule.outcome, rule.fired, tuple(rule.actions))
-                )
-        return [
-            StoredDecision(
-                decision_id=row.decision_id,
-                run_id=row.run_id,
-                seller_id=row.seller_id,
-                pack_id=row.pack_id,
-                pack_version=row.pack_version,
-                pack_digest=row.pack_digest,
-                as_of=_utc(row.as_of),
-                status=row.status,
-                evaluated_at=_utc(row.evaluated_at),
-                document=row.decision,
-                rules=tuple(sorted(rules[row.decision_id], key=lambda r: r.rule_id)),
-            )
-            for row in rows
-        ]
+            found = read_decisions(connection, query.limit(limit + 1))
+        return page_of(found, limit)
 
     def history(
         self, pack: CompiledPack, seller_ids: Sequence[str], as_of: date | datetime
@@ -507,8 +353,8 @@ class DecisionStore:
                 sqlite = self._seller_history
                 if sqlite is None:
                     sqlite = self._seller_history = SqliteSellerHistory(connection, self._schema)
-            for start in range(0, len(unique), _SELLER_CHUNK):
-                chunk = unique[start : start + _SELLER_CHUNK]
+            for start in range(0, len(unique), ID_CHUNK):
+                chunk = unique[start : start + ID_CHUNK]
                 load_history(
                     connection,
                     pack_id=pack.id,
@@ -519,29 +365,3 @@ class DecisionStore:
                     sqlite=sqlite,
                 )
         return BatchHistory(pack, day, evaluations)
-
-
-def _encode_cursor(last: StoredDecision) -> str:
-    raw = "|".join(
-        (_naive(last.as_of).isoformat(), _naive(last.evaluated_at).isoformat(), last.decision_id)
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        as_of, evaluated_at, decision_id = raw.split("|")
-        return datetime.fromisoformat(as_of), datetime.fromisoformat(evaluated_at), decision_id
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise ValueError(f"cursor {cursor!r} is not a cursor this API returned") from exc
-
-
-def _naive(value: datetime) -> datetime:
-    """Aware -> naive UTC (naive values are taken as UTC already)."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _utc(value: datetime) -> datetime:
-    """Naive UTC -> aware UTC; aware values are converted to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -13,7 +13,8 @@ from sellerpolicy.engine import api
 from sellerpolicy.engine.api import Policy
 from sellerpolicy.engine.errors import FactsError, SourceError
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
-from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore
+from sellerpolicy.engine.store.decisions import DecisionStore
+from sellerpolicy.engine.store.records import DecisionRecord
 
 
 def test_the_module_example_runs() -> None:

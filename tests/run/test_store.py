@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from sellerpolicy.engine.errors import StoreError
-from sellerpolicy.engine.store.decisions import (
-    DecisionRecord,
-    DecisionStore,
-    RuleRecord,
-    resolve_store_url,
-)
+from sellerpolicy.engine.store.decisions import DecisionStore, resolve_store_url
+from sellerpolicy.engine.store.records import DecisionRecord, RuleRecord
 from sellerpolicy.rules.model import CompiledPack
 
 RULE = "odr-over-target"

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import String, insert, select, type_coerce
 
-from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore, RuleRecord
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.migrations.schema import decisions_table
+from sellerpolicy.engine.store.records import DecisionRecord, RuleRecord
 from sellerpolicy.rules.model import CompiledPack
 
 RULE = "odr-over-target"

@@ -25,10 +25,11 @@ from sellerpolicy.engine.service import evaluate as service_evaluate
 from sellerpolicy.engine.service import fast as service_fast
 from sellerpolicy.engine.service.app import Settings
 from sellerpolicy.engine.store import decisions as store
-from sellerpolicy.engine.store.decisions import DecisionRecord, DecisionStore, StoreBusyError
+from sellerpolicy.engine.store.decisions import DecisionStore, StoreBusyError
 from sellerpolicy.engine.store.history import SqliteSellerHistory, load_history
 from sellerpolicy.engine.store.keys import Role
 from sellerpolicy.engine.store.packs import compile_content
+from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.rules import load_pack
 
 PACK = "walmart-seller-performance"

@@ -24,8 +24,9 @@ from sqlalchemy import (
     select,
 )
 
-from sellerpolicy.engine.store.decisions import DecisionStore, RuleRecord
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.migrations import HEAD, downgrade, upgrade
+from sellerpolicy.engine.store.records import RuleRecord
 
 _VERSION = Table("alembic_version", MetaData(), Column("version_num", String(32)))
 _old = MetaData()
