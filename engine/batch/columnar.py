@@ -9,23 +9,112 @@ full :class:`~sellerpolicy.engine.evaluation.decision.Decision` values are built
 batch only where a record is needed: the decision store, and the JSONL /
 CSV / Parquet sinks. An ``.arrows`` output takes the decision batches as
 they are (:func:`~sellerpolicy.engine.columnar.write.write_decisions`).
+
+Owns the leg itself (:func:`run_columnar`: the facts as Arrow batches, the
+decision batches with their sellers' history, and the ``.arrows`` file
+written through a partial file), and the counts a run summary reads off
+decision batches (:class:`ColumnarCounts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sellerpolicy.engine.columnar.decisions import evaluate_batches
-from sellerpolicy.engine.evaluation.decision import Outcome
+from sellerpolicy.engine.columnar.decisions import (
+    decision_schema,
+    decisions_from_batch,
+    evaluate_batches,
+    write_decisions,
+)
+from sellerpolicy.engine.evaluation.decision import Decision, Outcome
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules.model import CompiledPack, Exemption
 
-__all__ = ["ColumnarCounts", "decide_batches"]
+from .facts_file import read_facts_columns
+from .summary import Tally, timed_batches
+
+__all__ = ["ColumnarCounts", "decide_batches", "facts_batches", "run_columnar"]
+
+_T = TypeVar("_T")
+
+
+def facts_batches(
+    table: pa.Table | None,
+    facts_path: Path | None,
+    pack: CompiledPack,
+    as_of: datetime,
+    chunk_size: int,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The facts of a run as Arrow batches, and their schema (known before the first)."""
+    if table is not None:
+        return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
+    assert facts_path is not None
+    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size)
+
+
+def run_columnar(
+    pack: CompiledPack,
+    facts: tuple[pa.Schema, Iterator[pa.RecordBatch]],
+    *,
+    as_of: datetime,
+    store: DecisionStore | None,
+    explain: ExplainLevel,
+    exemptions: Sequence[Exemption],
+    out: Path | None,
+    tally: Tally,
+    recorded: Callable[[list[Decision], int, int, float], None],
+    records: bool,
+) -> None:
+    """The bulk leg of a run: decision batches, recorded, and written as they are to ``out``."""
+    schema, batches = facts
+    decided = decide_batches(
+        pack, batches, as_of=as_of, store=store, explain=explain, exemptions=exemptions
+    )
+
+    def steps() -> Iterator[pa.RecordBatch]:
+        for index, (batch, started) in enumerate(timed_batches(decided, tally.seconds)):
+            decisions: list[Decision] = []
+            if records:
+                with tally.timed("records"):
+                    decisions = decisions_from_batch(batch, pack)
+                tally.add(decisions)
+            else:
+                tally.add_batch(batch, pack)
+            recorded(decisions, batch.num_rows, index, started)
+            yield batch
+
+    if out is None:
+        for _ in steps():
+            pass
+        return
+    partial = out.with_name(f".partial-{out.name}")
+    try:
+        first = next(iter(steps_ := steps()), None)
+        if first is None:
+            empty = decision_schema(pack, schema, explain).empty_table()
+            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial)
+        else:
+            with tally.timed("write"):
+                write_decisions(_chain(first, steps_), partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
+    yield first
+    yield from rest
 
 
 def decide_batches(

@@ -13,20 +13,21 @@ history of its sellers is read from the store in one prefetch, the chunk is
 evaluated, appended to the store and streamed to the output. Rejected source
 rows go to ``<output stem>.rejects.jsonl`` beside the output. One log event
 is emitted per chunk and one per run.
+
+This module owns the pipeline, its per-seller leg (:func:`facts_chunks`,
+:func:`evaluate_batches`) and the choice of back end and leg
+(:func:`select_backend`, :func:`check_output`). The columnar leg is in
+:mod:`.columnar`; the summary, progress and counts of a run in :mod:`.summary`.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
-from types import MappingProxyType
-from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -35,22 +36,34 @@ import structlog
 from sellerpolicy.engine.errors import StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.evaluation.backends.python import PythonBackend
-from sellerpolicy.engine.evaluation.decision import Decision, Outcome
+from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import EvidenceLookup, ExplainLevel
 from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
-from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant, as_of_label
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
-from sellerpolicy.engine.store.decisions import DecisionStore, resolve_store_url
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
-from sellerpolicy.rules.model import CompiledPack, Exemption, Status
+from sellerpolicy.rules.model import CompiledPack, Exemption
 
-from .facts_file import read_facts, read_facts_columns
+from .facts_file import read_facts
 from .sinks import format_for, open_sink
+from .summary import Progress, ProgressCallback, RunSummary, Tally, summarize, timed_batches
 
-_T = TypeVar("_T")
+__all__ = [
+    "COLUMNAR_CHUNK",
+    "COLUMNAR_SUFFIX",
+    "RECORD_CHUNK",
+    "Progress",
+    "RunSummary",
+    "check_output",
+    "evaluate_batches",
+    "facts_chunks",
+    "run_evaluation",
+    "select_backend",
+]
 
 #: The output extension of the columnar decision layout (an Arrow IPC stream).
 COLUMNAR_SUFFIX = ".arrows"
@@ -58,82 +71,6 @@ COLUMNAR_SUFFIX = ".arrows"
 RECORD_CHUNK = 10_000
 #: Sellers per batch when decisions stay columns end to end (``.arrows``, no store).
 COLUMNAR_CHUNK = 131_072
-
-
-# ---------------------------------------------------------------------------
-# The run
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    """What one run did: counts, rejects, durations and where its files are."""
-
-    run_id: str
-    pack: str
-    pack_version: str
-    pack_digest: str
-    as_of: str
-    sellers: int
-    statuses: Mapping[str, int]  # every status label, worst last
-    actions: Mapping[str, Mapping[str, int]]  # rule -> enforced action -> sellers
-    reported: Mapping[str, Mapping[str, int]]  # rule -> shadow or exempted action -> sellers
-    not_assessed: Mapping[str, int]  # rule -> sellers for whom it was not assessed
-    rejects: int
-    rejects_path: Path | None
-    output: Path
-    store: str | None
-    durations: Mapping[str, float]  # stage -> seconds
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Reported after each chunk: sellers done so far, of ``total`` when known."""
-
-    done: int
-    total: int | None
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass(slots=True)
-class _Tally:
-    """Counters of one run, filled chunk by chunk (never logged per seller)."""
-
-    sellers: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    actions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    reported: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    not_assessed: Counter[str] = field(default_factory=Counter)
-    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def add_batch(self, batch: pa.RecordBatch, pack: CompiledPack) -> None:
-        """Count a decision batch column by column (no :class:`Decision` values built)."""
-        from .columnar import ColumnarCounts  # noqa: PLC0415 (NumPy path: load on demand)
-
-        self.sellers += batch.num_rows
-        self.statuses.update(ColumnarCounts.statuses(batch))
-        for rule, action, enforced in ColumnarCounts.actions(batch):
-            (self.actions if enforced else self.reported)[rule][action] += 1
-        self.not_assessed.update(ColumnarCounts.not_assessed(batch, pack))
-
-    def add(self, decisions: Sequence[Decision]) -> None:
-        self.sellers += len(decisions)
-        for decision in decisions:
-            self.statuses[decision.status.label] += 1
-            for item in decision.actions:
-                (self.actions if item.enforced else self.reported)[item.rule][item.action] += 1
-            for result in decision.rules:
-                if result.outcome is Outcome.NOT_ASSESSED:
-                    self.not_assessed[result.rule] += 1
-
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] += time.perf_counter() - start
 
 
 def select_backend(name: BackendName) -> Backend:
@@ -191,21 +128,6 @@ def evaluate_batches(
         )
 
 
-def _timed(items: Iterable[_T], seconds: defaultdict[str, float]) -> Iterator[tuple[_T, float]]:
-    """Yield ``items`` with the time each was asked for, adding the time spent producing
-    each to ``seconds["evaluate"]``."""
-    iterator = iter(items)
-    while True:
-        start = time.perf_counter()
-        try:
-            item = next(iterator)
-        except StopIteration:
-            return
-        finally:
-            seconds["evaluate"] += time.perf_counter() - start
-        yield item, start
-
-
 def run_evaluation(
     pack: CompiledPack,
     *,
@@ -246,7 +168,7 @@ def run_evaluation(
     instant = as_of_instant(as_of)
     run_id = str(uuid.uuid4())
     log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
-    tally = _Tally()
+    tally = Tally()
     rejects, rejects_path = 0, None
     with ExitStack() as stack:
         store = stack.enter_context(DecisionStore(store_url)) if store_url else None
@@ -255,10 +177,15 @@ def run_evaluation(
         metrics_table, evidence = None, None
         if source is not None:
             con = stack.enter_context(duckdb.connect())
-            # explain=full asks the source per seller: tables, not files read in place
-            full = explain is ExplainLevel.FULL
             rejects, rejects_path = _load(
-                source, con, out, strict=strict, tally=tally, log=log, materialize=full
+                source,
+                con,
+                out,
+                strict=strict,
+                tally=tally,
+                log=log,
+                # explain=full asks the source per seller: tables, not files read in place
+                materialize=explain is ExplainLevel.FULL,
             )
             with tally.timed("metrics"):
                 metrics = compute_metrics(con, pack.metrics, instant)
@@ -289,9 +216,11 @@ def run_evaluation(
                 progress(Progress(tally.sellers, total))
 
         if bulk:
-            _run_columnar(
+            from .columnar import facts_batches, run_columnar  # noqa: PLC0415 (NumPy path: load on demand)
+
+            run_columnar(
                 pack,
-                _facts_batches(metrics_table, facts_path, pack, instant, chunk_size),
+                facts_batches(metrics_table, facts_path, pack, instant, chunk_size),
                 as_of=instant,
                 store=store,
                 explain=explain,
@@ -317,10 +246,10 @@ def run_evaluation(
                 exemptions=exemptions,
                 evidence=evidence,
             )
-            for index, (decisions, started) in enumerate(_timed(batches, tally.seconds)):
+            for index, (decisions, started) in enumerate(timed_batches(batches, tally.seconds)):
                 tally.add(decisions)
                 recorded(decisions, len(decisions), index, started)
-    summary = _summary(
+    summary = summarize(
         pack,
         tally,
         run_id=run_id,
@@ -343,7 +272,7 @@ def run_evaluation(
 
 
 def _bulk(engine: Backend, explain: ExplainLevel) -> bool:
-    """Whether a run takes the columnar leg (:mod:`.run_columnar`)."""
+    """Whether a run takes the columnar leg (:mod:`.columnar`)."""
     return getattr(engine, "name", None) == BackendName.VECTOR and explain is not ExplainLevel.FULL
 
 
@@ -370,7 +299,7 @@ def _load(
     out: Path,
     *,
     strict: bool,
-    tally: _Tally,
+    tally: Tally,
     log: structlog.typing.FilteringBoundLogger,
     materialize: bool,
 ) -> tuple[int, Path]:
@@ -383,121 +312,3 @@ def _load(
     if strict and rejects:
         raise StrictRejectsError(rejects, str(rejects_path))
     return rejects, rejects_path
-
-
-def _facts_batches(
-    table: pa.Table | None,
-    facts_path: Path | None,
-    pack: CompiledPack,
-    as_of: datetime,
-    chunk_size: int,
-) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The facts of a run as Arrow batches, and their schema (known before the first)."""
-    if table is not None:
-        return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
-    assert facts_path is not None
-    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size)
-
-
-def _run_columnar(
-    pack: CompiledPack,
-    facts: tuple[pa.Schema, Iterator[pa.RecordBatch]],
-    *,
-    as_of: datetime,
-    store: DecisionStore | None,
-    explain: ExplainLevel,
-    exemptions: Sequence[Exemption],
-    out: Path | None,
-    tally: _Tally,
-    recorded: Callable[[list[Decision], int, int, float], None],
-    records: bool,
-) -> None:
-    """The bulk leg of a run: decision batches, recorded, and written as they are to ``out``."""
-    from sellerpolicy.engine.columnar.decisions import (  # noqa: PLC0415
-        decision_schema,
-        decisions_from_batch,
-        write_decisions,
-    )
-
-    from .columnar import decide_batches  # noqa: PLC0415 (NumPy path: load on demand)
-
-    schema, batches = facts
-    decided = decide_batches(
-        pack, batches, as_of=as_of, store=store, explain=explain, exemptions=exemptions
-    )
-
-    def steps() -> Iterator[pa.RecordBatch]:
-        for index, (batch, started) in enumerate(_timed(decided, tally.seconds)):
-            decisions: list[Decision] = []
-            if records:
-                with tally.timed("records"):
-                    decisions = decisions_from_batch(batch, pack)
-                tally.add(decisions)
-            else:
-                tally.add_batch(batch, pack)
-            recorded(decisions, batch.num_rows, index, started)
-            yield batch
-
-    if out is None:
-        for _ in steps():
-            pass
-        return
-    partial = out.with_name(f".partial-{out.name}")
-    try:
-        first = next(iter(steps_ := steps()), None)
-        if first is None:
-            empty = decision_schema(pack, schema, explain).empty_table()
-            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial)
-        else:
-            with tally.timed("write"):
-                write_decisions(_chain(first, steps_), partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=schema)
-
-
-def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
-    yield first
-    yield from rest
-
-
-def _summary(
-    pack: CompiledPack,
-    tally: _Tally,
-    *,
-    run_id: str,
-    as_of: datetime,
-    out: Path,
-    store_url: str | None,
-    rejects: int,
-    rejects_path: Path | None,
-) -> RunSummary:
-    return RunSummary(
-        run_id=run_id,
-        pack=pack.id,
-        pack_version=pack.version,
-        pack_digest=pack.digest,
-        as_of=as_of_label(as_of),
-        sellers=tally.sellers,
-        statuses=MappingProxyType({s.label: tally.statuses[s.label] for s in Status}),
-        actions=_frozen(tally.actions),
-        reported=_frozen(tally.reported),
-        not_assessed=MappingProxyType(dict(sorted(tally.not_assessed.items()))),
-        rejects=rejects,
-        rejects_path=rejects_path,
-        output=out,
-        store=resolve_store_url(store_url).render_as_string(hide_password=True)
-        if store_url
-        else None,
-        durations=MappingProxyType(dict(tally.seconds)),
-    )
-
-
-def _frozen(counts: Mapping[str, Counter[str]]) -> Mapping[str, Mapping[str, int]]:
-    return MappingProxyType(
-        {rule: MappingProxyType(dict(sorted(c.items()))) for rule, c in sorted(counts.items())}
-    )

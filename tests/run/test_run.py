@@ -10,8 +10,9 @@ import pytest
 from runkit import AS_OF, healthy_facts
 
 from sellerpolicy.engine.batch.facts_file import required_fields
-from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
+from sellerpolicy.engine.batch.run import run_evaluation
 from sellerpolicy.engine.batch.sinks import open_sink
+from sellerpolicy.engine.batch.summary import RunSummary
 from sellerpolicy.engine.errors import FactsError, StrictRejectsError
 from sellerpolicy.engine.logs import LogFormat, configure_logging
 from sellerpolicy.engine.store.decisions import DecisionStore

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from sellerpolicy.engine.api import Policy
 from sellerpolicy.engine.batch import columnar as run_columnar
-from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
+from sellerpolicy.engine.batch.run import run_evaluation
+from sellerpolicy.engine.batch.summary import RunSummary
 from sellerpolicy.engine.cli.app import app
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
