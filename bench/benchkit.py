@@ -14,7 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sellerpolicy.engine.generate.marketplace import Format, generate
+from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.sources.tables import Format
 
 CACHE = Path(__file__).parent / ".cache"
 AS_OF = date(2026, 11, 1)

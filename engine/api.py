@@ -38,12 +38,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sellerpolicy.engine.batch.run import evaluate_batches, facts_chunks, select_backend
+from sellerpolicy.engine.batch.backends import select_backend
+from sellerpolicy.engine.batch.run import evaluate_batches, facts_chunks
 from sellerpolicy.engine.errors import FactsError, SourceError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.evaluation.decision import Decision
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel, HistoryLookup, evaluate_one
-from sellerpolicy.engine.evaluation.explain import render_report
+from sellerpolicy.engine.evaluation.evaluate import HistoryLookup, evaluate_one
+from sellerpolicy.engine.evaluation.explain import ExplainLevel, render_report
 from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant
 from sellerpolicy.engine.sources.reader import load_source

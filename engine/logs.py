@@ -7,17 +7,23 @@ ISO timestamp and a level. Events are emitted per run and per batch, never
 per seller: a million-seller run logs a few hundred lines, not millions.
 
 Logging is never the error channel: errors are exceptions that the CLI turns
-into a message and an exit code.
+into a message and an exit code. ``SELLERPOLICY_LOG_LEVEL`` (``debug``,
+``info``, ``warning``, ``error``) sets the level when no level is given.
+
+structlog is imported on first use, so that commands which never log (``--help``,
+``validate``) do not pay for it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 __all__ = ["LogFormat", "configure_logging", "get_logger"]
 
@@ -38,6 +44,8 @@ class _StderrLoggerFactory:
     """
 
     def __call__(self, *args: Any) -> structlog.PrintLogger:
+        import structlog  # noqa: PLC0415 - see the module docstring
+
         return structlog.PrintLogger(file=sys.stderr)
 
 
@@ -46,8 +54,22 @@ def _is_terminal(stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-def configure_logging(fmt: LogFormat = LogFormat.AUTO, *, level: int = logging.INFO) -> None:
+LEVEL_VARIABLE = "SELLERPOLICY_LOG_LEVEL"
+
+
+def level_from_environment() -> int:
+    """The level ``SELLERPOLICY_LOG_LEVEL`` names (``info`` when unset or unknown)."""
+    name = os.environ.get(LEVEL_VARIABLE, "").strip().upper()
+    level = logging.getLevelNamesMapping().get(name)
+    return level if level is not None else logging.INFO
+
+
+def configure_logging(fmt: LogFormat = LogFormat.AUTO, *, level: int | None = None) -> None:
     """Configure structlog for the process: renderer chosen by ``fmt``, events to stderr."""
+    import structlog  # noqa: PLC0415 - see the module docstring
+
+    if level is None:
+        level = level_from_environment()
     use_json = fmt is LogFormat.JSON or (fmt is LogFormat.AUTO and not _is_terminal(sys.stderr))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(sort_keys=True)
@@ -74,6 +96,8 @@ def get_logger(**context: Any) -> structlog.typing.FilteringBoundLogger:
     with :func:`configure_logging` defaults first, so that events go to stderr,
     never to the caller's stdout.
     """
+    import structlog  # noqa: PLC0415 - see the module docstring
+
     if not structlog.is_configured():
         configure_logging()
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(**context)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .build import build_exemption, build_pack
 from .check import check_semantics
 from .dates import calendar_date_errors
-from .diagnostics import Diagnostic, PackError, errors
+from .diagnostics import Diagnostic, PackError, PackNotFoundError, errors
 from .digest import pack_digest
 from .loader import LoadedDocument, load_yaml
 from .model import CompiledPack, Exemption
@@ -131,4 +131,4 @@ def resolve_pack(ref: str | Path) -> Path:
         f"shipped packs: {', '.join(names)}" if names else None
     )
     message = f"no pack {str(ref)!r}: not a file, a folder with pack.yaml, or a shipped pack"
-    raise PackError([Diagnostic(str(ref), 1, 1, "pack_not_found", "$", message, hint)])
+    raise PackNotFoundError([Diagnostic(str(ref), 1, 1, "pack_not_found", "$", message, hint)])

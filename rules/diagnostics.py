@@ -73,6 +73,13 @@ class PackError(SellerPolicyError):
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
 
 
+class PackNotFoundError(PackError):
+    """The pack reference names no file, no folder with ``pack.yaml`` and no shipped pack.
+
+    Unusable input rather than a broken pack: the CLI exits 2 on it, not 1.
+    """
+
+
 def errors(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """The diagnostics that are errors (warnings do not block a pack)."""
     return [d for d in diagnostics if d.level is Level.ERROR]

@@ -35,7 +35,6 @@ import structlog
 
 from sellerpolicy.engine.errors import StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
-from sellerpolicy.engine.evaluation.backends.python import PythonBackend
 from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import EvidenceLookup, ExplainLevel
@@ -48,6 +47,7 @@ from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.rules.model import CompiledPack, Exemption
 
+from .backends import select_backend
 from .facts_file import read_facts
 from .sinks import format_for, open_sink
 from .summary import Progress, ProgressCallback, RunSummary, Tally, summarize, timed_batches
@@ -56,13 +56,10 @@ __all__ = [
     "COLUMNAR_CHUNK",
     "COLUMNAR_SUFFIX",
     "RECORD_CHUNK",
-    "Progress",
-    "RunSummary",
     "check_output",
     "evaluate_batches",
     "facts_chunks",
     "run_evaluation",
-    "select_backend",
 ]
 
 #: The output extension of the columnar decision layout (an Arrow IPC stream).
@@ -71,24 +68,6 @@ COLUMNAR_SUFFIX = ".arrows"
 RECORD_CHUNK = 10_000
 #: Sellers per batch when decisions stay columns end to end (``.arrows``, no store).
 COLUMNAR_CHUNK = 131_072
-
-
-def select_backend(name: BackendName) -> Backend:
-    """The back end for ``--backend``: ``auto`` is the vectorized one for batches.
-
-    The back ends agree exactly (a differential test over every shipped pack
-    proves it); the vectorized one evaluates every rule over a whole batch's
-    columns at once, so batches use it unless told otherwise.
-    """
-    if name is BackendName.DURABLE:
-        from sellerpolicy.engine.evaluation.backends.durable import DurableBackend  # noqa: PLC0415 (loads the C engine on demand)
-
-        return DurableBackend()
-    if name is BackendName.PYTHON:
-        return PythonBackend()
-    from sellerpolicy.engine.columnar.backend import VectorBackend  # noqa: PLC0415 (NumPy kernels: load on demand)
-
-    return VectorBackend()
 
 
 def facts_chunks(table: pa.Table, as_of: datetime, size: int) -> Iterator[list[SellerFacts]]:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import typer
 
-from sellerpolicy.engine.batch.sinks import dumps, open_sink
-from sellerpolicy.engine.cli.app import app
-from sellerpolicy.engine.columnar.decisions import decisions_from_batch
-from sellerpolicy.engine.columnar.read import EXPLAIN_KEY
-from sellerpolicy.rules import load_pack
+from sellerpolicy.engine.cli.root import app, check_out_folder
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EPILOG = """\
 Examples:
@@ -58,6 +54,14 @@ def decisions_command(
     ] = None,
 ) -> None:
     """Full decision records from columnar decisions, for every seller or the ones asked."""
+    if out is not None:
+        check_out_folder(out)
+    import pyarrow as pa
+
+    from sellerpolicy.engine.batch.sinks import dumps, open_sink
+    from sellerpolicy.engine.columnar.decisions import decisions_from_batch
+    from sellerpolicy.rules import load_pack
+
     compiled = load_pack(pack)
     wanted = pa.array(sorted(set(seller)), pa.string()) if seller else None
     batches = _batches(path)
@@ -87,6 +91,9 @@ def decisions_command(
 
 def _batches(path: Path) -> Iterator[pa.RecordBatch]:
     """The decision batches of ``path``; a usage error when it holds no columnar decisions."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if path.is_dir():
         files = sorted(path.glob("part-*.parquet"))
         if not files:
@@ -116,6 +123,8 @@ def _batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 def _check(file: Path, schema: pa.Schema) -> None:
     """A usage error unless ``schema`` is the columnar decision layout (its metadata says)."""
+    from sellerpolicy.engine.columnar.read import EXPLAIN_KEY
+
     if EXPLAIN_KEY not in (schema.metadata or {}):
         raise typer.BadParameter(
             f"{file}: not columnar decisions (records from evaluate, JSON lines, CSV or"
@@ -126,6 +135,9 @@ def _check(file: Path, schema: pa.Schema) -> None:
 def _selected(
     batches: Iterator[pa.RecordBatch], wanted: pa.Array | None
 ) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for batch in batches:
         if wanted is None:
             yield batch

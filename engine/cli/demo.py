@@ -20,12 +20,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sellerpolicy.engine.api import Policy
-from sellerpolicy.engine.batch.run import RunSummary, run_evaluation
-from sellerpolicy.engine.cli.app import app
-from sellerpolicy.engine.generate.marketplace import generate
+from sellerpolicy.engine.cli.root import app
 from sellerpolicy.engine.logs import LogFormat, configure_logging
-from sellerpolicy.rules import load_pack
 from sellerpolicy.rules.model import Status
 
 from .evaluate import print_summary
@@ -91,6 +87,12 @@ def demo_command(
     ] = LogFormat.AUTO,
 ) -> None:
     """Generate a marketplace, evaluate it under two policy versions, explain one seller."""
+    from sellerpolicy.engine.api import Policy
+    from sellerpolicy.engine.batch.run import run_evaluation
+    from sellerpolicy.engine.batch.summary import RunSummary
+    from sellerpolicy.engine.generate.marketplace import generate
+    from sellerpolicy.rules import load_pack
+
     configure_logging(log_format)
     console = Console()
     started = time.perf_counter()

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from sellerpolicy.engine.batch.run import Progress as RunProgress
-from sellerpolicy.engine.batch.run import RunSummary, check_output, run_evaluation, select_backend
-from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app, err_console
+from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
 from sellerpolicy.engine.errors import StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
-from sellerpolicy.engine.evaluation.evaluate import ExplainLevel
+from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.logs import LogFormat, configure_logging
-from sellerpolicy.rules import load_exemption, load_pack
-from sellerpolicy.rules.model import Exemption
+
+if TYPE_CHECKING:
+    from sellerpolicy.rules.model import Exemption
+
+if TYPE_CHECKING:
+    from sellerpolicy.engine.batch.summary import Progress as RunProgress
+    from sellerpolicy.engine.batch.summary import RunSummary
 
 EPILOG = """\
 Examples:
@@ -65,6 +68,8 @@ def parse_as_of(text: str) -> date | datetime:
 
 def load_exemptions(folder: Path | None) -> list[Exemption]:
     """Every exemption document (``*.yaml``, ``*.yml``) in a folder, sorted by file name."""
+    from sellerpolicy.rules import load_exemption
+
     if folder is None:
         return []
     if not folder.is_dir():
@@ -184,8 +189,13 @@ def evaluate_command(
     ] = None,
 ) -> None:
     """Evaluate every seller against a pack; write decisions and print a summary."""
+    from sellerpolicy.engine.batch.backends import select_backend
+    from sellerpolicy.engine.batch.run import check_output, run_evaluation
+    from sellerpolicy.rules import load_pack
+
     if (source is None) == (facts is None):
         raise typer.BadParameter("give exactly one of --source and --facts")
+    check_out_folder(out)
     if workers is not None or cluster is not None:
         configure_logging(log_format)
         _distributed(pack, source, parse_as_of(as_of), out, workers, cluster, explain, store)
@@ -207,9 +217,9 @@ def evaluate_command(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=err_console(),
         transient=True,
-        disable=not err_console.is_terminal,
+        disable=not err_console().is_terminal,
     ) as bar:
         task = bar.add_task("evaluating sellers", total=None)
 
@@ -232,7 +242,7 @@ def evaluate_command(
                 progress=advance,
             )
         except StrictRejectsError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            err_console().print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(EXIT_FINDINGS) from exc
     print_summary(Console(), summary)
 
@@ -257,7 +267,7 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
             "a distributed run writes a folder of partitions: give a folder", param_hint="--out"
         )
     try:
-        from sellerpolicy.engine.batch.distributed import run_distributed  # noqa: PLC0415 (imports Dask: only when asked)
+        from sellerpolicy.engine.batch.distributed import run_distributed
     except ImportError as exc:
         raise typer.BadParameter(
             f"distributed runs need Dask ({exc.name} is missing): "
@@ -293,7 +303,7 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
         highlight=False,
     )
     for failure in summary.failures:
-        err_console.print(
+        err_console().print(
             f"error: partition {failure.index} failed: {failure.error}",
             markup=False,
             highlight=False,

@@ -8,10 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sellerpolicy.engine.api import Policy
-from sellerpolicy.engine.cli.app import app, err_console
-from sellerpolicy.engine.sources.rejects import write_rejects
-from sellerpolicy.engine.store.decisions import DecisionStore
+from sellerpolicy.engine.cli.root import app, check_out_folder, err_console
 
 from .evaluate import parse_as_of
 
@@ -48,6 +45,12 @@ def explain_command(
     ] = None,
 ) -> None:
     """Explain one seller's decision: numbers, windows, thresholds, distance to compliance."""
+    if rejects is not None:
+        check_out_folder(rejects, "--rejects")
+    from sellerpolicy.engine.api import Policy
+    from sellerpolicy.engine.sources.rejects import write_rejects
+    from sellerpolicy.engine.store.decisions import DecisionStore
+
     when = parse_as_of(as_of)
     policy = Policy.load(pack)
     if store is None:
@@ -59,7 +62,7 @@ def explain_command(
     if explained.rejects:
         first = explained.rejects[0]
         where = f"written to {rejects}" if rejects else "write them with --rejects FILE"
-        err_console.print(
+        err_console().print(
             f"note: {len(explained.rejects):,} rejected source rows were left out "
             f"(first: {first.table} row {first.row}: {first.reason}); {where}",
             markup=False,

@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sellerpolicy.engine.cli.app import EXIT_INPUT, app, err_console
-from sellerpolicy.engine.generate.marketplace import Format, generate
-from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console
+from sellerpolicy.engine.sources.tables import TABLES, Format
 
 EPILOG = """\
 Examples:
@@ -47,7 +46,7 @@ def generate_command(
 ) -> None:
     """Write a believable marketplace: orders and every event table, with a few bad rows."""
     if rate <= 0:
-        err_console.print("error: --orders-per-seller-day must be above 0")
+        err_console().print("error: --orders-per-seller-day must be above 0")
         raise typer.Exit(EXIT_INPUT)
     console = Console()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -56,6 +55,8 @@ def generate_command(
 
         def advance(table: str, rows: int) -> None:
             progress.update(task, advance=1, description=f"wrote {table} ({rows:,} rows)")
+
+        from sellerpolicy.engine.generate.marketplace import generate
 
         summary = generate(
             sellers=sellers,

@@ -7,15 +7,17 @@ Roles: reader < evaluator < editor < admin.
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from sellerpolicy.engine.cli.app import app
-from sellerpolicy.engine.store.decisions import DEFAULT_STORE_URL, DecisionStore
-from sellerpolicy.engine.store.keys import KeyStore, Role
+from sellerpolicy.engine.cli.root import app
+from sellerpolicy.engine.store import DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from sellerpolicy.engine.store.keys import Role
 
 keys_app = typer.Typer(help="Create, list and revoke API keys of the HTTP service.")
 app.add_typer(keys_app, name="keys")
@@ -33,6 +35,8 @@ def _actor() -> str:
 
 
 def _role(text: str) -> Role:
+    from sellerpolicy.engine.store.keys import Role
+
     try:
         return Role.parse(text)
     except ValueError as exc:
@@ -47,6 +51,9 @@ def create_command(
     store: StoreOption = DEFAULT_STORE_URL,
 ) -> None:
     """Create a key and print it (once: only its hash is stored)."""
+    from sellerpolicy.engine.store.decisions import DecisionStore
+    from sellerpolicy.engine.store.keys import KeyStore
+
     chosen = _role(role)
     with DecisionStore(store) as opened:
         record, key = KeyStore(opened.engine, opened.where).create(chosen, actor=_actor())
@@ -61,6 +68,9 @@ def create_command(
 @keys_app.command("list")
 def list_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     """List keys: id, prefix, role, created, revoked (never the key)."""
+    from sellerpolicy.engine.store.decisions import DecisionStore
+    from sellerpolicy.engine.store.keys import KeyStore
+
     with DecisionStore(store) as opened:
         keys = KeyStore(opened.engine, opened.where).list()
     table = Table("id", "prefix", "role", "created_at", "revoked_at")
@@ -76,6 +86,9 @@ def revoke_command(
     store: StoreOption = DEFAULT_STORE_URL,
 ) -> None:
     """Revoke a key: it stops authenticating at once."""
+    from sellerpolicy.engine.store.decisions import DecisionStore
+    from sellerpolicy.engine.store.keys import KeyStore
+
     with DecisionStore(store) as opened:
         record = KeyStore(opened.engine, opened.where).revoke(key_id, actor=_actor())
     typer.echo(f"revoked key {record.id} ({record.role.label})")

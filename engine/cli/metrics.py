@@ -8,19 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sellerpolicy.engine.batch.sinks import format_for, write_table
-from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app, err_console
-from sellerpolicy.engine.metrics.compute import compute_metrics, configure_connection
-from sellerpolicy.engine.metrics.facts import as_of_instant
-from sellerpolicy.engine.sources.reader import load_source
-from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
-from sellerpolicy.rules import load_pack, resolve_pack
+from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
 
 EPILOG = """\
 Examples:
@@ -63,6 +56,16 @@ def metrics_command(
     ] = None,
 ) -> None:
     """Compute the metric facts a pack needs, per seller, as of a date."""
+    import duckdb
+
+    from sellerpolicy.engine.batch.sinks import format_for, write_table
+    from sellerpolicy.engine.metrics.compute import compute_metrics, configure_connection
+    from sellerpolicy.engine.metrics.facts import as_of_instant
+    from sellerpolicy.engine.sources.reader import load_source
+    from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
+    from sellerpolicy.rules import load_pack, resolve_pack
+
+    check_out_folder(out)
     try:
         format_for(out)
     except ValueError as exc:
@@ -88,7 +91,7 @@ def metrics_command(
             out.parent.mkdir(parents=True, exist_ok=True)
             write_rejects(report.rejects, rejects_path)
         if strict and report.rejects:
-            err_console.print(
+            err_console().print(
                 f"error: {report.reject_count:,} rejected rows (see {rejects_path}); "
                 "--strict forbids rejects",
                 markup=False,

@@ -21,9 +21,9 @@ from typing import Annotated
 
 import typer
 
-from sellerpolicy.engine.cli.app import EXIT_INPUT, app, err_console
+from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console
 from sellerpolicy.engine.logs import configure_logging
-from sellerpolicy.engine.store.decisions import DEFAULT_STORE_URL
+from sellerpolicy.engine.store import DEFAULT_STORE_URL
 
 
 @app.command("serve")
@@ -42,11 +42,11 @@ def serve_command(
 ) -> None:
     """Serve the evaluation API (OpenAPI at /openapi.json, docs at /docs)."""
     try:
-        import uvicorn  # noqa: PLC0415 (optional: only this command needs it)
+        import uvicorn
 
-        from sellerpolicy.engine.service.app import Settings, create_app  # noqa: PLC0415
+        from sellerpolicy.engine.service.app import Settings, create_app
     except ImportError as exc:
-        err_console.print(
+        err_console().print(
             f"error: the HTTP service needs {exc.name}: pip install 'sellerpolicy[service]'",
             markup=False,
             highlight=False,

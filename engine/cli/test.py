@@ -14,15 +14,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app
+from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
-from sellerpolicy.engine.evaluation.packtest import CaseResult, PackReport, discover, run_pack
+
+if TYPE_CHECKING:
+    from sellerpolicy.engine.evaluation.packtest import CaseResult, PackReport
 
 
 class ReportFormat(StrEnum):
@@ -50,18 +52,21 @@ def pack_tests(
         ),
     ] = False,
     backend: Annotated[
-        BackendName, typer.Option("--backend", help="Evaluation back end.")
+        BackendName,
+        typer.Option(
+            "--backend", help="Evaluation back end (auto: pure Python for fixtures; they agree)."
+        ),
     ] = BackendName.AUTO,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the report to this file.")
     ] = None,
 ) -> None:
     """Run pack tests (fixtures in <pack>/tests/*.yaml); exit 1 when any case fails."""
-    # The batch pipeline module pulls in DuckDB and the metric SQL: load it on use only.
-    from sellerpolicy.engine.batch.run import select_backend  # noqa: PLC0415
+    from sellerpolicy.engine.batch.backends import select_backend
+    from sellerpolicy.engine.evaluation.packtest import discover, run_pack
 
     try:
-        engine = select_backend(backend)
+        engine = select_backend(backend, small=True)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--backend") from exc
     reports = [

@@ -18,10 +18,9 @@ from typing import Annotated
 
 import typer
 
-from sellerpolicy.engine.cli.app import EXIT_FINDINGS, app
+from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.rules import Diagnostic, Level, check_document
-from sellerpolicy.rules.api import PACK_KIND, PACKTEST_KIND
+from sellerpolicy.rules.diagnostics import Diagnostic, Level
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -119,11 +118,15 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
 
 def default_kind(path: Path) -> str:
     """The kind a file is read as when its own ``kind`` is missing or unknown."""
+    from sellerpolicy.rules.api import PACK_KIND, PACKTEST_KIND
+
     return PACKTEST_KIND if "tests" in path.parent.parts else PACK_KIND
 
 
 def validate_paths(paths: Sequence[Path]) -> ValidationReport:
     """Check every document under ``paths``."""
+    from sellerpolicy.rules.api import check_document
+
     reports = []
     for file in collect_files(paths):
         _, found = check_document(file, default_kind(file))

@@ -57,7 +57,6 @@ from .history import Firing, HistoryFromRecords, HistoryLookup, ladder_actions, 
 from .plans import not_assessed_reason, pack_plans
 
 __all__ = [
-    "ExplainLevel",
     "Firing",
     "HistoryFromRecords",
     "HistoryLookup",

@@ -31,7 +31,7 @@ from sellerpolicy.engine.evaluation.backends.protocol import Backend
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant
 from sellerpolicy.rules import load_pack, load_packtest, shipped_packs
 from sellerpolicy.rules.catalog import MetricKind, has_counts
-from sellerpolicy.rules.diagnostics import Diagnostic, PackError
+from sellerpolicy.rules.diagnostics import Diagnostic, PackError, PackNotFoundError
 from sellerpolicy.rules.model import Compare, CompiledPack, Field, Op, Rule
 from sellerpolicy.rules.packtest_doc import PackTestCase
 from sellerpolicy.rules.suggest import did_you_mean
@@ -122,7 +122,7 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             message = (
                 f"no pack at {str(ref)!r}: not a pack file, a pack folder or a folder of packs"
             )
-            raise PackError([Diagnostic(str(ref), 1, 1, "pack_not_found", "$", message)])
+            raise PackNotFoundError([Diagnostic(str(ref), 1, 1, "pack_not_found", "$", message)])
     return list(dict.fromkeys(found))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from sellerpolicy.engine.sources.tables import Format
 from sellerpolicy.engine.sources.validate_rows import (
     CANCELLED_BY,
     CHARGEBACK_KINDS,
@@ -42,14 +42,6 @@ US_HOUR = 3_600_000_000
 US_DAY = 24 * US_HOUR
 NULL_TS = np.iinfo(np.int64).min
 CURRENCIES = ("USD", "EUR", "GBP")
-
-
-class Format(StrEnum):
-    """Output file format."""
-
-    PARQUET = "parquet"
-    CSV = "csv"
-    JSONL = "jsonl"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,12 @@ import numpy.typing as npt
 from sellerpolicy.engine.generate.files import (
     NULL_TS,
     US_DAY,
-    Format,
     inject_broken,
     write_table,
 )
+from sellerpolicy.engine.sources.tables import Format
 
-__all__ = ["ARCHETYPES", "Archetype", "Format", "GenerateSummary", "InjectedRow", "generate"]
+__all__ = ["ARCHETYPES", "Archetype", "GenerateSummary", "InjectedRow", "generate"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

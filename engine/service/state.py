@@ -34,9 +34,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from sellerpolicy.engine.batch.run import select_backend
+from sellerpolicy.engine.batch.backends import select_backend
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
-from sellerpolicy.engine.store.decisions import DEFAULT_STORE_URL, DecisionStore
+from sellerpolicy.engine.store import DEFAULT_STORE_URL
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.keys import ApiKey, KeyStore, Role, hash_key
 from sellerpolicy.engine.store.packs import (
     CompiledPacks,

@@ -55,7 +55,7 @@ import numpy as np
 
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.sources.rejects import Reject
-from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.sources.tables import TABLES, Format
 from sellerpolicy.engine.sources.validate_events import (
     bad_table,
     event_statements,
@@ -81,7 +81,7 @@ from sellerpolicy.engine.sources.validate_rows import (
     quote_literal,
 )
 
-FORMATS = ("csv", "parquet", "jsonl")
+FORMATS = tuple(Format)
 _ATTACHED = "__sp_source_db"
 IN_PLACE_REJECTS = 10_000
 """Most rejected rows a table read in place may have (their numbers are in its view)."""

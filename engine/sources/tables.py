@@ -1,7 +1,7 @@
 """The canonical input tables, as the metric SQL reads them.
 
 ``engine.sources`` reads a source (files or a database), validates every row
-against ``shared/spec/data-contract.md``, writes rejects, and registers the
+against the data contract (the table schemas in ``schemas/``), writes rejects, and registers the
 valid rows in a DuckDB connection as the tables below, with exactly these
 columns and types. ``engine.metrics`` reads only these tables.
 
@@ -19,7 +19,17 @@ Conventions after loading:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
+
+
+class Format(StrEnum):
+    """File format of a source table (``orders.parquet``, ``orders.csv``, ``orders.jsonl``)."""
+
+    PARQUET = "parquet"
+    CSV = "csv"
+    JSONL = "jsonl"
+
 
 TABLES: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     {

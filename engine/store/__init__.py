@@ -7,3 +7,7 @@ Owns the decision store (``decisions``), escalation-history queries
 
 May import: ``engine.evaluation`` and the layers below it. Not ``engine.columnar``.
 """
+
+# Here rather than in ``decisions`` so that the CLI can show it in --help
+# without importing SQLAlchemy.
+DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"

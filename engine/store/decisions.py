@@ -66,6 +66,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sellerpolicy.engine.errors import StoreError
+from sellerpolicy.engine.store import DEFAULT_STORE_URL
 from sellerpolicy.engine.store.migrations.schema import decision_rules_table, decisions_table
 from sellerpolicy.rules.model import CompiledPack
 
@@ -85,14 +86,12 @@ from .sqlite import (
 
 __all__ = [
     "CHECKPOINT_SECONDS",
-    "DEFAULT_STORE_URL",
     "BatchHistory",
     "DecisionStore",
     "StoreBusyError",
     "resolve_store_url",
 ]
 
-DEFAULT_STORE_URL = "sqlite:///sellerpolicy.db"
 _INSERT_CHUNK = 5_000
 _D = decisions_table.c
 

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 
 import sellerpolicy.schemas
-from sellerpolicy.engine.generate.marketplace import ARCHETYPES, Format, GenerateSummary, generate
+from sellerpolicy.engine.generate.marketplace import ARCHETYPES, GenerateSummary, generate
 from sellerpolicy.engine.sources.reader import load_source
-from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.sources.tables import TABLES, Format
 
 AS_OF = date(2026, 11, 1)
 SCHEMAS = Path(sellerpolicy.schemas.__file__).parent
