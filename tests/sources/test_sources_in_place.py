@@ -13,7 +13,7 @@ from sourcekit import order, write_source
 from test_sources_rejects import CASES
 
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources import reader as sources
+from sellerpolicy.engine.sources import staging as sources
 from sellerpolicy.engine.sources.reader import SourceReport, load_source
 from sellerpolicy.engine.sources.tables import TABLES
 
