@@ -8,8 +8,6 @@ in :mod:`.semantic_scores`.
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,25 +20,11 @@ from .intervals import Interval, compare_interval, domain
 from .loader import LoadedDocument
 from .model import ACTIONS, Field, Op
 from .suggest import did_you_mean
+from .template import FIELDS, Template, parse_template
 from .thresholds import is_percent, to_fraction
 
 #: Fields an explanation template may name (docs/pack-format.md).
-TEMPLATE_FIELDS = (
-    "value",
-    "threshold",
-    "num",
-    "den",
-    "metric",
-    "window_start",
-    "window_end",
-    "window_days",
-    "rule",
-    "title",
-    "seller_id",
-    "as_of",
-    "orders",
-)
-_NUMERIC_FIELDS = frozenset({"value", "threshold", "num", "den", "window_days", "orders"})
+TEMPLATE_FIELDS = tuple(FIELDS)
 _OPS = tuple(op.value for op in Op)
 #: Metric kinds whose values are fractions, so may be compared with ``'1%'``.
 PERCENT_KINDS = frozenset({MetricKind.RATE, MetricKind.GROWTH})
@@ -287,36 +271,12 @@ def _analyze(checker: Checker, cond: Mapping[str, Any], path: str) -> dict[str, 
 
 
 def check_template(checker: Checker, text: str, path: str) -> None:
-    """Template fields must be documented; format specs must apply."""
-    try:
-        parts = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        checker.report(path, "bad_template", f"not a valid template: {exc}", "write '{{' for '{'")
+    """Template fields must be documented; format specs must apply (``rules.template``)."""
+    parsed = parse_template(text)
+    if isinstance(parsed, Template):
         return
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        base = re.split(r"[.\[]", name, maxsplit=1)[0]
-        if base not in TEMPLATE_FIELDS:
-            hint = did_you_mean(base, TEMPLATE_FIELDS) or f"fields: {', '.join(TEMPLATE_FIELDS)}"
-            shown = base or "{}"
-            checker.report(path, "unknown_template_field", f"unknown field {shown!r}", hint)
-            continue
-        samples: tuple[object, ...] = (3, 0.5) if base in _NUMERIC_FIELDS else ("x",)
-        if conversion:
-            samples = ("x",)
-        if not any(_formats(sample, spec or "") for sample in samples):
-            checker.report(
-                path, "bad_template", f"format spec {spec!r} does not apply to field {base!r}"
-            )
-
-
-def _formats(sample: object, spec: str) -> bool:
-    try:
-        format(sample, spec)
-    except (ValueError, TypeError):
-        return False
-    return True
+    for problem in parsed:
+        checker.report(path, problem.code, problem.message, problem.hint)
 
 
 def check_rules(checker: Checker) -> None:

@@ -7,7 +7,6 @@ otherwise row by row through the shared functions of
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -26,6 +25,7 @@ from sellerpolicy.engine.evaluation.explain import (
 )
 from sellerpolicy.engine.evaluation.plans import RulePlan
 from sellerpolicy.engine.metrics.facts import Number, as_of_label
+from sellerpolicy.rules.template import Literal, bounded, compile_template
 
 from .kernels import Columns
 
@@ -106,14 +106,16 @@ def render_fired(
         "seller_id": sellers.take(pa.array(rows)).to_pylist(),
         "as_of": [as_of_label(as_of)] * size,
     }
+    template = compile_template(plan.rule.explanation)
     try:
+        if template is None:
+            raise LookupError(plan.rule.explanation)
         parts: list[Sequence[str]] = []
-        for literal, name, spec, conversion in string.Formatter().parse(plan.rule.explanation):
-            parts.append([literal] * size)
-            if name is None:
+        for part in template.parts:
+            if isinstance(part, Literal):
+                parts.append([part.text] * size)
                 continue
-            if conversion is not None or "{" in (spec or ""):
-                raise LookupError(name)
+            name, spec = part.name, part.spec
             if name in constant:
                 number, rate = constant[name]
                 one = format(_must(number), spec) if spec else format_number(number, rate=rate)
@@ -127,9 +129,9 @@ def render_fired(
                 )
             else:
                 parts.append([format(v, spec or "") for v in text[name]])
-        rendered = ["".join(p) for p in zip(*parts, strict=True)]
+        rendered = [bounded("".join(p)) for p in zip(*parts, strict=True)]
         return dict(zip(rows.tolist(), rendered, strict=True))
-    except (LookupError, ValueError, TypeError):
+    except (LookupError, ValueError, TypeError, OverflowError):
         pass
     out: dict[int, str] = {}
     for row, seller in zip(rows.tolist(), text["seller_id"], strict=True):

@@ -1,7 +1,8 @@
 """Explanations a person can read: templates, windows, distance to compliance.
 
 * :func:`render_template` fills a rule's ``explanation`` template (fields
-  listed in ``docs/pack-format.md``). A field without a format spec is
+  listed in ``docs/pack-format.md``) through the sandboxed renderer of
+  :mod:`sellerpolicy.rules.template`. A field without a format spec is
   written for people (``1.35%``, ``2,000``); with a spec (``{value:.2%}``)
   the spec wins.
 * :func:`window_dates` gives the inclusive dates of the orders a metric use
@@ -14,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -23,6 +24,7 @@ from typing import Protocol
 
 from sellerpolicy.engine.metrics.facts import Number, as_of_label
 from sellerpolicy.rules.model import Compare, CompiledPack, Field, MetricUse, Op, Score
+from sellerpolicy.rules.template import compile_template, render
 
 from .decision import Decision, Distance, Outcome, RuleResult, ScoreResult
 
@@ -162,12 +164,15 @@ def template_fields(
     }
 
 
-def render_template(template: str, fields: dict[str, object]) -> str | None:
-    """Fill a template; ``None`` when a field cannot take its format spec."""
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError, ValueError, TypeError):
-        return None
+def render_template(template: str, fields: Mapping[str, object]) -> str | None:
+    """Fill a template with the sandboxed renderer of :mod:`sellerpolicy.rules.template`.
+
+    ``None`` only for a template that does not validate (a pack that skipped
+    validation); a validated one always renders, at most
+    :data:`~sellerpolicy.rules.template.MAX_RENDERED` characters long.
+    """
+    parsed = compile_template(template)
+    return None if parsed is None else render(parsed, fields)
 
 
 def describe(result: RuleResult, *, rate: bool) -> str:

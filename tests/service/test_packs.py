@@ -116,3 +116,25 @@ def test_validate_stores_nothing_and_versions_are_immutable(service: Service) ->
         f"/v1/packs/{pack_id}/versions/9.9.9/activate", headers=service.auth(Role.ADMIN)
     )
     assert unknown.status_code == 404
+
+
+def test_template_attacks_over_http_are_a_quick_422(service: Service) -> None:
+    """packs:validate with a sandbox-escape or a gigabyte-width template: a 422 naming
+    the field, at once (it used to render, or take gigabytes and seconds)."""
+    import time  # noqa: PLC0415
+
+    pack_id = _new_id()
+    text = pack_text(pack_id, "1.0.0")
+    folded = "explanation: >-\n"
+    assert folded in text
+    for attack in ("{value.__format__.__globals__}", "{value:>1000000000}", "{value!r}"):
+        # the folded text that follows becomes a second paragraph of the same scalar
+        attacked = text.replace(folded, f"explanation: >-\n        {attack}\n\n", 1)
+        started = time.perf_counter()
+        response = service.client.post(
+            "/v1/packs:validate", json={"content": attacked}, headers=service.auth(Role.EDITOR)
+        )
+        assert time.perf_counter() - started < 2
+        assert response.status_code == 422, response.text
+        assert "explanation" in response.text
+        assert "bad_template" in response.text
