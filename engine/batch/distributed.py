@@ -1,9 +1,9 @@
 """Scale-out: the same per-partition evaluation on a Dask distributed cluster.
 
 Sellers are split into ``P`` partitions by a stable hash of ``seller_id``
-(:func:`partition_of`: the first 60 bits of its MD5, modulo ``P``; the same
-on every machine and Python version, unlike the per-process salted
-``hash()``). The run has three steps:
+(:func:`~sellerpolicy.engine.batch.partition.partition_of`: the first 60 bits
+of its MD5, modulo ``P``; the same on every machine and Python version, unlike
+the per-process salted ``hash()``). The run has three steps:
 
 1. **Validate once** (driver): a raw source is validated exactly as
    ``sellerpolicy evaluate`` does and staged as a DuckDB file of canonical
@@ -13,7 +13,8 @@ on every machine and Python version, unlike the per-process salted
    (``validated=True``) is used as it is.
 2. **Partition** (driver): its sellers (from ``orders`` and ``messages``) are
    hashed once each and split into ``P`` lists.
-3. **Evaluate** (one Dask task per partition, :func:`run_partition`): the
+3. **Evaluate** (one Dask task per partition,
+   :func:`~sellerpolicy.engine.batch.partition.run_partition`): the
    worker reads only its sellers' rows from the staged file, computes their
    metric facts (DuckDB, one thread: one worker process per core), runs the
    vectorized bulk evaluation and writes ``part-00000.parquet`` (five-digit
@@ -29,12 +30,14 @@ counts, the totals and the failures. A partition that still fails after its
 retries is listed under ``failures`` (and :attr:`DistributedSummary.ok` is
 false, which the CLI turns into a non-zero exit); it is never silently
 missing.
+
+This module is the driver (steps 1 and 2, the cluster, the store append and
+the manifest); what runs on a worker (the task, its result and step 3) is in
+``batch.partition``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import time
 import uuid
@@ -47,77 +50,34 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sellerpolicy.engine.columnar.decisions import decisions_from_batch, write_decisions
+from sellerpolicy.engine.columnar.decisions import decisions_from_batch
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
-from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import write_rejects
-from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import CompiledPack
 
-from .columnar import decide_batches
+from .partition import (
+    HISTORY_CHUNK,
+    PartitionResult,
+    PartitionTask,
+    partition_of,
+    quoted,
+    run_partition,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
-__all__ = [
-    "DistributedSummary",
-    "PartitionFailure",
-    "PartitionResult",
-    "PartitionTask",
-    "partition_of",
-    "run_distributed",
-    "run_partition",
-]
+__all__ = ["DistributedSummary", "PartitionFailure", "run_distributed"]
 
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
-_HASH_HEX = 15  # hex digits of the MD5 used: 60 bits
-
-
-def partition_of(seller_id: str, partitions: int) -> int:
-    """The partition of a seller: the first 60 bits of MD5(seller_id) modulo ``partitions``."""
-    digest = hashlib.md5(seller_id.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return int(digest[:_HASH_HEX], 16) % partitions
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionTask:
-    """Everything a worker needs for one partition (small, picklable)."""
-
-    index: int
-    source: str  # a DuckDB file of validated canonical tables
-    sellers: tuple[str, ...]  # the partition's sellers
-    pack: str  # a pack file, loaded on the worker
-    pack_digest: str  # checked on the worker: every partition runs the same pack
-    as_of: str  # ISO timestamp
-    out_dir: str
-    explain: ExplainLevel = ExplainLevel.SUMMARY
-    store: str | None = None  # a decision store URL: escalation history is read from it
-
-    @property
-    def file_name(self) -> str:
-        """The partition's output file name."""
-        return f"part-{self.index:05d}.parquet"
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionResult:
-    """What one partition wrote."""
-
-    index: int
-    file: str | None  # None when the partition holds no seller
-    sellers: int
-    statuses: Mapping[str, int]
-    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,74 +112,6 @@ class DistributedSummary:
     def ok(self) -> bool:
         """True when every partition was written."""
         return not self.failures
-
-
-_HISTORY_CHUNK = 50_000  # sellers per history prefetch and per store append
-
-
-def _as_of(text: str) -> datetime:
-    return as_of_instant(datetime.fromisoformat(text.replace("Z", "+00:00")))
-
-
-def run_partition(task: PartitionTask) -> PartitionResult:
-    """Evaluate one partition and write its Parquet file (runs on a worker).
-
-    Raises on any failure (Dask retries the task); ValueError when the pack
-    on the worker is not the one the run was started with.
-    """
-    started = time.perf_counter()
-    pack = load_pack(task.pack)
-    if pack.digest != task.pack_digest:
-        raise ValueError(
-            f"pack {task.pack} on this worker has digest {pack.digest}, "
-            f"the run uses {task.pack_digest}"
-        )
-    instant = _as_of(task.as_of)
-    with duckdb.connect() as con:
-        con.execute("SET threads TO 1")  # one worker process per core
-        con.execute("SET enable_progress_bar = false")
-        con.execute(f"ATTACH '{_quoted(task.source)}' AS src (READ_ONLY)")
-        con.register("partition_sellers_input", pa.table({"seller_id": list(task.sellers)}))
-        con.execute("CREATE TEMP TABLE partition_sellers AS FROM partition_sellers_input")
-        for table in TABLES:  # views: the metrics query filters while it scans
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM src.{table} "  # noqa: S608 (fixed names)
-                "WHERE seller_id IN (SELECT seller_id FROM partition_sellers)"
-            )
-        facts = compute_metrics(con, pack.metrics, instant).table
-    out = Path(task.out_dir)
-    statuses: Counter[str] = Counter()
-    written: str | None = None
-    if facts.num_rows:
-        temporary = out / f".tmp-{uuid.uuid4().hex}-{task.file_name}"
-        with contextlib.ExitStack() as stack:
-            store = stack.enter_context(DecisionStore(task.store)) if task.store else None
-            decisions = decide_batches(
-                pack,
-                facts.to_batches(max_chunksize=_HISTORY_CHUNK),
-                as_of=instant,
-                store=store,
-                explain=task.explain,
-                exemptions=(),
-            )
-
-            def counted() -> Iterator[pa.RecordBatch]:
-                for batch in decisions:
-                    counts = pc.value_counts(batch.column("status").dictionary_decode())
-                    for item in counts.to_pylist():
-                        statuses[item["values"]] += item["counts"]
-                    yield batch
-
-            write_decisions(counted(), temporary)
-        temporary.replace(out / task.file_name)
-        written = task.file_name
-    return PartitionResult(
-        index=task.index,
-        file=written,
-        sellers=facts.num_rows,
-        statuses=MappingProxyType(dict(sorted(statuses.items()))),
-        seconds=round(time.perf_counter() - started, 3),
-    )
 
 
 def run_distributed(
@@ -344,7 +236,7 @@ def _record(
         for result in sorted(results, key=lambda r: r.index):
             if result.file is None:
                 continue
-            for batch in pq.ParquetFile(out / result.file).iter_batches(_HISTORY_CHUNK):
+            for batch in pq.ParquetFile(out / result.file).iter_batches(HISTORY_CHUNK):
                 records = [DecisionRecord.of(d) for d in decisions_from_batch(batch, pack)]
                 store.append(pack, records, run_id=run_id)
         return store.where
@@ -410,16 +302,12 @@ def _submit(
     return results, failures, count
 
 
-def _quoted(path: str | Path) -> str:
-    return str(path).replace("'", "''")
-
-
 def _seller_shares(database: Path, partitions: int) -> list[tuple[str, ...]]:
     """The sellers of a validated DuckDB source (orders, messages), split into partitions."""
     shares: list[list[str]] = [[] for _ in range(partitions)]
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"ATTACH '{_quoted(database)}' AS src (READ_ONLY)")
+        con.execute(f"ATTACH '{quoted(database)}' AS src (READ_ONLY)")
         rows = con.execute(
             "SELECT seller_id FROM src.orders UNION SELECT seller_id FROM src.messages"
         ).fetchall()

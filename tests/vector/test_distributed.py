@@ -11,13 +11,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from sellerpolicy.engine.batch.distributed import (
-    MANIFEST,
-    PartitionTask,
-    partition_of,
-    run_distributed,
-    run_partition,
-)
+from sellerpolicy.engine.batch.distributed import MANIFEST, run_distributed
+from sellerpolicy.engine.batch.partition import PartitionTask, partition_of, run_partition
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.evaluation.evaluate import evaluate
