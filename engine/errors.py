@@ -7,6 +7,7 @@ Hierarchy (rooted in :class:`sellerpolicy.rules.diagnostics.SellerPolicyError`):
     +-- SourceError               the source cannot be read at all (exit 2)
     +-- FactsError                facts do not fit the pack (missing metric, bad file)
     +-- StoreError                the decision store cannot be used
+    +-- AsOfError                 an as_of outside the supported range (also a ValueError)
     +-- StrictRejectsError        --strict and the source had rejects
 
 Problems with one seller are never exceptions: they are decisions with
@@ -33,6 +34,10 @@ class FactsError(SellerPolicyError):
 
 class StoreError(SellerPolicyError):
     """The decision store cannot be opened, migrated or written."""
+
+
+class AsOfError(SellerPolicyError, ValueError):
+    """An ``as_of`` outside the range sellerpolicy evaluates (see ``metrics.facts``)."""
 
 
 class StrictRejectsError(SellerPolicyError):

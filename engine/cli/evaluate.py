@@ -12,10 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
-from sellerpolicy.engine.errors import StrictRejectsError
+from sellerpolicy.engine.errors import AsOfError, StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.logs import LogFormat, configure_logging
+from sellerpolicy.engine.metrics.facts import check_as_of
 
 if TYPE_CHECKING:
     from sellerpolicy.rules.model import Exemption
@@ -57,13 +58,16 @@ input (source, facts file, store, option values).
 def parse_as_of(text: str) -> date | datetime:
     """``2026-11-01`` (00:00 UTC) or an ISO timestamp (``2026-11-01T12:00:00Z``)."""
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        return datetime.fromisoformat(text)
+        value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError as exc:
         raise typer.BadParameter(
             f"{text!r} is not a date (2026-11-01) or an ISO timestamp", param_hint="--as-of"
         ) from exc
+    try:
+        check_as_of(value)
+    except AsOfError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as-of") from exc
+    return value
 
 
 def load_exemptions(folder: Path | None) -> list[Exemption]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from sellerpolicy.engine.errors import AsOfError
+
 Number = int | float
 
 
@@ -28,11 +30,37 @@ class SellerFacts:
         return self.values.get(name)
 
 
+#: The ``as_of`` instants evaluated: far enough from the calendar's ends that
+#: every window, lag and comparison window of a pack is a valid date.
+AS_OF_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+AS_OF_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def as_of_instant(value: date | datetime) -> datetime:
-    """A date means 00:00 UTC of that day; a naive datetime is UTC."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.combine(value, time.min, tzinfo=UTC)
+    """A date means 00:00 UTC of that day; a naive datetime is UTC.
+
+    Raises :class:`~sellerpolicy.engine.errors.AsOfError` (a ``ValueError``)
+    outside ``[AS_OF_MIN, AS_OF_MAX)``.
+    """
+    try:
+        if isinstance(value, datetime):
+            instant = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        else:
+            instant = datetime.combine(value, time.min, tzinfo=UTC)
+    except OverflowError:  # a timestamp whose offset crosses year 1 or 9999
+        instant = datetime.min.replace(tzinfo=UTC)
+    if not AS_OF_MIN <= instant < AS_OF_MAX:
+        raise AsOfError(
+            f"as_of {value.isoformat()} is out of range: sellerpolicy evaluates from "
+            f"{AS_OF_MIN.date()} to before {AS_OF_MAX.date()}"
+        )
+    return instant
+
+
+def check_as_of(value: date | datetime) -> date | datetime:
+    """``value`` itself when :func:`as_of_instant` accepts it (a validator for models)."""
+    as_of_instant(value)
+    return value
 
 
 def as_of_label(instant: datetime) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +10,7 @@ from fastapi import Path as PathParam
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.records import StoredDecision
 
-from .models import DecisionList, StoredDecisionOut
+from .models import AsOfDay, DecisionList, StoredDecisionOut
 from .problems import FieldError, ProblemError, problem_responses
 from .state import require, state_of
 
@@ -49,8 +48,8 @@ def list_seller_decisions(
     _key: Annotated[ApiKey, Depends(require(Role.READER))],
     seller_id: Annotated[str, PathParam(min_length=1, max_length=200)],
     pack: Annotated[str | None, Query(max_length=200, description="only this pack id")] = None,
-    as_of_from: Annotated[date | None, Query(description="first as_of day (inclusive)")] = None,
-    as_of_to: Annotated[date | None, Query(description="last as_of day (inclusive)")] = None,
+    as_of_from: Annotated[AsOfDay | None, Query(description="first as_of day (inclusive)")] = None,
+    as_of_to: Annotated[AsOfDay | None, Query(description="last as_of day (inclusive)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=500, description="next_cursor of the previous page")

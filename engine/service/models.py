@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from sellerpolicy.engine.metrics.facts import check_as_of
 from sellerpolicy.engine.sources.tables import TABLES
 
 __all__ = [
@@ -45,6 +47,9 @@ MAX_EVENT_ROWS = 100_000
 #: The most fixture documents an upload may carry.
 MAX_FIXTURES = 50
 
+#: An evaluation date or instant within the range sellerpolicy evaluates (else a 422).
+AsOf = Annotated[date | datetime, AfterValidator(check_as_of)]
+AsOfDay = Annotated[date, AfterValidator(check_as_of)]
 SellerId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
 PackRef = Annotated[
     str,
@@ -66,9 +71,7 @@ class SellerIn(_Strict):
     """One seller's metric facts (as ``sellerpolicy metrics`` writes them)."""
 
     seller_id: SellerId
-    as_of: date | datetime | None = Field(
-        None, description="evaluation date; defaults to the request's as_of"
-    )
+    as_of: AsOf | None = Field(None, description="evaluation date; defaults to the request's as_of")
     facts: dict[str, int | float | None] = Field(
         description="metric facts by name (orders, <metric>, <metric>__num, <metric>__den)",
         max_length=500,
@@ -90,7 +93,7 @@ class EventsIn(_Strict):
     """One seller's raw order events, as the canonical input tables (data contract)."""
 
     seller_id: SellerId
-    as_of: date | datetime | None = None
+    as_of: AsOf | None = None
     tables: dict[str, Annotated[list[dict[str, Any]], Field(max_length=MAX_EVENT_ROWS)]] = Field(
         description="rows by table name: " + ", ".join(TABLES)
     )
@@ -110,7 +113,7 @@ class EvaluationRequest(_Strict):
     """Evaluate sellers: give ``sellers`` (metric facts) or ``events`` (one seller's rows)."""
 
     pack: PackRef
-    as_of: date | datetime | None = None
+    as_of: AsOf | None = None
     sellers: list[SellerIn] | None = Field(None, min_length=1, max_length=MAX_SELLERS)
     events: EventsIn | None = None
 

@@ -76,7 +76,9 @@ def test_missing_output_folder_is_unusable_input(facts: Path) -> None:
     assert not Path("/nonexistent").exists()
 
 
-@pytest.mark.parametrize("as_of", ["2026-13-45", "2026-02-30", "99999-01-01"])
+@pytest.mark.parametrize(
+    "as_of", ["2026-13-45", "2026-02-30", "99999-01-01", "0001-01-01", "9999-12-31"]
+)
 def test_out_of_range_date_is_unusable_input(facts: Path, tmp_path: Path, as_of: str) -> None:
     done = _run(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", as_of,
@@ -84,6 +86,19 @@ def test_out_of_range_date_is_unusable_input(facts: Path, tmp_path: Path, as_of:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--as-of" in _one_line(done)
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31"])
+def test_metrics_at_the_calendar_ends_is_unusable_input(
+    small_source: Path, tmp_path: Path, as_of: str
+) -> None:
+    """A window reaching past year 1 or 9999 is exit 2, not an OverflowError (exit 3)."""
+    done = _run(
+        "metrics", "--pack", "amazon", "--source", small_source, "--as-of", as_of,
+        "--out", tmp_path / "m.jsonl",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "out of range" in _one_line(done)
 
 
 def test_usage_error_is_one_line(tmp_path: Path) -> None:

@@ -1,0 +1,71 @@
+"""Dates at the calendar's ends are unusable input over HTTP: a 422 naming the field,
+never an OverflowError answered as a 500."""
+
+from __future__ import annotations
+
+import pytest
+from servicekit import Service, healthy_facts
+
+from sellerpolicy.engine.store.keys import Role
+
+PACK = "walmart-seller-performance"
+EXTREMES = ["0001-01-01", "9999-12-31", "1899-12-31", "9999-12-31T23:59:59+00:00"]
+
+
+@pytest.mark.parametrize("as_of", EXTREMES)
+def test_request_as_of_at_the_calendar_ends_is_a_422(
+    service: Service, seller: str, as_of: str
+) -> None:
+    body = {
+        "pack": PACK,
+        "as_of": as_of,
+        "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
+    }
+    response = service.client.post(
+        "/v1/evaluations", json=body, headers=service.auth(Role.EVALUATOR)
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["as_of"]
+    assert "out of range" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31"])
+def test_seller_as_of_at_the_calendar_ends_is_a_422(
+    service: Service, seller: str, as_of: str
+) -> None:
+    body = {
+        "pack": PACK,
+        "as_of": "2026-11-01",
+        "sellers": [{"seller_id": seller, "as_of": as_of, "facts": healthy_facts()}],
+    }
+    response = service.client.post(
+        "/v1/evaluations", json=body, headers=service.auth(Role.EVALUATOR)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "sellers[0].as_of"
+
+
+@pytest.mark.parametrize("offset", ["+99:99", "+2400", "+24:00"])
+def test_impossible_offsets_are_a_422(service: Service, seller: str, offset: str) -> None:
+    body = {
+        "pack": PACK,
+        "as_of": f"2026-11-01T00:00:00{offset}",
+        "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
+    }
+    response = service.client.post(
+        "/v1/evaluations", json=body, headers=service.auth(Role.EVALUATOR)
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("parameter", ["as_of_from", "as_of_to"])
+def test_decision_query_dates_at_the_calendar_ends_are_a_422(
+    service: Service, seller: str, parameter: str
+) -> None:
+    response = service.client.get(
+        f"/v1/sellers/{seller}/decisions?{parameter}=9999-12-31",
+        headers=service.auth(Role.READER),
+    )
+    assert response.status_code == 422, response.text
+    assert parameter in response.text
