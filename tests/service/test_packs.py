@@ -138,3 +138,15 @@ def test_template_attacks_over_http_are_a_quick_422(service: Service) -> None:
         assert response.status_code == 422, response.text
         assert "explanation" in response.text
         assert "bad_template" in response.text
+
+
+def test_upload_with_an_unreadable_version_is_a_422(service: Service) -> None:
+    """A version that could never be read back or pinned (a path, an '@', a newline,
+    101 characters) is refused at upload, not stored (it was a 500 on PostgreSQL)."""
+    pack_id = _new_id()
+    for version in ('"../../x/y"', '"1@2"', '"1\\n2"', '"' + "9" * 101 + '"'):
+        body = {"content": pack_text(pack_id, version), "fixtures": fixture_texts(pack_id)}
+        response = service.client.post("/v1/packs", json=body, headers=service.auth(Role.EDITOR))
+        assert response.status_code == 422, response.text
+        assert "metadata.version" in response.text
+    assert service.state.packs.versions(pack_id) == []
