@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 
 import sellerpolicy.schemas
-from sellerpolicy.engine.generate.marketplace import ARCHETYPES, GenerateSummary, generate
+from sellerpolicy.engine.generate.marketplace import GenerateSummary, generate
+from sellerpolicy.engine.generate.world import ARCHETYPES
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.tables import TABLES, Format
 
