@@ -9,7 +9,10 @@ removed on error, so a failed run never leaves half a file.
 
 Records are flat in CSV and Parquet: a nested value (a list or a mapping) is
 written as its JSON text. The columns are fixed by the first write; a later
-record with an unknown field is an error, a missing field is null.
+record with an unknown field is an error, a missing field is null. In CSV, a
+text cell that a spreadsheet would run as a formula (starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``
+(:func:`neutralise_formulas`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from types import TracebackType
 from typing import IO, Protocol, runtime_checkable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -196,6 +200,8 @@ class Sink(AbstractContextManager["Sink"]):
                 self._writer = pq.ParquetWriter(str(self._tmp), table.schema)
         elif table.schema != self._schema:
             table = table.cast(self._schema)
+        if self.format is OutputFormat.CSV:
+            table = neutralise_formulas(table)
         self._writer.write_table(table)
 
     def close(self, *, keep: bool = True) -> None:
@@ -229,6 +235,33 @@ class Sink(AbstractContextManager["Sink"]):
         tb: TracebackType | None,
     ) -> None:
         self.close(keep=exc_type is None)
+
+
+#: A text cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (OWASP).
+
+    A seller id or an explanation such as ``=HYPERLINK(...)`` or ``@SUM(...)``
+    is written ``'=HYPERLINK(...)``: spreadsheets show it as text. Only text
+    columns change (a dictionary column through its dictionary, so its type
+    stays); numbers, negative ones included, stay numbers.
+    """
+    return pa.Table.from_arrays(
+        [pa.chunked_array([_quoted(c) for c in col.chunks], col.type) for col in table.columns],
+        schema=table.schema,
+    )
+
+
+def _quoted(chunk: pa.Array) -> pa.Array:
+    if isinstance(chunk, pa.DictionaryArray):
+        return pa.DictionaryArray.from_arrays(chunk.indices, _quoted(chunk.dictionary))
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return chunk
+    risky = pc.match_substring_regex(chunk, FORMULA_START)
+    return pc.if_else(risky, pc.binary_join_element_wise("'", chunk, ""), chunk)
 
 
 def _array(path: Path, name: str, values: list[object], typ: pa.DataType) -> pa.Array:
