@@ -300,10 +300,11 @@ def _average(use: MetricUse, index: int, w: Window, total: str, count: str) -> U
 
 def _sales_aggregates(prefix: str, p: OrderPredicates, w: Window) -> tuple[tuple[str, str], ...]:
     counted = f"{w.contains('ordered_at')} AND NOT {p.cancelled}"
+    priced = f"{counted} AND amount IS NOT NULL"  # an order without an amount has no currency
     return (
         (f"{prefix}_sum", f"sum(amount) FILTER (WHERE {counted})"),
-        (f"{prefix}_cmin", f"min(currency) FILTER (WHERE {counted})"),
-        (f"{prefix}_cmax", f"max(currency) FILTER (WHERE {counted})"),
+        (f"{prefix}_cmin", f"min(currency) FILTER (WHERE {priced})"),
+        (f"{prefix}_cmax", f"max(currency) FILTER (WHERE {priced})"),
     )
 
 
@@ -322,14 +323,17 @@ def _sales(use: MetricUse, index: int, p: OrderPredicates, w: Window, *, growth:
     prev = f"{HIDDEN}{index}_prev"
     aggregates += _sales_aggregates(prev, p, w.previous())
     multi_prev = safe(f"{prev}_cmin <> {prev}_cmax")
+    # one currency in each window is not enough: a USD sum is never divided by a EUR sum
+    across = safe(f"{cur}_cmin <> {prev}_cmin")
     value = (
-        f"CASE WHEN {multi_cur} OR {multi_prev} THEN NULL "
+        f"CASE WHEN {multi_cur} OR {multi_prev} OR {across} THEN NULL "
         f"WHEN coalesce({prev}_sum, 0) = 0 THEN NULL "
         f"ELSE (coalesce({cur}_sum, 0) - {prev}_sum)::DOUBLE / {prev}_sum END"
     )
     warning = (
         f"CASE WHEN {multi_cur} THEN [{cur}_cmin, {cur}_cmax] "
-        f"WHEN {multi_prev} THEN [{prev}_cmin, {prev}_cmax] END"
+        f"WHEN {multi_prev} THEN [{prev}_cmin, {prev}_cmax] "
+        f"WHEN {across} THEN [{prev}_cmin, {cur}_cmin] END"
     )
     outputs = ((use.name, value), (warn_alias, warning))
     return UseSql("orders", aggregates, outputs, None, "ordered_at", (w, w.previous()))

@@ -39,7 +39,7 @@ class Kind(Enum):
     DECIMAL = "decimal"
     RATING = "rating"  # a whole number 1-5
     ENUM = "enum"
-    CURRENCY = "currency"  # three upper-case letters (ISO 4217 shape)
+    CURRENCY = "currency"  # three letters (ISO 4217 shape), any case, stored upper case
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +299,8 @@ def _parse(spec: ColumnSpec, v: str, native: Native) -> str:
             f" THEN CAST({num} AS TINYINT) END"
         )
     if spec.kind is Kind.CURRENCY:
-        return f"CASE WHEN regexp_full_match({v}, '[A-Z]{{3}}') THEN {v} END"
+        # ISO 4217 codes are upper case; 'usd' is USD (compared and stored upper case).
+        return f"CASE WHEN regexp_full_match(upper({v}), '[A-Z]{{3}}') THEN upper({v}) END"
     if spec.kind is Kind.ENUM:
         # Not ``IN (...)``: DuckDB plans that as a join, which loses the file order of
         # the rows, hence their numbers (list_position is a plain function).

@@ -174,14 +174,27 @@ def _in(ts: datetime, bounds: tuple[datetime, datetime]) -> bool:
     return bounds[0] <= ts < bounds[1]
 
 
+def _currencies(
+    orders: Sequence[Row], bounds: tuple[datetime, datetime], as_of: datetime
+) -> set[str]:
+    """The currencies of the priced, counted orders (an order without amount has none)."""
+    return {
+        o["currency"]
+        for o in orders
+        if _in(o["ordered_at"], bounds)
+        and not _before(o.get("cancelled_at"), as_of)
+        and o.get("currency") is not None
+        and o.get("amount") is not None
+    }
+
+
 def _sales(orders: Sequence[Row], bounds: tuple[datetime, datetime], as_of: datetime) -> Any:
     counted = [
         o
         for o in orders
         if _in(o["ordered_at"], bounds) and not _before(o.get("cancelled_at"), as_of)
     ]
-    currencies = {o["currency"] for o in counted if o.get("currency") is not None}
-    if len(currencies) > 1:
+    if len(_currencies(orders, bounds, as_of)) > 1:
         return "multi"
     return float(sum(o["amount"] for o in counted if o.get("amount") is not None))
 
@@ -200,8 +213,10 @@ def metric_values(
         current = _sales(orders, bounds, as_of)
         if m == "gross_sales":
             return {name: None if current == "multi" else current}
-        previous = _sales(orders, (bounds[0] - use.window, bounds[0]), as_of)
-        if "multi" in (current, previous) or previous == 0:
+        before = (bounds[0] - use.window, bounds[0])
+        previous = _sales(orders, before, as_of)
+        both = _currencies(orders, bounds, as_of) | _currencies(orders, before, as_of)
+        if "multi" in (current, previous) or previous == 0 or len(both) > 1:
             return {name: None}
         return {name: (current - previous) / previous}
     if m.startswith("dsr_"):

@@ -443,6 +443,26 @@ def test_gross_sales_and_growth() -> None:
     assert rows["S2"]["sales_growth_rate"] is None
 
 
+def test_an_order_without_amount_brings_no_currency() -> None:
+    con = source(
+        orders=[order("o1", amount=30.0, currency="USD"), order("o2", amount=None, currency="EUR")]
+    )
+    assert facts(con, use("gross_sales"))[S1]["gross_sales"] == 30.0
+
+
+def test_growth_across_two_currencies_is_null_with_a_warning() -> None:
+    """USD this window, EUR the window before: the growth is not a USD sum over a EUR sum."""
+    con = source(
+        orders=[
+            order("o1", amount=30.0, currency="USD"),
+            order("o2", ordered=at(40), amount=10.0, currency="EUR"),
+        ]
+    )
+    result = compute_metrics(con, [use("sales_growth_rate")], AS_OF)
+    assert result.table.column("sales_growth_rate").to_pylist() == [None]
+    assert {w.metric for w in result.warnings} == {"sales_growth_rate"}
+
+
 def test_several_currencies_give_null_and_a_warning() -> None:
     """A seller with two currencies in the window gets null gross sales and a warning."""
     con = source(

@@ -77,7 +77,7 @@ CASES: dict[str, tuple[Tables, list[Expected]]] = {
         [("orders", 1, "amount", "bad_number")],
     ),
     "bad currency": (
-        {"orders": [order("O1", currency="usd"), order("O2", currency="USD")]},
+        {"orders": [order("O1", currency="US"), order("O2", currency="USD")]},
         [("orders", 1, "currency", "bad_currency")],
     ),
     "order timestamp before ordered_at": (
@@ -212,3 +212,14 @@ def test_each_reject_reason(tmp_path: Path, case: str, fmt: str) -> None:
         rejected = sum(1 for r in report.rejects if r.table == table)
         assert report.rows_read[table] == len(rows)
         assert report.rows_valid[table] == len(rows) - rejected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_currency_codes_are_read_case_insensitively(tmp_path: Path, fmt: str) -> None:
+    """'usd' is USD: a lower-case code is no reject (it used to drop the order from the
+    ODR, cancel and late-shipment denominators) and is stored upper case."""
+    tables = {"orders": [order("O1", currency="usd"), order("O2", currency="Eur")]}
+    report, con = load(write_source(tmp_path, tables, fmt))
+    assert list(report.rejects) == []
+    stored = con.execute("SELECT currency FROM orders ORDER BY order_id").fetchall()
+    assert stored == [("USD",), ("EUR",)]
