@@ -106,10 +106,34 @@ def _opened(
     try:
         relation = _relation(con, path)
         _check_columns(path, relation.columns, pack)
+        _check_one_row_per_seller(path, relation)
     except BaseException:
         con.close()
         raise
     return con, relation
+
+
+def _check_one_row_per_seller(path: Path, relation: duckdb.DuckDBPyRelation) -> None:
+    """FactsError naming a seller with two rows: a file holds one row per seller.
+
+    Two rows would give two decisions for one seller and ``as_of``, one of
+    them silently overriding the other in the store's history.
+    """
+    twice = _guarded(
+        path,
+        lambda: (
+            relation.aggregate("seller_id, count(*) AS n", "seller_id")
+            .filter("n > 1")
+            .order("seller_id")
+            .limit(1)
+            .fetchall()
+        ),
+    )
+    if twice:
+        seller, count = twice[0]
+        raise FactsError(
+            f"{path}: seller {seller!r} has {count} rows; a facts file holds one row per seller"
+        )
 
 
 def _check_columns(path: Path, columns: Sequence[str], pack: CompiledPack) -> None:

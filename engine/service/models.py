@@ -123,6 +123,20 @@ class EvaluationRequest(_Strict):
             raise ValueError("give exactly one of 'sellers' (metric facts) or 'events'")
         return self
 
+    @field_validator("sellers")
+    @classmethod
+    def _each_seller_once(cls, sellers: list[SellerIn] | None) -> list[SellerIn] | None:
+        first: dict[tuple[str, object], int] = {}
+        for index, seller in enumerate(sellers or ()):
+            key = (seller.seller_id, seller.as_of)
+            if key in first:
+                raise ValueError(
+                    f"seller {seller.seller_id!r} is given twice (sellers[{first[key]}] and "
+                    f"sellers[{index}]); give each seller once per as_of"
+                )
+            first[key] = index
+        return sellers
+
 
 class PackVersionRef(BaseModel):
     """The exact pack version that made decisions."""

@@ -13,6 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 from runkit import AS_OF, healthy_facts
 
@@ -200,3 +203,26 @@ def test_light_commands_import_no_heavy_library(args: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_same_seller_twice_in_a_facts_file_is_refused(tmp_path: Path, suffix: str) -> None:
+    """Two rows for one seller would be two decisions: one clear line, exit 2."""
+    pack = load_pack("amazon")
+    rows = [healthy_facts(pack, s, AS_OF) for s in ("S1", "S2", "S1")]
+    path = tmp_path / f"facts{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    elif suffix == ".csv":
+        pa_csv.write_csv(pa.Table.from_pylist(rows), path)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    done = _run(
+        "evaluate", "--pack", "amazon", "--facts", path, "--as-of", AS_OF.isoformat(),
+        "--out", tmp_path / "d.jsonl",
+    )  # fmt: skip
+    assert done.returncode == 2
+    line = _one_line(done)
+    assert "'S1' has 2 rows" in line
+    assert str(path) in line
+    assert not (tmp_path / "d.jsonl").exists()

@@ -1,5 +1,5 @@
-"""Dates at the calendar's ends are unusable input over HTTP: a 422 naming the field,
-never an OverflowError answered as a 500."""
+"""Requests are checked like rows are: dates at the calendar's ends, impossible offsets
+and a seller given twice are a 422 naming the field, never a 500 or two decisions."""
 
 from __future__ import annotations
 
@@ -69,3 +69,27 @@ def test_decision_query_dates_at_the_calendar_ends_are_a_422(
     )
     assert response.status_code == 422, response.text
     assert parameter in response.text
+
+
+def test_same_seller_twice_in_one_request_is_a_422(service: Service, seller: str) -> None:
+    """One seller twice in a request would be two decisions for one as_of."""
+    body = {
+        "pack": PACK,
+        "as_of": "2026-11-01",
+        "sellers": [
+            {"seller_id": seller, "facts": healthy_facts()},
+            {"seller_id": seller + "-b", "facts": healthy_facts()},
+            {"seller_id": seller, "facts": healthy_facts()},
+        ],
+    }
+    response = service.client.post(
+        "/v1/evaluations", json=body, headers=service.auth(Role.EVALUATOR)
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] == "sellers"
+    assert "sellers[0] and sellers[2]" in error["message"]
+    stored = service.client.get(
+        f"/v1/sellers/{seller}/decisions", headers=service.auth(Role.READER)
+    )
+    assert stored.json()["decisions"] == []
