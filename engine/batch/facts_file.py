@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sellerpolicy.engine.errors import FactsError
 from sellerpolicy.engine.evaluation.backends.python import fact_name
 from sellerpolicy.engine.evaluation.plans import leaves
+from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant, as_of_label
-from sellerpolicy.rules.catalog import has_counts
+from sellerpolicy.rules.catalog import CATALOG, MetricKind, has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics
 
 __all__ = ["FACT_FORMATS", "read_facts", "read_facts_columns", "required_fields"]
@@ -163,6 +166,7 @@ def _row_facts(  # noqa: PLR0917 - one row's context, two private callers
     path: Path,
     row: int,
     expected: str,
+    pack: CompiledPack,
 ) -> SellerFacts:
     """One row as :class:`SellerFacts`; FactsError naming the row for anything unusable."""
     instant = _row_as_of(record["as_of"], path, row)
@@ -174,9 +178,12 @@ def _row_facts(  # noqa: PLR0917 - one row's context, two private callers
     seller = record["seller_id"]
     if seller is None or seller == "":
         raise FactsError(f"{path}: row {row}: seller_id is missing")
-    return SellerFacts(
-        seller_id=str(seller), as_of=instant, values=_values(record, names, required, path, row)
-    )
+    values = _values(record, names, required, path, row)
+    problems = fact_problems(values, pack)
+    if problems:
+        first = problems[0]
+        raise FactsError(f"{path}: row {row}: {first.field} {first.message}")
+    return SellerFacts(seller_id=str(seller), as_of=instant, values=values)
 
 
 def _values(
@@ -190,6 +197,8 @@ def _values(
     out: dict[str, Number | None] = {}
     for name in names:
         value = record[name]
+        if isinstance(value, Decimal):  # DuckDB reads some JSON numbers as DECIMAL
+            value = int(value) if value == value.to_integral_value() else float(value)
         if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
             out[name] = value
         elif name in required:
@@ -236,13 +245,10 @@ def read_facts_columns(
     numeric = [f for f in kinds if f.name not in _KEY_COLUMNS and _numeric(f.type)]
     schema = pa.schema(
         [pa.field("seller_id", pa.string())]
-        + [
-            pa.field(f.name, pa.int64() if pa.types.is_integer(f.type) else pa.float64())
-            for f in numeric
-        ]
+        + [pa.field(f.name, pa.int64() if _whole_type(f.type) else pa.float64()) for f in numeric]
     )
     refused = [f.name for f in kinds if f.name in required and not _numeric(f.type)]
-    check = _BatchCheck(path, kinds.names, required, refused, as_of_label(as_of))
+    check = _BatchCheck(path, kinds.names, required, refused, as_of_label(as_of), pack=pack)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -259,7 +265,14 @@ def read_facts_columns(
 
 def _numeric(kind: pa.DataType) -> bool:
     """Whether a column's values are facts: integers and floats (as the row reader takes them)."""
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
+
+
+def _whole_type(kind: pa.DataType) -> bool:
+    """Integers, and decimals without a fraction (read as ``int64``)."""
+    return bool(pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale == 0))
 
 
 def _guarded(path: Path, read: Callable[[], _R]) -> _R:
@@ -286,8 +299,11 @@ class _BatchCheck:
         required: frozenset[str],
         refused: Sequence[str],
         expected: str,
+        *,
+        pack: CompiledPack,
     ) -> None:
         self._path, self._required, self._refused = path, required, refused
+        self._pack = pack
         self._names = [n for n in names if n not in _KEY_COLUMNS]
         self._expected = expected
         self._as_of_ok: dict[object, bool] = {}
@@ -312,8 +328,18 @@ class _BatchCheck:
             index = int(np.argmax(flags))
             row = self._rows + index + 1
             record = batch.slice(index, 1).to_pylist()[0]
-            _row_facts(record, self._names, self._required, self._path, row, self._expected)
+            _row_facts(
+                record, self._names, self._required, self._path, row, self._expected, self._pack
+            )
             raise FactsError(f"{self._path}: row {row}: unusable facts")  # pragma: no cover
+        # Rows whose numbers may contradict each other (a superset: exact equality of
+        # value and num / den) are checked one by one, as the row reader does.
+        for index in np.flatnonzero(_maybe_contradictory(batch, self._pack)).tolist():
+            record = batch.slice(index, 1).to_pylist()[0]
+            row = self._rows + index + 1
+            _row_facts(
+                record, self._names, self._required, self._path, row, self._expected, self._pack
+            )
         self._rows += batch.num_rows
 
     def _usable_as_of(self, value: object) -> bool:
@@ -321,6 +347,53 @@ class _BatchCheck:
             return as_of_label(_row_as_of(value, self._path, 0)) == self._expected
         except FactsError:
             return False
+
+
+def _maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArray[np.bool_]:
+    """Rows that may break :func:`~sellerpolicy.engine.metrics.checks.fact_problems`.
+
+    A superset, computed over the whole batch: negative or fractional counts,
+    a numerator above its denominator, one count without the other, a value
+    out of its range, or a value not exactly ``num / den``. Only these rows
+    are checked one by one.
+    """
+    names = set(batch.schema.names)
+
+    def column(name: str) -> npt.NDArray[np.float64] | None:
+        if name not in names:
+            return None
+        values = batch.column(name).cast(pa.float64()).fill_null(np.nan)
+        return np.asarray(values.to_numpy(zero_copy_only=False), np.float64)
+
+    flags = np.zeros(batch.num_rows, np.bool_)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        orders = column("orders")
+        if orders is not None:
+            flags |= (orders < 0) | (np.floor(orders) != orders) & ~np.isnan(orders)
+        for use in pack.metrics:
+            kind = CATALOG[use.metric].kind
+            value = column(use.name)
+            if kind is MetricKind.COUNT and value is not None:
+                flags |= (value < 0) | (np.floor(value) != value) & ~np.isnan(value)
+            if kind not in (MetricKind.RATE, MetricKind.AVERAGE):
+                continue
+            num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
+            if num is None or den is None:
+                if value is not None and (num is not None or den is not None):
+                    flags |= ~np.isnan(num if num is not None else den)  # type: ignore[arg-type]
+                if value is not None:
+                    low, high = (0.0, 1.0) if kind is MetricKind.RATE else (1.0, 5.0)
+                    flags |= (value < low) | (value > high)
+                continue
+            value = value if value is not None else np.full(batch.num_rows, np.nan)
+            expected = num / den
+            empty = (den == 0) | np.isnan(num) & np.isnan(den)
+            same = (value == expected) | np.isnan(value) & empty
+            flags |= ~same | (np.isnan(num) != np.isnan(den))
+            flags |= (num < 0) | (den < 0) | (np.floor(den) != den) & ~np.isnan(den)
+            if kind is MetricKind.RATE:
+                flags |= (num > den) | (np.floor(num) != num) & ~np.isnan(num)
+    return flags
 
 
 def _facts_chunks(
@@ -340,7 +413,7 @@ def _facts_chunks(
             chunk: list[SellerFacts] = []
             for record in batch.to_pylist():
                 row += 1
-                chunk.append(_row_facts(record, values, required, path, row, expected))
+                chunk.append(_row_facts(record, values, required, path, row, expected, pack))
             yield chunk
     except duckdb.Error as exc:
         raise _read_error(path, exc) from exc

@@ -23,6 +23,7 @@ from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
+from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.records import DecisionRecord, encode_json
@@ -134,6 +135,14 @@ def _facts(body: EvaluationRequest, pack: CompiledPack) -> list[SellerFacts]:
     if errors:
         detail = f"{len(errors)} unknown fact(s): see errors"
         raise ProblemError(422, "unknown_facts", detail, errors[:100])
+    for index, seller in enumerate(body.sellers or ()):
+        for problem in fact_problems(seller.facts, pack):
+            where = f"sellers[{index}].facts.{problem.field}"
+            message = f"{problem.field} {problem.message}"
+            errors.append(FieldError(where, message, json_path=f"$.{where}"))
+    if errors:
+        detail = f"{len(errors)} contradictory fact(s): see errors"
+        raise ProblemError(422, "contradictory_facts", detail, errors[:100])
     return found
 
 

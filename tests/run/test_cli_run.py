@@ -21,6 +21,8 @@ from sellerpolicy.engine.cli.app import main
 from sellerpolicy.rules import load_pack
 
 MAIN = "from sellerpolicy.engine.cli.app import main; main()"
+# 4 defective orders of 200: an ODR of 2%, counts and rate agreeing
+ODR_TWO_PERCENT = {"order_defect_rate": 0.02, "order_defect_rate__num": 4}
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def test_evaluate_writes_valid_decisions_and_prints_a_summary(
 def test_evaluate_from_a_facts_file_to_parquet(cli: Callable[..., Done], tmp_path: Path) -> None:
     """`evaluate --facts` reads a facts file; Parquet output keeps actions as JSON text."""
     pack = load_pack("amazon")
-    record = healthy_facts(pack, "S1", AS_OF) | {"order_defect_rate": 0.02}
+    record = healthy_facts(pack, "S1", AS_OF) | ODR_TWO_PERCENT
     facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps(record) + "\n")
     out = tmp_path / "d.parquet"
@@ -221,7 +223,7 @@ def test_exemptions_turn_enforced_actions_into_reported_ones(
 ) -> None:
     """An exemption for a seller's rule (from --exemptions) reports its action, unenforced."""
     pack = load_pack("amazon")
-    record = healthy_facts(pack, "S1", AS_OF) | {"order_defect_rate": 0.02}
+    record = healthy_facts(pack, "S1", AS_OF) | ODR_TWO_PERCENT
     facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps(record) + "\n")
     folder = tmp_path / "exemptions"

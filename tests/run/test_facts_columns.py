@@ -25,6 +25,7 @@ def _rows(n: int = 40) -> list[dict[str, object]]:
     for i, row in enumerate(rows):
         row["note"] = None if i % 3 else "vip"  # not a fact: text, ignored
         row["order_defect_rate__num"] = i
+        row["order_defect_rate"] = i / 200
     return rows
 
 

@@ -104,7 +104,8 @@ def test_summary_counts_statuses_actions_and_not_assessed(
     """The summary counts sellers per status, enforced actions per rule, not-assessed rules."""
     facts = _facts_file(tmp_path / "f.jsonl", amazon, AS_OF, cancels=10)
     rows = [json.loads(line) for line in facts.read_text().splitlines()]
-    rows[1]["on_time_delivery_rate"] = None
+    # not measured: no rate and no counts
+    rows[1] |= dict.fromkeys(["on_time_delivery_rate", *_counts("on_time_delivery_rate")])
     facts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = run_evaluation(amazon, facts_path=facts, as_of=AS_OF, out=tmp_path / "d.csv")
     assert isinstance(summary, RunSummary)
@@ -244,7 +245,7 @@ def test_csv_and_parquet_facts_decide_like_jsonl(
     """The same facts as CSV or Parquet give the same decisions as JSON lines."""
     jsonl = _facts_file(tmp_path / "f.jsonl", amazon, AS_OF, cancels=10)
     rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    rows[1]["valid_tracking_rate"] = None
+    rows[1] |= dict.fromkeys(["valid_tracking_rate", *_counts("valid_tracking_rate")])
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     other = tmp_path / f"f{suffix}"
     with open_sink(other) as sink:
@@ -257,3 +258,7 @@ def test_csv_and_parquet_facts_decide_like_jsonl(
         outputs.append({s: {**d, "decision_id": None} for s, d in decided.items()})
     assert outputs[0] == outputs[1]
     assert outputs[0]["S2"]["facts"]["valid_tracking_rate"] is None
+
+
+def _counts(name: str) -> tuple[str, str]:
+    return f"{name}__num", f"{name}__den"

@@ -93,3 +93,28 @@ def test_same_seller_twice_in_one_request_is_a_422(service: Service, seller: str
         f"/v1/sellers/{seller}/decisions", headers=service.auth(Role.READER)
     )
     assert stored.json()["decisions"] == []
+
+
+def test_contradictory_facts_are_a_422_naming_each_field(service: Service, seller: str) -> None:
+    """orders -5, or a rate of 0.0 over 1,000 of 2,000 orders: a 422 naming the fields,
+    nothing decided or stored (it used to answer "headroom -990")."""
+    facts = {
+        **healthy_facts(),
+        "orders": -5,
+        "cancellation_rate": 0.0,
+        "cancellation_rate__num": 1000,
+        "cancellation_rate__den": 2000,
+    }
+    body = {"pack": PACK, "as_of": "2026-11-01", "sellers": [{"seller_id": seller, "facts": facts}]}
+    response = service.client.post(
+        "/v1/evaluations", json=body, headers=service.auth(Role.EVALUATOR)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("contradictory_facts")
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(fields) == {"sellers[0].facts.orders", "sellers[0].facts.cancellation_rate"}
+    assert "0.5" in fields["sellers[0].facts.cancellation_rate"]
+    stored = service.client.get(
+        f"/v1/sellers/{seller}/decisions", headers=service.auth(Role.READER)
+    )
+    assert stored.json()["decisions"] == []

@@ -1,0 +1,120 @@
+"""Metric facts checked like rows are: counts, rates, averages that contradict nothing.
+
+Facts computed by :mod:`.compute` hold by construction; facts that arrive
+from a file or an HTTP request are checked here against the catalog before
+any rule reads them, so that ``orders: -5`` or a rate of ``0.0`` over
+``1,000 of 2,000`` cannot produce contradictory decisions ("headroom -990").
+
+For each metric use of a pack, by the catalog's kind of the metric:
+
+* count (``orders``): a whole number >= 0;
+* rate: ``__num`` and ``__den`` whole numbers >= 0 with ``__num <= __den``;
+  the value within 0..1, equal to ``__num / __den`` (relative tolerance
+  :data:`TOLERANCE`), and null when ``__den`` is 0;
+* average: ``__num`` (the sum) >= 0 and ``__den`` (the count) a whole number
+  >= 0; the value within the rating scale 1..5, equal to ``__num / __den``;
+* amount and growth: any finite number.
+
+A rate or an average may come without its counts (both absent or null: a
+marketplace's own report often gives the rate alone); one count without the
+other is an error. Every number is finite (the readers refuse NaN and
+infinity before this).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sellerpolicy.rules.catalog import CATALOG, MetricKind
+from sellerpolicy.rules.model import CompiledPack
+
+__all__ = ["TOLERANCE", "FactProblem", "fact_problems"]
+
+#: How far a rate or average may be from ``__num / __den`` (relative, for float rounding).
+TOLERANCE = 1e-9
+_SCALE = (1.0, 5.0)  # ratings
+
+
+@dataclass(frozen=True, slots=True)
+class FactProblem:
+    """One contradiction in a seller's facts: the field and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+def fact_problems(values: Mapping[str, object], pack: CompiledPack) -> list[FactProblem]:
+    """Every contradiction in one seller's ``values`` for the metric uses of ``pack``."""
+    problems: list[FactProblem] = []
+    orders = values.get("orders")
+    if orders is not None and not _whole(orders):
+        problems.append(FactProblem("orders", f"is {orders!r}: orders are a whole number >= 0"))
+    for use in pack.metrics:
+        kind = CATALOG[use.metric].kind
+        if kind is MetricKind.COUNT and use.name != "orders":  # orders: checked above
+            value = values.get(use.name)
+            if value is not None and not _whole(value):
+                message = f"is {value!r}: a count is a whole number >= 0"
+                problems.append(FactProblem(use.name, message))
+        elif kind in (MetricKind.RATE, MetricKind.AVERAGE):
+            problems.extend(_ratio(use.name, kind, values))
+    return problems
+
+
+def _ratio(name: str, kind: MetricKind, values: Mapping[str, object]) -> list[FactProblem]:
+    value, num, den = (values.get(f) for f in (name, f"{name}__num", f"{name}__den"))
+    problems: list[FactProblem] = []
+    rate = kind is MetricKind.RATE
+    if (num is None) != (den is None):
+        given, absent = ("__num", "__den") if den is None else ("__den", "__num")
+        return [FactProblem(f"{name}{absent}", f"is missing while {name}{given} is given")]
+    if value is not None and not _number(value):
+        return [FactProblem(name, f"is {value!r}, not a number")]
+    if num is not None:
+        if not (_whole(num) if rate else _number(num) and float(num) >= 0):  # type: ignore[arg-type]
+            what = "a whole number >= 0" if rate else "a number >= 0"
+            problems.append(FactProblem(f"{name}__num", f"is {num!r}: it must be {what}"))
+        if not _whole(den):
+            problems.append(FactProblem(f"{name}__den", f"is {den!r}: a whole number >= 0"))
+        if problems:
+            return problems
+        n, d = float(num), float(den)  # type: ignore[arg-type]
+        if rate and n > d:
+            problems.append(
+                FactProblem(f"{name}__num", f"{n:g} is above {name}__den {d:g} (a share of it)")
+            )
+            return problems
+        if d == 0:
+            if value is not None:
+                message = f"is {value!r} with {name}__den 0 (must be null)"
+                problems.append(FactProblem(name, message))
+            return problems
+        if value is None:
+            message = f"is null with {name}__den {d:g} (must be {n / d:g})"
+            problems.append(FactProblem(name, message))
+            return problems
+        expected = n / d
+        if not math.isclose(float(value), expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE):  # type: ignore[arg-type]
+            problems.append(
+                FactProblem(
+                    name,
+                    f"is {value!r} but {name}__num / {name}__den is {expected:g} ({n:g} of {d:g})",
+                )
+            )
+            return problems
+    if value is not None:
+        low, high = (0.0, 1.0) if rate else _SCALE
+        if not low <= float(value) <= high:  # type: ignore[arg-type]
+            scale = "a share (0..1)" if rate else f"an average rating ({low:g}..{high:g})"
+            problems.append(FactProblem(name, f"is {value!r}: it must be {scale}"))
+    return problems
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object) -> bool:
+    return _number(value) and float(value) >= 0 and float(value).is_integer()  # type: ignore[arg-type]
