@@ -97,10 +97,11 @@ class Policy:
         Raises :class:`~sellerpolicy.rules.PackError` with every diagnostic
         when the pack or an exemption document is invalid.
         """
+        pack = load_pack(ref)
         return cls(
-            load_pack(ref),
+            pack,
             backend=backend,
-            exemptions=[load_exemption(path) for path in exemptions],
+            exemptions=[load_exemption(path, pack) for path in exemptions],
             explain=explain,
         )
 

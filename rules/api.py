@@ -9,6 +9,7 @@ diagnostic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -85,12 +86,18 @@ def load_pack(ref: str | Path) -> CompiledPack:
     return pack
 
 
-def load_exemption(path: str | Path) -> Exemption:
-    """Load an exemption document; raise :class:`PackError` with all diagnostics."""
+def load_exemption(path: str | Path, pack: CompiledPack | None = None) -> Exemption:
+    """Load an exemption document; raise :class:`PackError` with all diagnostics.
+
+    With the ``pack`` it is used with, also the cross-checks of
+    :func:`exemption_diagnostics` (a pack or rule that does not exist).
+    """
     result, found = _run(Path(path), EXEMPTION_KIND, EXEMPTION_KIND)
     _raise_on_errors(found)
     if not isinstance(result, Exemption):  # pragma: no cover - see load_pack
         raise PackError(found)
+    if pack is not None:
+        _raise_on_errors(exemption_diagnostics(path, result, [pack]))
     return result
 
 
@@ -132,3 +139,49 @@ def resolve_pack(ref: str | Path) -> Path:
     )
     message = f"no pack {str(ref)!r}: not a file, a folder with pack.yaml, or a shipped pack"
     raise PackNotFoundError([Diagnostic(str(ref), 1, 1, "pack_not_found", "$", message, hint)])
+
+
+def exemption_diagnostics(
+    path: str | Path, exemption: Exemption, packs: Sequence[CompiledPack]
+) -> list[Diagnostic]:
+    """Cross-checks of an exemption against the packs at hand, located in its file.
+
+    Its ``pack`` must be one of ``packs`` or a shipped pack, and each of its
+    ``rules`` a rule of that pack when the pack is at hand. An exemption naming
+    a pack or rule that does not exist would silently exempt nothing.
+    """
+    by_id = {p.id: p for p in packs}
+    known = sorted({*by_id, *_shipped_ids()})
+    document, _ = load_yaml(Path(path))
+    file = str(path)
+
+    def at(json_path: str, code: str, message: str, hint: str | None) -> Diagnostic:
+        where = document.locate(json_path) if document is not None else None
+        line, column = (where.line, where.column) if where is not None else (1, 1)
+        return Diagnostic(file, line, column, code, json_path, message, hint)
+
+    pack = by_id.get(exemption.pack)
+    if pack is None:
+        if exemption.pack in known:
+            return []  # a shipped pack that is not the one at hand: nothing to check here
+        hint = did_you_mean(exemption.pack, known) or f"packs: {', '.join(known)}"
+        return [at("$.spec.pack", "unknown_pack", f"no pack {exemption.pack!r}", hint)]
+    rule_ids = [r.id for r in pack.rules]
+    found = []
+    for index, rule in enumerate(exemption.rules):
+        if rule not in rule_ids:
+            hint = did_you_mean(rule, rule_ids) or f"rules of {pack.id}: {', '.join(rule_ids)}"
+            message = f"pack {pack.id!r} has no rule {rule!r}"
+            found.append(at(f"$.spec.rules[{index}]", "unknown_rule", message, hint))
+    return found
+
+
+def _shipped_ids() -> list[str]:
+    ids = []
+    for path in shipped_packs():
+        document, _ = load_yaml(path)
+        data = document.data if document is not None else None
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        if isinstance(metadata, dict) and isinstance(metadata.get("id"), str):
+            ids.append(metadata["id"])
+    return ids

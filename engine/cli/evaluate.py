@@ -19,11 +19,9 @@ from sellerpolicy.engine.logs import LogFormat, configure_logging
 from sellerpolicy.engine.metrics.facts import check_as_of
 
 if TYPE_CHECKING:
-    from sellerpolicy.rules.model import Exemption
-
-if TYPE_CHECKING:
     from sellerpolicy.engine.batch.summary import Progress as RunProgress
     from sellerpolicy.engine.batch.summary import RunSummary
+    from sellerpolicy.rules.model import CompiledPack, Exemption
 
 EPILOG = """\
 Examples:
@@ -70,8 +68,12 @@ def parse_as_of(text: str) -> date | datetime:
     return value
 
 
-def load_exemptions(folder: Path | None) -> list[Exemption]:
-    """Every exemption document (``*.yaml``, ``*.yml``) in a folder, sorted by file name."""
+def load_exemptions(folder: Path | None, pack: CompiledPack) -> list[Exemption]:
+    """Every exemption document (``*.yaml``, ``*.yml``) in a folder, sorted by file name.
+
+    Each is checked against ``pack``: one naming a pack or rule that does not
+    exist is an error (it would exempt nothing).
+    """
     from sellerpolicy.rules import load_exemption
 
     if folder is None:
@@ -79,7 +81,7 @@ def load_exemptions(folder: Path | None) -> list[Exemption]:
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder", param_hint="--exemptions")
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    return [load_exemption(path) for path in files]
+    return [load_exemption(path, pack) for path in files]
 
 
 def summary_tables(summary: RunSummary) -> list[Table]:
@@ -215,7 +217,7 @@ def evaluate_command(
     configure_logging(log_format)
     when = parse_as_of(as_of)
     compiled = load_pack(pack)
-    documents = load_exemptions(exemptions)
+    documents = load_exemptions(exemptions, compiled)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -125,12 +125,19 @@ def default_kind(path: Path) -> str:
 
 def validate_paths(paths: Sequence[Path]) -> ValidationReport:
     """Check every document under ``paths``."""
-    from sellerpolicy.rules.api import check_document
+    from sellerpolicy.rules.api import check_document, exemption_diagnostics
+    from sellerpolicy.rules.model import CompiledPack, Exemption
 
+    checked = [(file, *check_document(file, default_kind(file))) for file in collect_files(paths)]
+    packs = [doc for _, doc, _ in checked if isinstance(doc, CompiledPack)]
     reports = []
-    for file in collect_files(paths):
-        _, found = check_document(file, default_kind(file))
-        reports.append(DocumentReport(str(file), tuple(found)))
+    for file, doc, found in checked:
+        crossed = (
+            exemption_diagnostics(file, doc, packs)  # validated with its pack: cross-check
+            if packs and isinstance(doc, Exemption)
+            else []
+        )
+        reports.append(DocumentReport(str(file), tuple(sorted([*found, *crossed]))))
     return ValidationReport(tuple(reports))
 
 
