@@ -59,6 +59,7 @@ from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import write_rejects
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
+from sellerpolicy.engine.store.runs import RunKind
 from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import CompiledPack
 
@@ -202,7 +203,7 @@ def run_distributed(
     stored = None
     if store_url is not None and not failures:
         mark = time.perf_counter()
-        stored = _record(pack, out, results, store_url, run_id)
+        stored = _record(pack, out, results, store_url, run_id, instant)
         stages["store"] = round(time.perf_counter() - mark, 3)
     totals: Counter[str] = Counter()
     for result in results:
@@ -228,17 +229,33 @@ def run_distributed(
     return summary
 
 
-def _record(
-    pack: CompiledPack, out: Path, results: list[PartitionResult], url: str, run_id: str
+def _record(  # noqa: PLR0917 - the driver's one call site
+    pack: CompiledPack,
+    out: Path,
+    results: list[PartitionResult],
+    url: str,
+    run_id: str,
+    as_of: datetime,
 ) -> str:
-    """Append every partition's decisions to the store, part by part; returns where."""
+    """Append every partition's decisions to the store, part by part; returns where.
+
+    The appends form one ``distributed`` run, complete once the last part is
+    in (failed if an append fails): a driver stopped half way leaves
+    decisions that are no history, and a rerun replaces them.
+    """
     with DecisionStore(url) as store:
-        for result in sorted(results, key=lambda r: r.index):
-            if result.file is None:
-                continue
-            for batch in pq.ParquetFile(out / result.file).iter_batches(HISTORY_CHUNK):
-                records = [DecisionRecord.of(d) for d in decisions_from_batch(batch, pack)]
-                store.append(pack, records, run_id=run_id)
+        store.start_run(pack, as_of, RunKind.DISTRIBUTED, run_id=run_id)
+        try:
+            for result in sorted(results, key=lambda r: r.index):
+                if result.file is None:
+                    continue
+                for batch in pq.ParquetFile(out / result.file).iter_batches(HISTORY_CHUNK):
+                    records = [DecisionRecord.of(d) for d in decisions_from_batch(batch, pack)]
+                    store.append(pack, records, run_id=run_id)
+        except BaseException:
+            store.fail_run(run_id)
+            raise
+        store.complete_run(run_id)
         return store.where
 
 

@@ -45,6 +45,7 @@ from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
+from sellerpolicy.engine.store.runs import RunKind
 from sellerpolicy.rules.model import CompiledPack, Exemption
 
 from .backends import select_backend
@@ -131,8 +132,11 @@ def run_evaluation(
     (written on every run, empty when there are none); ``strict`` makes any
     reject a :class:`StrictRejectsError` before anything is evaluated. The
     output file appears only when the run succeeds; the store is appended
-    chunk by chunk (one transaction each), so a run that fails part-way
-    leaves its finished chunks in the store under its ``run_id``. ``chunk_size``
+    chunk by chunk (one transaction each) under a run recorded as
+    ``started``, marked ``complete`` once the output is in place (``failed``
+    on an error): until then its decisions are no history, and completing
+    it replaces the decisions an earlier run of the same pack version and
+    ``as_of`` made for the same sellers (:mod:`sellerpolicy.engine.store.runs`). ``chunk_size``
     defaults to :data:`RECORD_CHUNK` sellers, or :data:`COLUMNAR_CHUNK` when
     no per-seller record is built (``.arrows`` output, no store). ValueError
     for an unknown output extension or a ``chunk_size`` under 1.
@@ -150,9 +154,9 @@ def run_evaluation(
     tally = Tally()
     rejects, rejects_path = 0, None
     with ExitStack() as stack:
-        store = stack.enter_context(DecisionStore(store_url)) if store_url else None
         if (source is None) == (facts_path is None):
             raise ValueError("give exactly one of source and facts_path")
+        store = _open_run(stack, store_url, pack, instant, run_id) if store_url else None
         metrics_table, evidence = None, None
         if source is not None:
             con = stack.enter_context(duckdb.connect())
@@ -248,6 +252,29 @@ def run_evaluation(
         seconds={k: round(v, 3) for k, v in summary.durations.items()},
     )
     return summary
+
+
+def _open_run(
+    stack: ExitStack, store_url: str, pack: CompiledPack, as_of: datetime, run_id: str
+) -> DecisionStore:
+    """Open the store and record the run; on leaving ``stack`` mark it complete, or failed.
+
+    Registered before the output sink, so the run completes only after the
+    output file is in place: a run that stops anywhere before leaves
+    decisions that are no history, and its rerun replaces them.
+    """
+    store = stack.enter_context(DecisionStore(store_url))
+    store.start_run(pack, as_of, RunKind.BATCH, run_id=run_id)
+
+    def finish(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is None:
+            store.complete_run(run_id)
+        else:
+            store.fail_run(run_id)
+        return False
+
+    stack.push(finish)
+    return store
 
 
 def _bulk(engine: Backend, explain: ExplainLevel) -> bool:

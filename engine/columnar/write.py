@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -98,13 +99,16 @@ def write_decisions(
     if first is None:
         raise ValueError(f"{path}: no decision batches to write (empty input)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name beside the target, renamed when complete: a
+    # run stopped at any point (even killed) never leaves a partial file at ``out``.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     schema = first.schema
     pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
     failures: list[BaseException] = []
 
     def drain() -> None:
         try:
-            with _open(path, schema, compression) as writer:
+            with _open(temporary, schema, compression, kind) as writer:
                 while (batch := pending.get()) is not None:
                     writer.write_batch(batch)
         except BaseException as exc:  # handed to the caller's thread below
@@ -127,20 +131,23 @@ def write_decisions(
     except BaseException:
         pending.put(None)
         thread.join()
-        path.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     pending.put(None)
     thread.join()
     if failures:
-        path.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise failures[0]
+    temporary.replace(path)
     return rows
 
 
 @contextlib.contextmanager
-def _open(path: Path, schema: pa.Schema, compression: str | None) -> Iterator[_BatchWriter]:
-    """A batch writer on ``path``, Parquet or Arrow IPC stream by its suffix."""
-    if path.suffix.lower() == ".parquet":
+def _open(
+    path: Path, schema: pa.Schema, compression: str | None, kind: str
+) -> Iterator[_BatchWriter]:
+    """A batch writer on ``path``: Parquet for ``kind`` ``.parquet``, else an Arrow IPC stream."""
+    if kind == ".parquet":
         options = {**parquet_options(schema), "compression": compression or "snappy"}
         with pq.ParquetWriter(path, schema, **options) as writer:
             yield writer

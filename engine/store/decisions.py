@@ -19,6 +19,13 @@ Two tables, written together and never updated:
     one row per rule that fired: what escalation reads (decisions written
     before migration 0002 have a row for every rule here and no ``rules``).
 
+Every append belongs to a run (``runs``, :mod:`.runs`): a batch run is
+``started`` before its first chunk and ``complete`` after its last, a
+service request is recorded and completed in its one transaction. Decisions
+of a run that did not complete are no history, and completing a run deletes
+the decisions other runs of its kind made for the same seller, pack version
+and ``as_of``: one decision per seller, pack version, ``as_of`` and run kind.
+
 Appends send positional rows with JSON encoded once, compactly, before the
 insert (no ORM objects, no per-row JSON type processing): on SQLite straight
 to the driver cursor's ``executemany`` with an ``INSERT`` compiled once per
@@ -74,6 +81,7 @@ from .history import BatchHistory, Evaluation, SqliteSellerHistory, load_history
 from .migrations import upgrade
 from .reads import ID_CHUNK, page_of, page_query, read_decisions
 from .records import DecisionPage, DecisionRecord, StoredDecision, encode_json, naive_utc
+from .runs import RunKind, RunState, complete_run, fail_run, insert_run
 from .sqlite import (
     CHECKPOINT_SECONDS,
     Checkpointer,
@@ -201,6 +209,25 @@ class DecisionStore:
         with self._guard("reach"), self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def start_run(
+        self, pack: CompiledPack, as_of: datetime, kind: RunKind, run_id: str | None = None
+    ) -> str:
+        """Record a new run as ``started``; return its id (see :mod:`.runs`)."""
+        run_id = run_id or str(uuid.uuid4())
+        with self._guard("write to"), self._engine.begin() as connection:
+            insert_run(connection, run_id, pack, as_of, kind=kind)
+        return run_id
+
+    def complete_run(self, run_id: str) -> int:
+        """Mark a run complete, deleting what it supersedes; return decisions deleted."""
+        with self._guard("write to"), self._engine.begin() as connection:
+            return complete_run(connection, run_id)
+
+    def fail_run(self, run_id: str) -> None:
+        """Mark a run failed: its decisions are no history."""
+        with self._guard("write to"), self._engine.begin() as connection:
+            fail_run(connection, run_id)
+
     def append(
         self,
         pack: CompiledPack,
@@ -209,6 +236,7 @@ class DecisionStore:
         run_id: str,
         evaluated_at: datetime | None = None,
         wait: bool = True,
+        whole_run: tuple[RunKind, datetime] | None = None,
     ) -> list[str]:
         """Append decisions (one transaction); return their decision ids.
 
@@ -216,7 +244,10 @@ class DecisionStore:
         with ``COPY ... FROM STDIN`` (several times faster for large batches).
         ``wait=False`` (SQLite; ignored elsewhere): when another connection
         holds the write lock, raise :class:`StoreBusyError` at once, having
-        written nothing, instead of waiting for the lock.
+        written nothing, instead of waiting for the lock. ``whole_run`` (its
+        kind and ``as_of``): these records are a whole run, recorded and
+        completed in the same transaction (a service request). Otherwise the
+        run is one that :meth:`start_run` began.
         """
         when = naive_utc(evaluated_at or datetime.now(UTC))
         ids = [r.decision_id or str(uuid.uuid4()) for r in records]
@@ -249,6 +280,10 @@ class DecisionStore:
             else:
                 self._write(connection, decisions_table, decision_rows)
             self._write(connection, decision_rules_table, rule_rows)  # the lock is held now
+            if whole_run is not None:
+                kind, as_of = whole_run
+                insert_run(connection, run_id, pack, as_of, kind=kind, state=RunState.STARTED)
+                complete_run(connection, run_id)
         return ids
 
     def _write(self, connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:

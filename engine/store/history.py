@@ -21,6 +21,8 @@ from sellerpolicy.engine.evaluation.history import streak_length
 from sellerpolicy.engine.store.migrations.schema import decision_rules_table, decisions_table
 from sellerpolicy.rules.model import CompiledPack
 
+from .runs import INCOMPLETE
+
 __all__ = ["BatchHistory", "Evaluation", "SqliteSellerHistory", "load_history"]
 
 _D = decisions_table.c
@@ -92,6 +94,7 @@ def _history_query() -> Select[str, datetime, str, str | None]:
             _D.pack_id == bindparam("pack_id"),
             _D.seller_id.in_(bindparam("seller_ids", expanding=True)),
             _D.as_of < bindparam("before"),
+            _D.run_id.not_in(INCOMPLETE),
         )
         .subquery()
     )
@@ -114,6 +117,7 @@ def _seller_history_query() -> Select[str, datetime, str, str | None]:
         _D.seller_id == bindparam("seller_id"),
         _D.pack_id == bindparam("pack_id"),
         _D.as_of < bindparam("before"),
+        _D.run_id.not_in(INCOMPLETE),
     )
     newest = (
         select(_D.as_of).distinct().where(*mine).order_by(_D.as_of.desc()).limit(bindparam("depth"))

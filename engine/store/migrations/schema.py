@@ -30,8 +30,10 @@ __all__ = [
     "audit_table",
     "decision_rules_table",
     "decisions_table",
+    "idempotency_keys_table",
     "metadata",
     "pack_versions_table",
+    "runs_table",
 ]
 
 
@@ -105,6 +107,30 @@ audit_table = Table(
     Column("from_version", String(100), nullable=True),
     Column("to_version", String(100), nullable=True),
     Column("detail", Text(), nullable=True),
+)
+
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("pack_id", String(200), nullable=False),
+    Column("pack_version", String(100), nullable=False),
+    Column("pack_digest", String(80), nullable=False),
+    Column("as_of", DateTime(), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("started_at", DateTime(), nullable=False),
+    Column("finished_at", DateTime(), nullable=True),
+)
+
+idempotency_keys_table = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("run_id", String(36), nullable=False),
+    Column("response", Text(), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
 )
 
 api_keys_table = Table(
