@@ -39,3 +39,24 @@ def postgres_schema(prefix: str = "sp_test") -> Iterator[str]:
         with engine.begin() as con:
             con.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def fresh_postgres_database(prefix: str = "sp_test") -> Iterator[str]:
+    """Yield the URL of a fresh database once (for a process that takes a URL, not
+    a schema); drop it afterwards. Skips or fails like :func:`postgres_schema`."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as con:
+            con.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as con:
+            con.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

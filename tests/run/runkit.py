@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import Compare, CompiledPack, Op
 
 AS_OF = date(2026, 11, 1)
+ROOT = Path(__file__).resolve().parents[2]
+#: Python code running the console script's entry point (``sellerpolicy ARGS``).
+MAIN = "from sellerpolicy.engine.cli.root import main; main()"
+
+
+def run_cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``sellerpolicy ARGS`` in a fresh process from the repository root, as a user runs it.
+
+    ``COLUMNS`` is wide so that no message is wrapped: one message, one line.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", MAIN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "400", **(env or {})},
+    )
 
 
 def healthy_facts(pack: CompiledPack, seller_id: str, as_of: date) -> dict[str, object]:

@@ -8,7 +8,6 @@ debug level only).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,26 +16,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from runkit import AS_OF, healthy_facts
+from runkit import AS_OF, MAIN, ROOT, healthy_facts, run_cli
 
 from sellerpolicy.engine.cli import validate as validate_module
 from sellerpolicy.engine.logs import configure_logging
 from sellerpolicy.rules import load_pack
-
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = "from sellerpolicy.engine.cli.root import main; main()"
-
-
-def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture
@@ -56,7 +40,7 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def test_unknown_pack_is_unusable_input(facts: Path, tmp_path: Path) -> None:
     """An unknown pack exits 2 with one line naming it and the shipped packs."""
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "nosuchpack", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / "d.jsonl",
     )  # fmt: skip
@@ -68,7 +52,7 @@ def test_unknown_pack_is_unusable_input(facts: Path, tmp_path: Path) -> None:
 
 def test_missing_output_folder_is_unusable_input(facts: Path) -> None:
     """An --out in a folder that does not exist exits 2 before any work, one line."""
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", "/nonexistent/x.jsonl",
     )  # fmt: skip
@@ -83,7 +67,7 @@ def test_missing_output_folder_is_unusable_input(facts: Path) -> None:
     "as_of", ["2026-13-45", "2026-02-30", "99999-01-01", "0001-01-01", "9999-12-31"]
 )
 def test_out_of_range_date_is_unusable_input(facts: Path, tmp_path: Path, as_of: str) -> None:
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", as_of,
         "--out", tmp_path / "d.jsonl",
     )  # fmt: skip
@@ -96,7 +80,7 @@ def test_metrics_at_the_calendar_ends_is_unusable_input(
     small_source: Path, tmp_path: Path, as_of: str
 ) -> None:
     """A window reaching past year 1 or 9999 is exit 2, not an OverflowError (exit 3)."""
-    done = _run(
+    done = run_cli(
         "metrics", "--pack", "amazon", "--source", small_source, "--as-of", as_of,
         "--out", tmp_path / "m.jsonl",
     )  # fmt: skip
@@ -106,18 +90,18 @@ def test_metrics_at_the_calendar_ends_is_unusable_input(
 
 def test_usage_error_is_one_line(tmp_path: Path) -> None:
     """Click's usage errors keep their message, on one line, with where to find help."""
-    done = _run("evaluate", "--pack", "amazon", "--as-of", "2026-11-01", "--out", "d.jsonl")
+    done = run_cli("evaluate", "--pack", "amazon", "--as-of", "2026-11-01", "--out", "d.jsonl")
     assert done.returncode == 2
     line = _one_line(done)
     assert "--source" in line
     assert "sellerpolicy evaluate --help" in line
-    unknown = _run("evaluate", "--no-such-option")
+    unknown = run_cli("evaluate", "--no-such-option")
     assert unknown.returncode == 2
     assert "--no-such-option" in _one_line(unknown)
 
 
 def test_no_arguments_prints_help_and_exits_2() -> None:
-    done = _run()
+    done = run_cli()
     assert done.returncode == 2
     assert "validate" in done.stdout
     assert done.stderr == ""
@@ -217,7 +201,7 @@ def test_same_seller_twice_in_a_facts_file_is_refused(tmp_path: Path, suffix: st
         pa_csv.write_csv(pa.Table.from_pylist(rows), path)
     else:
         pq.write_table(pa.Table.from_pylist(rows), path)
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", path, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / "d.jsonl",
     )  # fmt: skip

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -15,12 +13,11 @@ from pathlib import Path
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
-from runkit import AS_OF, healthy_facts
+from runkit import AS_OF, healthy_facts, run_cli
 
 from sellerpolicy.engine.cli.app import main
 from sellerpolicy.rules import load_pack
 
-MAIN = "from sellerpolicy.engine.cli.app import main; main()"
 # 4 defective orders of 200: an ODR of 2%, counts and rate agreeing
 ODR_TWO_PERCENT = {"order_defect_rate": 0.02, "order_defect_rate__num": 4}
 
@@ -48,18 +45,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return Done(code if isinstance(code, int) else 0, captured.out, captured.err)
 
     return run
-
-
-def _subprocess(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    wide = {**os.environ, "COLUMNS": "400"}  # no wrapping: one message is one line
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=wide,
-    )
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -123,7 +108,7 @@ def test_unusable_facts_give_one_message_and_exit_2(tmp_path: Path, problem: str
         del record["late_shipment_rate_10d"]
         facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps(record) + "\n")
-    done = _subprocess(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / "d.jsonl",
     )  # fmt: skip

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from runkit import AS_OF, healthy_facts
+from runkit import AS_OF, healthy_facts, run_cli
 
 from sellerpolicy.engine.batch.sinks import open_sink
 from sellerpolicy.rules import load_pack
@@ -64,13 +61,9 @@ def test_evaluate_to_csv_neutralises_a_hostile_seller_id(tmp_path: Path, seller:
     facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps(healthy_facts(load_pack("amazon"), seller, AS_OF)) + "\n")
     out = tmp_path / "decisions.csv"
-    done = subprocess.run(
-        [
-            sys.executable, "-c", "from sellerpolicy.engine.cli.root import main; main()",
-            "evaluate", "--pack", "amazon", "--facts", str(facts), "--as-of", AS_OF.isoformat(),
-            "--out", str(out),
-        ],
-        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
+    done = run_cli(
+        "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
+        "--out", out,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (row,) = _rows(out)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runkit import AS_OF, healthy_facts
+from runkit import AS_OF, healthy_facts, run_cli
 
 from sellerpolicy.engine.batch.facts_file import _maybe_contradictory
 from sellerpolicy.engine.metrics.checks import fact_problems
@@ -26,7 +24,6 @@ from sellerpolicy.rules import load_pack
 
 PACK = load_pack("amazon")
 ODR = "order_defect_rate"
-MAIN = "from sellerpolicy.engine.cli.root import main; main()"
 
 
 def _facts(**changes: object) -> dict[str, Any]:
@@ -110,16 +107,6 @@ def test_batch_prefilter_flags_every_contradictory_row(
             assert flags[index], record
 
 
-def _run(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     ("backend", "out"),
     [("python", "d.jsonl"), ("vector", "d.arrows"), ("vector", "d.jsonl")],
@@ -133,7 +120,7 @@ def test_contradictory_facts_file_row_stops_naming_row_and_field(
     rows[1]["seller_id"] = "S2"
     facts = tmp_path / "facts.jsonl"
     facts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / out, "--backend", backend,
     )  # fmt: skip
@@ -150,7 +137,7 @@ def test_rate_contradiction_in_a_parquet_file(tmp_path: Path) -> None:
     rows[1]["seller_id"] = "S2"
     facts = tmp_path / "facts.parquet"
     pq.write_table(pa.Table.from_pylist(rows), facts)
-    done = _run(
+    done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / "d.arrows",
     )  # fmt: skip

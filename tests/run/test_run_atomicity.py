@@ -7,21 +7,19 @@ once the store holds a random number of its decisions (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pgkit import POSTGRES_URL
-from runkit import AS_OF
-from sqlalchemy import create_engine, func, select, text
+from pgkit import fresh_postgres_database
+from runkit import AS_OF, MAIN
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sellerpolicy.engine.generate.marketplace import generate
@@ -32,7 +30,6 @@ from sellerpolicy.rules import load_pack
 
 SELLERS = 1500
 CHUNK = 10
-MAIN = "from sellerpolicy.engine.cli.root import main; main()"
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +42,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """The URL of a fresh PostgreSQL database, dropped afterwards."""
-    name = f"sp_atomic_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as con:
-            con.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as con:
-            con.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_postgres_database()
 
 
 def _evaluate(source: Path, out: Path, store: str) -> subprocess.Popen[str]:
