@@ -1,4 +1,4 @@
-"""The metric catalog of ``shared/spec/domain.md``: names, kinds and knobs.
+"""The metric catalog: names, kinds and knobs, as the domain defines them.
 
 Names here are fixed by the data contract. Each metric lists the knobs that
 apply to it (domain.md: "knobs apply only to the metrics whose row lists
@@ -209,5 +209,19 @@ DEFAULT_WINDOW = timedelta(days=30)
 
 
 def has_counts(kind: MetricKind) -> bool:
-    """Whether facts carry ``<name>__num`` and ``<name>__den`` for this kind."""
+    """Whether the value is a share or mean of counted things (orders, ratings).
+
+    Their ``__den`` is a volume (what ``min_orders`` checks) and their counts
+    give the distance to compliance in orders.
+    """
     return kind in (MetricKind.RATE, MetricKind.AVERAGE)
+
+
+def counts_in_facts(kind: MetricKind) -> bool:
+    """Whether facts carry ``<name>__num`` and ``<name>__den`` beside the value.
+
+    Rates and averages (:func:`has_counts`), and growth: ``__num`` is the
+    current window's sum minus the previous one's, ``__den`` the previous
+    window's sum, so that the value is ``__num / __den`` like every rate.
+    """
+    return has_counts(kind) or kind is MetricKind.GROWTH

@@ -375,6 +375,15 @@ def _maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArr
             value = column(use.name)
             if kind is MetricKind.COUNT and value is not None:
                 flags |= (value < 0) | (np.floor(value) != value) & ~np.isnan(value)
+            if kind is MetricKind.GROWTH:
+                num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
+                if num is not None and den is not None and value is not None:
+                    empty = (den == 0) | np.isnan(num) & np.isnan(den)
+                    flags |= ~((value == num / den) | np.isnan(value) & empty)
+                    flags |= np.isnan(num) != np.isnan(den)
+                elif num is not None or den is not None:
+                    flags |= True
+                continue
             if kind not in (MetricKind.RATE, MetricKind.AVERAGE):
                 continue
             num, den = column(f"{use.name}__num"), column(f"{use.name}__den")

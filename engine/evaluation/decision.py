@@ -2,9 +2,9 @@
 
 Plain frozen values, built by :mod:`sellerpolicy.engine.evaluation.evaluate` and read by
 every sink (files, the decision store, the HTTP reply). :meth:`Decision.to_json`
-is the data-contract shape (``shared/spec/data-contract.md``, "Output:
-decisions") plus three extra keys: ``decision_id``, ``rules`` and ``scores``;
-``schemas/decision.schema.json`` says the same in machine form.
+is the data-contract shape of a decision record plus three extra keys:
+``decision_id``, ``rules`` and ``scores``; ``schemas/decision.schema.json``
+says the same in machine form.
 """
 
 from __future__ import annotations

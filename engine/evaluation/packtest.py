@@ -30,7 +30,7 @@ from pathlib import Path
 from sellerpolicy.engine.evaluation.backends.protocol import Backend
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant
 from sellerpolicy.rules import load_pack, load_packtest, shipped_packs
-from sellerpolicy.rules.catalog import MetricKind, has_counts
+from sellerpolicy.rules.catalog import MetricKind, counts_in_facts
 from sellerpolicy.rules.diagnostics import Diagnostic, PackError, PackNotFoundError
 from sellerpolicy.rules.model import Compare, CompiledPack, Field, Op, Rule
 from sellerpolicy.rules.packtest_doc import PackTestCase
@@ -173,7 +173,7 @@ def fact_names(pack: CompiledPack) -> frozenset[str]:
     names = {"orders"}
     for use in pack.metrics:
         names.add(use.name)
-        if has_counts(use.kind):
+        if counts_in_facts(use.kind):
             names |= {f"{use.name}__num", f"{use.name}__den"}
     return frozenset(names)
 

@@ -13,7 +13,10 @@ For each metric use of a pack, by the catalog's kind of the metric:
   :data:`TOLERANCE`), and null when ``__den`` is 0;
 * average: ``__num`` (the sum) >= 0 and ``__den`` (the count) a whole number
   >= 0; the value within the rating scale 1..5, equal to ``__num / __den``;
-* amount and growth: any finite number.
+* amount: any finite number;
+* growth: any finite number, equal to ``__num / __den`` (the current window's
+  sum minus the previous one's, over the previous one's) when they are
+  given, and null when ``__den`` is 0.
 
 A rate or an average may come without its counts (both absent or null: a
 marketplace's own report often gives the rate alone); one count without the
@@ -60,7 +63,36 @@ def fact_problems(values: Mapping[str, object], pack: CompiledPack) -> list[Fact
                 problems.append(FactProblem(use.name, message))
         elif kind in (MetricKind.RATE, MetricKind.AVERAGE):
             problems.extend(_ratio(use.name, kind, values))
+        elif kind is MetricKind.GROWTH:
+            problems.extend(_growth(use.name, values))
     return problems
+
+
+def _growth(name: str, values: Mapping[str, object]) -> list[FactProblem]:
+    """Growth: any finite number, ``__num / __den`` when its counts are given."""
+    value, num, den = (values.get(f) for f in (name, f"{name}__num", f"{name}__den"))
+    if (num is None) != (den is None):
+        given, absent = ("__num", "__den") if den is None else ("__den", "__num")
+        return [FactProblem(f"{name}{absent}", f"is missing while {name}{given} is given")]
+    for field, x in ((name, value), (f"{name}__num", num), (f"{name}__den", den)):
+        if x is not None and not _number(x):
+            return [FactProblem(field, f"is {x!r}, not a number")]
+    if num is None or den is None:
+        return []
+    n, d = float(num), float(den)  # type: ignore[arg-type]
+    if d == 0:
+        if value is not None:
+            return [FactProblem(name, f"is {value!r} with {name}__den 0 (must be null)")]
+        return []
+    if value is None or not math.isclose(
+        float(value),  # type: ignore[arg-type]
+        n / d,
+        rel_tol=TOLERANCE,
+        abs_tol=TOLERANCE,
+    ):
+        message = f"is {value!r} but {name}__num / {name}__den is {n / d:g}"
+        return [FactProblem(name, message)]
+    return []
 
 
 def _ratio(name: str, kind: MetricKind, values: Mapping[str, object]) -> list[FactProblem]:

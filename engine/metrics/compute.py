@@ -3,10 +3,10 @@
 :func:`compute_metrics` reads the canonical tables of ``engine/sources/tables.py``
 from a DuckDB connection and returns one row per seller appearing in
 ``orders`` or ``messages``: ``seller_id``, ``as_of``, ``orders``, then for
-every metric use its value under the use's name and, for rates and averages,
-``<name>__num`` / ``<name>__den``. Definitions follow ``shared/spec/domain.md``
-exactly; the SQL lives in :mod:`sellerpolicy.engine.metrics.sql` and
-:mod:`sellerpolicy.engine.metrics.relation`.
+every metric use its value under the use's name and, for rates, averages
+and growth, ``<name>__num`` / ``<name>__den``. Definitions follow the metric
+catalog (:mod:`sellerpolicy.rules.catalog`) exactly; the SQL lives in
+:mod:`sellerpolicy.engine.metrics.sql` and :mod:`sellerpolicy.engine.metrics.relation`.
 
 The work is one scan of ``orders`` (restricted to the union of the windows),
 left-joined only with the event tables the uses need, each pre-aggregated per
@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sellerpolicy.rules.catalog import has_counts
+from sellerpolicy.rules.catalog import counts_in_facts
 from sellerpolicy.rules.model import MetricUse
 
 from .facts import Number, SellerFacts, as_of_instant, as_of_label
@@ -98,7 +98,7 @@ def fact_columns(uses: Sequence[MetricUse]) -> list[str]:
         if use.name == "orders":
             continue
         columns.append(use.name)
-        if has_counts(use.kind):
+        if counts_in_facts(use.kind):
             columns += [f"{use.name}__num", f"{use.name}__den"]
     return columns
 

@@ -335,5 +335,18 @@ def _sales(use: MetricUse, index: int, p: OrderPredicates, w: Window, *, growth:
         f"WHEN {multi_prev} THEN [{prev}_cmin, {prev}_cmax] "
         f"WHEN {across} THEN [{prev}_cmin, {cur}_cmin] END"
     )
-    outputs = ((use.name, value), (warn_alias, warning))
-    return UseSql("orders", aggregates, outputs, None, "ordered_at", (w, w.previous()))
+    mixed = f"{multi_cur} OR {multi_prev} OR {across}"
+    grown: tuple[tuple[str, str], ...] = (
+        (use.name, value),
+        (
+            f"{use.name}__num",
+            f"CASE WHEN {mixed} THEN NULL "
+            f"ELSE (coalesce({cur}_sum, 0) - coalesce({prev}_sum, 0))::DOUBLE END",
+        ),
+        (
+            f"{use.name}__den",
+            f"CASE WHEN {mixed} THEN NULL ELSE coalesce({prev}_sum, 0)::DOUBLE END",
+        ),
+        (warn_alias, warning),
+    )
+    return UseSql("orders", aggregates, grown, None, "ordered_at", (w, w.previous()))

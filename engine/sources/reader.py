@@ -1,6 +1,6 @@
 """Read a source, validate every row, register the valid rows in DuckDB.
 
-A source (``shared/spec/data-contract.md``) is a directory of
+A source (the data contract's input tables, ``schemas/<table>.schema.json``) is a directory of
 ``<table>.csv|.parquet|.jsonl`` files or a DuckDB database file with tables of
 the same names. :func:`load_source` reads it with DuckDB (files are scanned
 directly, never loaded into Python), validates all rows set-wise in SQL, and

@@ -1,7 +1,7 @@
 """Rejected input rows: the value, where they are written, and how.
 
 A reject is one source row that breaks the data contract
-(``shared/spec/data-contract.md``, "Bad input"). It is never silently dropped:
+(the table schemas in ``schemas/``). It is never silently dropped:
 ``engine.sources`` collects one :class:`Reject` per rejected row (the first
 problem found in that row) and the command that ran writes them beside its
 output as ``<output name without extension>.rejects.jsonl``.

@@ -216,9 +216,11 @@ def metric_values(
         before = (bounds[0] - use.window, bounds[0])
         previous = _sales(orders, before, as_of)
         both = _currencies(orders, bounds, as_of) | _currencies(orders, before, as_of)
-        if "multi" in (current, previous) or previous == 0 or len(both) > 1:
-            return {name: None}
-        return {name: (current - previous) / previous}
+        counts = (f"{name}__num", f"{name}__den")
+        if "multi" in (current, previous) or len(both) > 1:
+            return {name: None, counts[0]: None, counts[1]: None}
+        grown = {counts[0]: current - previous, counts[1]: previous}
+        return {name: None if previous == 0 else (current - previous) / previous, **grown}
     if m.startswith("dsr_"):
         column = m.removeprefix("dsr_")
         ids = {o["order_id"] for o in in_window}

@@ -440,7 +440,13 @@ def test_gross_sales_and_growth() -> None:
     rows = facts(con, use("gross_sales"), use("sales_growth_rate"))
     assert rows[S1]["gross_sales"] == 40.0
     assert rows[S1]["sales_growth_rate"] == 1.0
+    # like every rate: the value is __num / __den (current minus previous, over previous)
+    assert (rows[S1]["sales_growth_rate__num"], rows[S1]["sales_growth_rate__den"]) == (20.0, 20.0)
     assert rows["S2"]["sales_growth_rate"] is None
+    assert (rows["S2"]["sales_growth_rate__num"], rows["S2"]["sales_growth_rate__den"]) == (
+        5.0,
+        0.0,
+    )
 
 
 def test_an_order_without_amount_brings_no_currency() -> None:
@@ -460,6 +466,7 @@ def test_growth_across_two_currencies_is_null_with_a_warning() -> None:
     )
     result = compute_metrics(con, [use("sales_growth_rate")], AS_OF)
     assert result.table.column("sales_growth_rate").to_pylist() == [None]
+    assert result.table.column("sales_growth_rate__num").to_pylist() == [None]
     assert {w.metric for w in result.warnings} == {"sales_growth_rate"}
 
 

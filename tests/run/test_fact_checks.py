@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.rules import load_pack
+from sellerpolicy.rules.catalog import MetricKind
 
 PACK = load_pack("amazon")
 ODR = "order_defect_rate"
@@ -144,3 +146,18 @@ def test_rate_contradiction_in_a_parquet_file(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert f"row 2: {ODR} is 0.0 but" in done.stderr
     assert math.isclose(0.5, 1000 / 2000)
+
+
+def test_growth_must_equal_its_counts() -> None:
+    """Growth carries __num (current minus previous sum) and __den (previous sum)."""
+    name = "sales_growth_rate"
+    use = replace(PACK.metrics[1], name=name, metric=name, kind=MetricKind.GROWTH)
+    pack = replace(PACK, metrics=(*PACK.metrics, use))
+    good = {name: -0.25, f"{name}__num": -50.0, f"{name}__den": 200.0}
+    assert fact_problems(_facts(**good), pack) == []
+    bad = {name: 0.5, f"{name}__num": -50.0, f"{name}__den": 200.0}
+    assert [p.field for p in fact_problems(_facts(**bad), pack)] == [name]
+    empty = {name: 0.1, f"{name}__num": 10.0, f"{name}__den": 0.0}
+    assert [p.field for p in fact_problems(_facts(**empty), pack)] == [name]
+    alone = {name: 0.1, f"{name}__num": None, f"{name}__den": None}
+    assert fact_problems(_facts(**alone), pack) == []
