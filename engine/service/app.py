@@ -74,11 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceMiddleware,
         metrics=state.metrics,
         max_body_bytes=state.settings.max_body_bytes,
+        offload_body_bytes=state.settings.offload_body_bytes,
         fast=FastEvaluations(state, _route(evaluations_router, FAST_PATH, "POST")),
     )
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # async: answered on the loop, no thread hop
         """The process is up."""
         return {"status": "ok"}
 

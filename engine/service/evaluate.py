@@ -13,13 +13,12 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
@@ -33,15 +32,20 @@ from sellerpolicy.rules.suggest import did_you_mean
 
 from .events import facts_from_events
 from .models import EvaluationRequest, EvaluationResponse
+from .offload import let_the_server_run
 from .problems import FieldError, ProblemError, problem_responses
 from .state import ServiceState, require, state_of
 
-__all__ = ["Prepared", "answer", "finish", "prepare", "router"]
+__all__ = ["Prepared", "answer", "finish", "prepare", "release", "router"]
 
 router = APIRouter(tags=["evaluations"])
 
 #: Batches of at most this many sellers are matched by ``ServiceState.small_backend``.
 SMALL_BATCH = 8
+#: :func:`release` frees this many items at a time.
+RELEASE_STEP = 256
+#: Sellers decided (and encoded) between two turns of the server's loop (a few ms of work).
+DECIDE_STEP = 64
 
 
 @router.post(
@@ -59,13 +63,28 @@ async def create_evaluation(
     ),
 ) -> Response:
     """Evaluate, append the decisions to the store, return them in request order."""
-    text = await run_in_threadpool(answer, state_of(request), body, explain)
-    return Response(text, media_type="application/json")
+    content = await run_in_threadpool(answer, state_of(request), body, explain)
+    return Response(content, media_type="application/json")
 
 
-def answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> str:
-    """The whole blocking part of a request (one thread hop): the JSON text of the answer."""
-    return finish(state, prepare(state, body, explain))
+def answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> bytes:
+    """The whole blocking part of a request (one thread hop): the JSON of the answer."""
+    prepared = prepare(state, body, explain)
+    try:
+        return finish(state, prepared)
+    finally:
+        release(prepared.records)
+
+
+def release(items: list[Any]) -> None:
+    """Empty ``items`` (holding the last references to them) a few at a time.
+
+    Freeing 10,000 decisions at once is one step of about 20 ms that no other
+    thread can interrupt (the event loop's included); a few at a time, the
+    interpreter may switch threads between steps.
+    """
+    while items:
+        del items[-RELEASE_STEP:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +100,22 @@ def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel)
     stored, pack = state.resolve(body.pack)
     try:
         facts = _facts(body, pack)
-        decisions = _evaluate(state, pack, facts, explain)
+        records = _decide(state, pack, facts, explain)
     except PackError as exc:
         errors = [FieldError.of(d) for d in exc.diagnostics]
         raise ProblemError(422, "invalid_pack", f"pack {stored.ref} cannot run", errors) from exc
     except SellerPolicyError as exc:
         raise ProblemError(422, "invalid_input", str(exc)) from exc
-    return Prepared(pack, [DecisionRecord.of(d) for d in decisions])
+    return Prepared(pack, records)
 
 
-def finish(state: ServiceState, prepared: Prepared, *, wait: bool = True) -> str:
-    """Store the decisions under a new run id, count them: the JSON text of the answer.
+def finish(state: ServiceState, prepared: Prepared, *, wait: bool = True) -> bytes:
+    """Store the decisions under a new run id, count them: the JSON of the answer (UTF-8).
 
     ``wait=False`` (SQLite): raise :class:`~.store.StoreBusyError`, having
     stored and counted nothing, when another connection holds the write lock.
+    The answer is joined once from its decisions' encoded texts: no step
+    copies all of it more than once (10,000 decisions are some 25 MB).
     """
     pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
@@ -104,7 +125,13 @@ def finish(state: ServiceState, prepared: Prepared, *, wait: bool = True) -> str
     head = encode_json(
         {"run_id": run_id, "pack": {"id": pack.id, "version": pack.version, "digest": pack.digest}}
     )
-    return head[:-1] + ',"decisions":[' + ",".join(r.document_json for r in records) + "]}"
+    parts = [(head[:-1] + ',"decisions":[').encode()]
+    separator = b""
+    for record in records:
+        parts.append(separator + record.document_json.encode())
+        separator = b","
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 def _facts(body: EvaluationRequest, pack: CompiledPack) -> list[SellerFacts]:
@@ -146,20 +173,29 @@ def _facts(body: EvaluationRequest, pack: CompiledPack) -> list[SellerFacts]:
     return found
 
 
-def _evaluate(
+def _decide(
     state: ServiceState, pack: CompiledPack, facts: list[SellerFacts], explain: ExplainLevel
-) -> list[Decision]:
-    """Decisions in request order; sellers sharing an ``as_of`` share one history read."""
+) -> list[DecisionRecord]:
+    """Decisions, encoded, in request order; sellers sharing an ``as_of`` share one history read.
+
+    Sellers are decided :data:`DECIDE_STEP` at a time (the back ends decide
+    each seller alike in any batch), letting the server's loop run between
+    steps (:func:`~.offload.let_the_server_run`).
+    """
     groups: dict[datetime, list[int]] = defaultdict(list)
     for index, seller in enumerate(facts):
         groups[seller.as_of].append(index)
-    decided: dict[int, Decision] = {}
+    decided: dict[int, DecisionRecord] = {}
     for as_of, indexes in groups.items():
-        batch = [facts[i] for i in indexes]
-        history = state.store.history(pack, [f.seller_id for f in batch], as_of)
-        backend = state.small_backend if len(batch) <= SMALL_BATCH else state.backend
-        results = evaluate(pack, batch, backend=backend, history=history, explain=explain)
-        decided.update(zip(indexes, results, strict=True))
+        history = state.store.history(pack, [facts[i].seller_id for i in indexes], as_of)
+        for start in range(0, len(indexes), DECIDE_STEP):
+            step = indexes[start : start + DECIDE_STEP]
+            batch = [facts[i] for i in step]
+            backend = state.small_backend if len(batch) <= SMALL_BATCH else state.backend
+            results = evaluate(pack, batch, backend=backend, history=history, explain=explain)
+            decided.update(zip(step, map(DecisionRecord.of, results), strict=True))
+            if start + DECIDE_STEP < len(indexes):
+                let_the_server_run()
     return [decided[i] for i in range(len(facts))]
 
 

@@ -34,7 +34,9 @@ thread of its own, and the write is only tried (``wait=False``); when
 another connection holds the write lock, the decisions are stored from a
 worker thread instead, which waits for it as the regular route would.
 Larger requests, event requests and every request on PostgreSQL run in the
-thread pool as on the regular route.
+thread pool as on the regular route. A request whose body is large never
+gets here on the server's loop: the middleware hands it, fast path and all,
+to a worker thread with an event loop of its own (:mod:`.offload`).
 """
 
 from __future__ import annotations
@@ -107,16 +109,16 @@ class FastEvaluations:
         try:
             small = request.events is None and len(request.sellers or ()) <= INLINE_SELLERS
             if small and self.state.may_block_loop():
-                text = await self._inline(request, explain)
+                content = await self._inline(request, explain)
             else:
-                text = await run_in_threadpool(answer, self.state, request, explain)
+                content = await run_in_threadpool(answer, self.state, request, explain)
         except ProblemError as exc:
             response: Response = problem_response(exc)
         else:
-            response = Response(text, media_type="application/json")
+            response = Response(content, media_type="application/json")
         await response(scope, receive, send)
 
-    async def _inline(self, request: EvaluationRequest, explain: ExplainLevel) -> str:
+    async def _inline(self, request: EvaluationRequest, explain: ExplainLevel) -> bytes:
         """Decide and store on the event loop; wait for a busy write lock in a worker thread."""
         prepared = prepare(self.state, request, explain)
         try:

@@ -7,6 +7,11 @@
   app then sees the client disconnect, and what it still sends is dropped);
 * the usual evaluation request is answered by :class:`FastEvaluations`
   (same answers, without FastAPI's routing), everything else by the app;
+* a request with a large body (over ``offload_body_bytes`` declared in its
+  ``Content-Length``, or a chunked one, whose size is unknown) is handled
+  entirely off the server's event loop (:func:`.offload.in_worker_thread`):
+  parsing and validating 10,000 sellers' facts alone would hold that loop
+  for about 50 ms, and every other request (``/healthz`` included) with it;
 * every answered request is counted and timed in :class:`ServiceMetrics`
   under its route template;
 * an exception nothing else handled becomes a 500 problem with a
@@ -28,7 +33,9 @@ from sellerpolicy.engine.logs import get_logger
 
 from .fast import FastEvaluations
 from .metrics import ServiceMetrics
+from .offload import in_worker_thread, note_server_loop
 from .problems import PROBLEM_MEDIA_TYPE, problem_body
+from .state import DEFAULT_OFFLOAD_BODY
 
 __all__ = ["ServiceMiddleware"]
 
@@ -42,17 +49,20 @@ class ServiceMiddleware:
         *,
         metrics: ServiceMetrics,
         max_body_bytes: int,
+        offload_body_bytes: int = DEFAULT_OFFLOAD_BODY,
         fast: FastEvaluations | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.offload_body_bytes = offload_body_bytes
         self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        note_server_loop()  # work this request hands to threads can yield to this loop
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -91,10 +101,10 @@ class ServiceMiddleware:
         try:
             if self._declared_length(scope) > self.max_body_bytes:
                 await refuse()
-            elif self.fast is not None and self.fast.takes(scope):
-                await self.fast(scope, limited_receive, tracked_send, self.app)
+            elif self._large(scope):
+                await in_worker_thread(self._dispatch, scope, limited_receive, tracked_send)
             else:
-                await self.app(scope, limited_receive, tracked_send)
+                await self._dispatch(scope, limited_receive, tracked_send)
         except Exception as exc:  # the last resort: answer 500, never crash
             correlation_id = str(uuid.uuid4())
             get_logger(component="service").error(
@@ -113,6 +123,20 @@ class ServiceMiddleware:
             self.metrics.observe(
                 scope.get("method", ""), _route(scope), status, time.perf_counter() - started
             )
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The fast path when it may take the request, else the app."""
+        if self.fast is not None and self.fast.takes(scope):
+            await self.fast(scope, receive, send, self.app)
+        else:
+            await self.app(scope, receive, send)
+
+    def _large(self, scope: Scope) -> bool:
+        """Whether the body is declared larger than ``offload_body_bytes``, or is chunked."""
+        for name, value in scope.get("headers", ()):
+            if name == b"transfer-encoding" and b"chunked" in value.lower():
+                return True
+        return self._declared_length(scope) > self.offload_body_bytes
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:

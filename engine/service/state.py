@@ -51,10 +51,19 @@ from sellerpolicy.rules.model import CompiledPack
 from .metrics import ServiceMetrics
 from .problems import ProblemError
 
-__all__ = ["DEFAULT_MAX_BODY", "ServiceState", "Settings", "require", "state_of"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_OFFLOAD_BODY",
+    "ServiceState",
+    "Settings",
+    "require",
+    "state_of",
+]
 
 #: The largest request body accepted by default (10,000 sellers with their facts fit).
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+#: Requests with a larger body are handled off the event loop (about 400 sellers' facts).
+DEFAULT_OFFLOAD_BODY = 64 * 1024
 
 _MAX_TRUSTED = 10_000  # remembered keys; past this the memory starts over
 
@@ -71,6 +80,7 @@ class Settings:
     store_url: str = DEFAULT_STORE_URL
     schema: str | None = None  # PostgreSQL schema of the tables
     max_body_bytes: int = DEFAULT_MAX_BODY
+    offload_body_bytes: int = DEFAULT_OFFLOAD_BODY  # larger bodies: handled in a worker thread
     import_shipped: bool = True  # import and activate the shipped packs into an empty store
     key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
     pack_cache_seconds: float = 1.0  # how long a resolved pack reference is used without a lookup

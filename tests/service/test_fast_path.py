@@ -24,7 +24,7 @@ from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.service import evaluate as service_evaluate
 from sellerpolicy.engine.service import fast as service_fast
 from sellerpolicy.engine.service.app import Settings
-from sellerpolicy.engine.store import decisions as store
+from sellerpolicy.engine.store import sqlite as store_sqlite
 from sellerpolicy.engine.store.decisions import DecisionStore, StoreBusyError
 from sellerpolicy.engine.store.history import SqliteSellerHistory, load_history
 from sellerpolicy.engine.store.keys import Role
@@ -348,7 +348,7 @@ def test_background_checkpoints_move_the_log_into_the_database(
 ) -> None:
     """With background checkpoints, commits leave the database file alone (no automatic
     checkpoint) and the thread copies the log into it soon after; closing stops it."""
-    monkeypatch.setattr(store, "CHECKPOINT_SECONDS", 0.05)
+    monkeypatch.setattr(store_sqlite, "CHECKPOINT_SECONDS", 0.05)
     path = tmp_path / "wal.db"
     opened = DecisionStore(path, background_checkpoints=True)
     pack = load_pack("walmart")
