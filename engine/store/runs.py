@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from sellerpolicy.engine.store.migrations.schema import (
     decision_rules_table,
@@ -90,20 +90,25 @@ def complete_run(connection: Connection, run_id: str) -> int:
     seller, pack id, pack version and ``as_of`` as one of this run's.
     """
     kind = connection.execute(select(_RUN.kind).where(_RUN.run_id == run_id)).scalar_one()
-    new = decisions_table.alias("new")
-    same = (
-        select(new.c.decision_id)
-        .where(
-            new.c.run_id == run_id,
-            new.c.seller_id == _D.seller_id,
-            new.c.as_of == _D.as_of,
-            new.c.pack_id == _D.pack_id,
-            new.c.pack_version == _D.pack_version,
+    new, old = decisions_table.alias("new"), decisions_table.alias("old")
+    # Driven from this run's decisions (few, for a service request) through the
+    # (seller_id, as_of) index: never a scan of every stored decision.
+    superseded = (
+        select(old.c.decision_id)
+        .select_from(
+            new.join(
+                old,
+                and_(
+                    old.c.seller_id == new.c.seller_id,
+                    old.c.as_of == new.c.as_of,
+                    old.c.pack_id == new.c.pack_id,
+                    old.c.pack_version == new.c.pack_version,
+                    old.c.run_id != run_id,
+                ),
+            ).join(runs_table, _RUN.run_id == old.c.run_id)
         )
-        .exists()
+        .where(new.c.run_id == run_id, _RUN.kind == kind)
     )
-    same_kind = select(_RUN.run_id).where(_RUN.kind == kind, _RUN.run_id != run_id)
-    superseded = select(_D.decision_id).where(_D.run_id.in_(same_kind), same)
     connection.execute(
         delete(decision_rules_table).where(decision_rules_table.c.decision_id.in_(superseded))
     )
