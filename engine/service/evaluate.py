@@ -5,6 +5,14 @@ The route resolves the pack once (``id`` -> its active version, or
 history, calls :func:`~sellerpolicy.engine.evaluation.evaluate.evaluate` (no decision
 logic here), appends every decision to the store with the exact pack version
 and digest, and answers with the same JSON text it stored.
+
+Each request is one ``service`` run (:mod:`sellerpolicy.engine.store.runs`),
+recorded and completed in the transaction that stores its decisions: a seller
+evaluated again for the same pack version and ``as_of`` keeps one decision.
+With an ``Idempotency-Key`` header the answer is kept in that transaction too
+(:mod:`sellerpolicy.engine.store.idempotency`): a retry with the same key and
+request gets the same answer (same run and decision ids) and stores nothing;
+the same key with another request is a 422.
 """
 
 from __future__ import annotations
@@ -12,10 +20,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -24,8 +32,10 @@ from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
 from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
+from sellerpolicy.engine.store.idempotency import KEY_TTL, KeyTakenError, Remembered, request_hash
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.records import DecisionRecord, encode_json
+from sellerpolicy.engine.store.runs import RunKind
 from sellerpolicy.rules.diagnostics import PackError, SellerPolicyError
 from sellerpolicy.rules.model import CompiledPack
 from sellerpolicy.rules.suggest import did_you_mean
@@ -61,19 +71,53 @@ async def create_evaluation(
     explain: Annotated[ExplainLevel, Query(description="how much explaining")] = (
         ExplainLevel.SUMMARY
     ),
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,200}$",
+            description="a retry with the same key and request gets the first answer and "
+            f"stores nothing; keys are kept {KEY_TTL.total_seconds() / 3600:g} hours",
+        ),
+    ] = None,
 ) -> Response:
     """Evaluate, append the decisions to the store, return them in request order."""
-    content = await run_in_threadpool(answer, state_of(request), body, explain)
+    content = await run_in_threadpool(answer, state_of(request), body, explain, idempotency_key)
     return Response(content, media_type="application/json")
 
 
-def answer(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> bytes:
+def answer(
+    state: ServiceState,
+    body: EvaluationRequest,
+    explain: ExplainLevel,
+    idempotency_key: str | None = None,
+) -> bytes:
     """The whole blocking part of a request (one thread hop): the JSON of the answer."""
+    once = None
+    if idempotency_key is not None:
+        once = (idempotency_key, request_hash(body.model_dump(mode="json"), explain=explain))
+        kept = state.store.recall(idempotency_key)
+        if kept is not None:
+            return _replayed(kept, once[1])
     prepared = prepare(state, body, explain)
     try:
-        return finish(state, prepared)
+        return finish(state, prepared, once=once)
+    except KeyTakenError as exc:  # a concurrent retry kept the key first: its answer stands
+        kept = state.store.recall(exc.key)
+        if kept is None or once is None:  # pragma: no cover - the key was kept a moment ago
+            raise
+        return _replayed(kept, once[1])
     finally:
         release(prepared.records)
+
+
+def _replayed(kept: Remembered, hashed: str) -> bytes:
+    """The kept answer of a retried request; a 422 when the key came with another request."""
+    if kept.request_hash != hashed:
+        message = "this Idempotency-Key was used with another request; use a new key"
+        field = FieldError("header.Idempotency-Key", message)
+        raise ProblemError(422, "idempotency_key_reused", message, [field])
+    return kept.response.encode()
 
 
 def release(items: list[Any]) -> None:
@@ -109,19 +153,38 @@ def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel)
     return Prepared(pack, records)
 
 
-def finish(state: ServiceState, prepared: Prepared, *, wait: bool = True) -> bytes:
+def finish(
+    state: ServiceState,
+    prepared: Prepared,
+    *,
+    wait: bool = True,
+    once: tuple[str, str] | None = None,
+) -> bytes:
     """Store the decisions under a new run id, count them: the JSON of the answer (UTF-8).
 
     ``wait=False`` (SQLite): raise :class:`~.store.StoreBusyError`, having
     stored and counted nothing, when another connection holds the write lock.
     The answer is joined once from its decisions' encoded texts: no step
     copies all of it more than once (10,000 decisions are some 25 MB).
+    ``once`` (an idempotency key and the request's hash): the answer is kept
+    with the decisions; :class:`KeyTakenError` when another request kept the
+    key first (then nothing was stored).
     """
     pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
-    state.store.append(pack, records, run_id=run_id, wait=wait)
+    content = _answer(pack, records, run_id)
+    whole_run = (RunKind.SERVICE, min((r.as_of for r in records), default=datetime.now(UTC)))
+    kept = None if once is None else (once[0], once[1], content.decode())
+    state.store.append(
+        pack, records, run_id=run_id, wait=wait, whole_run=whole_run, idempotency=kept
+    )
     for (pack_id, status), count in Counter((pack.id, r.status) for r in records).items():
         state.metrics.decisions.labels(pack_id, status).inc(count)
+    return content
+
+
+def _answer(pack: CompiledPack, records: list[DecisionRecord], run_id: str) -> bytes:
+    """The JSON of the answer: run id, pack version, decisions in request order."""
     head = encode_json(
         {"run_id": run_id, "pack": {"id": pack.id, "version": pack.version, "digest": pack.digest}}
     )

@@ -134,6 +134,8 @@ class FastEvaluations:
                 content_type = value
             elif name == b"authorization" and authorization is None:
                 authorization = value
+            elif name == b"idempotency-key":  # the route keeps and replays answers
+                return False
         if content_type != b"application/json" or authorization is None:
             return False
         scheme, token = get_authorization_scheme_param(authorization.decode("latin-1"))

@@ -70,7 +70,7 @@ from typing import Any
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from sellerpolicy.engine.errors import StoreError
 from sellerpolicy.engine.store import DEFAULT_STORE_URL
@@ -78,6 +78,7 @@ from sellerpolicy.engine.store.migrations.schema import decision_rules_table, de
 from sellerpolicy.rules.model import CompiledPack
 
 from .history import BatchHistory, Evaluation, SqliteSellerHistory, load_history
+from .idempotency import KeyTakenError, Remembered, recall, remember
 from .migrations import upgrade
 from .reads import ID_CHUNK, page_of, page_query, read_decisions
 from .records import DecisionPage, DecisionRecord, StoredDecision, encode_json, naive_utc
@@ -237,6 +238,7 @@ class DecisionStore:
         evaluated_at: datetime | None = None,
         wait: bool = True,
         whole_run: tuple[RunKind, datetime] | None = None,
+        idempotency: tuple[str, str, str] | None = None,
     ) -> list[str]:
         """Append decisions (one transaction); return their decision ids.
 
@@ -247,7 +249,9 @@ class DecisionStore:
         written nothing, instead of waiting for the lock. ``whole_run`` (its
         kind and ``as_of``): these records are a whole run, recorded and
         completed in the same transaction (a service request). Otherwise the
-        run is one that :meth:`start_run` began.
+        run is one that :meth:`start_run` began. ``idempotency`` (key, request
+        hash, answer): kept in the same transaction (:mod:`.idempotency`); a key
+        already kept raises :class:`KeyTakenError` having written nothing.
         """
         when = naive_utc(evaluated_at or datetime.now(UTC))
         ids = [r.decision_id or str(uuid.uuid4()) for r in records]
@@ -284,7 +288,18 @@ class DecisionStore:
                 kind, as_of = whole_run
                 insert_run(connection, run_id, pack, as_of, kind=kind, state=RunState.STARTED)
                 complete_run(connection, run_id)
+            if idempotency is not None:
+                key, hashed, response = idempotency
+                try:
+                    remember(connection, key, hashed, run_id, response)
+                except IntegrityError as exc:  # leaving the block rolls everything back
+                    raise KeyTakenError(key) from exc
         return ids
+
+    def recall(self, key: str) -> Remembered | None:
+        """What was kept for an idempotency key (unexpired), if anything."""
+        with self._guard("read"), self._engine.connect() as connection:
+            return recall(connection, key)
 
     def _write(self, connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """Insert rows (tuples in the table's column order) inside the caller's transaction."""

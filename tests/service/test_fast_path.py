@@ -82,7 +82,8 @@ def test_the_fast_path_answers_as_the_regular_route(
 ) -> None:
     """A seller with an escalation history, evaluated once through each path: both answers
     carry the same status, headers and decisions (streaks included), only the fast one
-    went through the fast path, and each was stored as answered."""
+    went through the fast path, and the later one was stored as answered (replacing the
+    first: one decision per seller, pack version and as_of)."""
     key = service.auth(Role.EVALUATOR)
     for month in ("2026-09-01", "2026-10-01"):  # earlier breaches: a streak of two
         assert (
@@ -103,11 +104,14 @@ def test_the_fast_path_answers_as_the_regular_route(
     streaks = {r.get("streak") for d in fast.json()["decisions"] for r in d["rules"]}
     assert 2 in streaks  # the history was read
     reader = service.auth(Role.READER)
-    for answer in (fast.json(), regular.json()):
-        for decision in answer["decisions"]:
-            stored = service.client.get(f"/v1/decisions/{decision['decision_id']}", headers=reader)
-            assert stored.json()["decision"] == decision
-            assert stored.json()["run_id"] == answer["run_id"]
+    for decision in regular.json()["decisions"]:
+        stored = service.client.get(f"/v1/decisions/{decision['decision_id']}", headers=reader)
+        assert stored.json()["decision"] == decision
+        assert stored.json()["run_id"] == regular.json()["run_id"]
+    # the later evaluation of the same sellers, pack version and as_of replaced the first
+    for decision in fast.json()["decisions"]:
+        gone = service.client.get(f"/v1/decisions/{decision['decision_id']}", headers=reader)
+        assert gone.status_code == 404
 
 
 def _bad_requests(seller: str) -> list[tuple[str, str, str]]:
