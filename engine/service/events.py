@@ -4,7 +4,9 @@ The rows go through the same path as a source on disk: each table is written
 as a JSON lines file in a private temporary folder, :func:`load_source`
 validates every row with the data-contract rules, and
 :func:`compute_metrics` computes the pack's facts. Any rejected row, or a
-row of another seller, is a 422 problem naming the row and the field.
+row of another seller, is a 422 problem naming the row and the field; a table
+that cannot be read at all (unknown or missing columns) is a 422 naming the
+table, never the temporary folder.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.metrics.compute import compute_metrics, iter_facts
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.sources.reader import load_source
@@ -52,7 +55,10 @@ def facts_from_events(
             lines = "".join(json.dumps(row) + "\n" for row in rows)
             (Path(folder) / f"{table}.jsonl").write_text(lines, encoding="utf-8")
         with duckdb.connect() as con:
-            report = load_source(folder, con)
+            try:
+                report = load_source(folder, con)
+            except SourceError as exc:
+                raise _table_problem(exc, Path(folder)) from None
             if report.rejects:
                 errors = [
                     FieldError(
@@ -73,3 +79,14 @@ def facts_from_events(
         detail = f"seller {seller_id!r} has no orders or messages in the events"
         raise ProblemError(422, "invalid_events", detail, [FieldError("events.tables", detail)])
     return found
+
+
+def _table_problem(exc: SourceError, folder: Path) -> ProblemError:
+    """The 422 of a table the source reader refused, naming the table (as the request
+    does), not the temporary file it was written to."""
+    path = Path(exc.path)
+    field = f"events.tables.{path.stem}" if path.parent == folder else "events.tables"
+    message = f"{field}: {exc.problem}"
+    return ProblemError(
+        422, "invalid_events", message, [FieldError(field, exc.problem, json_path=f"$.{field}")]
+    )

@@ -34,8 +34,13 @@ The stages:
    source was read.
 
 Each rejected row yields one :class:`~sellerpolicy.engine.sources.rejects.Reject` with
-its first problem. A source that cannot be read at all raises
-:class:`~sellerpolicy.engine.errors.SourceError` naming the file.
+its first problem. A line of a CSV or JSON Lines file that is no row (a record
+with the wrong number of fields, bytes that are not UTF-8, a quote never
+closed, a JSON line that is not an object) is a rejected row too: the file is
+then read from a mended copy (``sources.lines``) with the line's reason in
+place of its values, so that every row keeps its number. A source that cannot
+be read at all raises :class:`~sellerpolicy.engine.errors.SourceError` naming
+the file (its content never repeated).
 
 This module owns :func:`load_source`, its :class:`SourceReport` and the run of
 the stages over all tables; finding the tables and the SQL scanning them are in
@@ -61,7 +66,13 @@ from sellerpolicy.engine.sources.inputs import (
     directory_inputs,
 )
 from sellerpolicy.engine.sources.rejects import Reject
-from sellerpolicy.engine.sources.staging import read_rows, register, run_statements, stage
+from sellerpolicy.engine.sources.staging import (
+    first_line,
+    read_rows,
+    register,
+    run_statements,
+    stage,
+)
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.sources.validate_events import (
     event_statements,
@@ -177,7 +188,7 @@ def _load(
             if not in_place:
                 raise
             # A file read in place is only read in full here: name what failed.
-            raise SourceError(path, f"cannot be read: {exc}") from None
+            raise SourceError(path, f"cannot be read: {first_line(exc)}") from None
         for table in TABLES:
             register(table, table in in_place, sources.get(table), bad[table], con)
     finally:

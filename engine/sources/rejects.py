@@ -33,7 +33,20 @@ update_without_left        an ``updated`` with no accepted ``left``
 update_before_left         an ``updated`` earlier than the ``left``
 update_too_late            an ``updated`` more than 60 days after the ``left``
 second_update              an ``updated`` after the first accepted one
+field_count                a CSV row with more or fewer fields than the header
+                           (empty fields after the last column are allowed)
+bad_encoding               a CSV row or JSON line that is not UTF-8 (names the
+                           column when it can)
+bad_quote                  a CSV quote never closed, text after a closing
+                           quote, a line break outside quotes
+line_too_long              a CSV row longer than 2,000,000 bytes
+bad_line                   a CSV row that is not CSV otherwise
+bad_json                   a JSON line that is not valid JSON, not an object,
+                           names a key twice or holds a lone surrogate
 =========================  ==================================================
+
+The last six are lines that are not rows at all (``sources.lines``): their
+reason describes the line and never repeats its content.
 """
 
 from __future__ import annotations

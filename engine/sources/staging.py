@@ -15,12 +15,29 @@ that leaves out at most :data:`IN_PLACE_REJECTS` rejected rows by number.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources.inputs import Input, open_input, reader_sql
+from sellerpolicy.engine.sources.inputs import (
+    CSV_REJECTS,
+    CSV_SCANS,
+    Input,
+    open_input,
+    reader_sql,
+)
+from sellerpolicy.engine.sources.lines import (
+    BAD_LINE,
+    LINE_COLUMNS,
+    MAX_LINE_BYTES,
+    field_count,
+    mend_csv,
+    mend_jsonl,
+)
 from sellerpolicy.engine.sources.validate_events import (
     bad_table,
     prune_statements,
@@ -37,10 +54,20 @@ from sellerpolicy.engine.sources.validate_rows import (
     quote_ident,
 )
 
-__all__ = ["IN_PLACE_REJECTS", "read_rows", "register", "run_statements", "stage"]
+__all__ = [
+    "IN_PLACE_REJECTS",
+    "MENDED",
+    "first_line",
+    "read_rows",
+    "register",
+    "run_statements",
+    "stage",
+]
 
 IN_PLACE_REJECTS = 10_000
 """Most rejected rows a table read in place may have (their numbers are in its view)."""
+MENDED = ("csv", "jsonl")
+"""The formats whose malformed lines are rejects (``sources.lines``), not errors."""
 
 
 def read_rows(
@@ -54,7 +81,8 @@ def read_rows(
 
     A copied table becomes a work table created in insertion order (``rowid + 1`` is
     the data row); a table read in place is only described, its view numbers the rows
-    of the file (and ``sources`` keeps how to read it again).
+    of the file (and ``sources`` keeps how to read it again). A CSV or JSON Lines
+    file that DuckDB stops on is read from its mended copy (:func:`_read_mended`).
     """
     if inp is None:
         columns: Mapping[str, SourceColumn] = {s.name: ABSENT for s in TABLE_SPECS[table]}
@@ -73,12 +101,84 @@ def read_rows(
             f"CREATE OR REPLACE TABLE {work_table(table)} AS"
             f" {local_select_sql(table, columns, source)}"
         )
-        con.execute(rows_view_statement(table))
     except duckdb.Error as exc:
-        shown = inp.shown if inp is not None else table
-        raise SourceError(shown, f"cannot be read: {exc}") from None
+        if inp is None or inp.fmt not in MENDED:
+            shown = inp.shown if inp is not None else table
+            raise SourceError(shown, f"cannot be read: {first_line(exc)}") from None
+        _read_mended(table, inp, con)
+    con.execute(rows_view_statement(table))
     count = con.execute(f"SELECT count(*) FROM {work_table(table)}").fetchone()
     return int(count[0]) if count else 0
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of a DuckDB error (the rest repeats SQL or the file's content)."""
+    return str(exc).strip().split("\n", 1)[0]
+
+
+def _read_mended(table: str, inp: Input, con: duckdb.DuckDBPyConnection) -> None:
+    """Create the work table of ``table`` from a mended copy of its file (``sources.lines``).
+
+    The copy lives in a private temporary folder, removed once read. A CSV row that
+    DuckDB still refuses in the copy (numbered exactly there: the copy has no blank
+    line) is made a placeholder in a second copy. Errors name the original file only.
+    """
+    with tempfile.TemporaryDirectory(prefix="sellerpolicy-mended-") as folder:
+        copy = Path(folder) / f"{table}.{inp.fmt}"
+        mended = replace(inp, location=str(copy))
+        forced: dict[int, tuple[str | None, str]] = {}
+        for _ in range(2):
+            if inp.fmt == "csv":
+                mend_csv(Path(inp.location), inp.shown, copy, forced)
+            else:
+                mend_jsonl(Path(inp.location), inp.shown, copy)
+            try:
+                source, columns = open_input(mended, con, mended=True)
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {work_table(table)} AS"
+                    f" {local_select_sql(table, columns, source, line_problems=LINE_COLUMNS)}"
+                )
+                refused = _refused(inp, con) if inp.fmt == "csv" else {}
+            except duckdb.Error:
+                kind = "CSV" if inp.fmt == "csv" else "JSON Lines"
+                raise SourceError(inp.shown, f"cannot be read as {kind}") from None
+            finally:
+                for name in (CSV_REJECTS, CSV_SCANS):
+                    con.execute(f"DROP TABLE IF EXISTS {name}")
+            if not refused:
+                return
+            forced.update(refused)
+    raise SourceError(inp.shown, "cannot be read as CSV")
+
+
+def _refused(inp: Input, con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str | None, str]]:
+    """The rows of a mended CSV copy that DuckDB refused: ``{row: (column, reason)}``.
+
+    Its rejects table numbers them by ``line`` (the header is line 1, and the copy
+    has one line per row, two line columns in front of the file's).
+    """
+    found = con.execute(
+        f"SELECT line, min(error_type), any_value(column_name),"
+        f" max(TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS BIGINT)),"
+        f" max(TRY_CAST(regexp_extract(error_message, 'Columns: (\\d+)', 1) AS BIGINT))"
+        f" FROM {CSV_REJECTS} GROUP BY line ORDER BY line"
+    ).fetchall()
+    refused: dict[int, tuple[str | None, str]] = {}
+    for line, error, column, found_fields, expected in found:
+        name = column if column not in (None, *LINE_COLUMNS) else None
+        who = name or "the row"
+        if error in ("MISSING COLUMNS", "TOO MANY COLUMNS") and found_fields and expected:
+            refused[int(line) - 1] = (None, field_count(found_fields - 2, expected - 2))
+        elif error == "INVALID ENCODING":
+            refused[int(line) - 1] = (name, f"bad_encoding: {who} is not valid UTF-8")
+        elif error == "UNQUOTED VALUE":
+            refused[int(line) - 1] = (name, f"bad_quote: {who} has a misplaced quote")
+        elif error == "LINE SIZE OVER MAXIMUM":
+            reason = f"line_too_long: the row is longer than {MAX_LINE_BYTES:,} bytes"
+            refused[int(line) - 1] = (None, reason)
+        else:
+            refused[int(line) - 1] = (None, BAD_LINE)
+    return refused
 
 
 def stage(

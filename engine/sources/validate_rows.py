@@ -361,6 +361,7 @@ def local_select_sql(
     *,
     row: str | None = None,
     problems: bool = True,
+    line_problems: tuple[str, str] | None = None,
 ) -> str:
     """``SELECT`` of ``source`` giving the canonical columns, then ``_bad``.
 
@@ -370,6 +371,9 @@ def local_select_sql(
     insertion order numbers them by its ``rowid``. ``row`` (SQL on ``source``,
     e.g. a file row number) adds the 1-based data row as a first column
     ``_row``; without ``problems`` there is no ``_bad`` (the parsed values only).
+    ``line_problems`` names the two columns of ``source`` giving a malformed
+    line's column and reason (a mended copy, ``sources.lines``): that reason,
+    when there is one, is the row's first problem.
     """
     specs = TABLE_SPECS[table]
     raw_cols = ", ".join(
@@ -395,7 +399,15 @@ def local_select_sql(
     )
     numbered = f"{row} AS _row, " if row is not None else ""
     first = "_row, " if row is not None else ""
-    bad = f", {first_problem_sql(checks)} AS _bad" if problems else ""
+    problem = first_problem_sql(checks)
+    if line_problems is not None:
+        column, reason = (quote_ident(c) for c in line_problems)
+        raw_cols += f", {column} AS __line_column, {reason} AS __line_problem"
+        problem = (
+            "CASE WHEN __line_problem IS NOT NULL"
+            f" THEN {{'col': __line_column, 'reason': __line_problem}} ELSE {problem} END"
+        )
+    bad = f", {problem} AS _bad" if problems else ""
     return (
         f"WITH __raw AS (SELECT {numbered}{raw_cols} FROM {source}),"
         f" __parsed AS (SELECT *, {parsed_cols} FROM __raw)"

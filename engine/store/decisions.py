@@ -113,7 +113,9 @@ def resolve_store_url(target: str | Path) -> URL:
     try:
         url = make_url(text)
     except ArgumentError as exc:
-        raise StoreError(f"not a database URL: {text!r} ({exc})") from exc
+        # Not the text itself: it may hold a password.
+        scheme = text.split("://", 1)[0]
+        raise StoreError(f"not a database URL: {scheme}://... ({exc})") from exc
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url
@@ -144,7 +146,9 @@ class DecisionStore:
         writes from its event loop needs.
         """
         self.url = resolve_store_url(target)
-        self.where = self.url.render_as_string(hide_password=True)
+        # Where the store is, for messages: no password, in the URL's user part or its query.
+        secrets = [k for k in self.url.query if k.lower() in ("password", "sslpassword")]
+        self.where = self.url.difference_update_query(secrets).render_as_string(hide_password=True)
         try:
             engine = create_engine(self.url)
         except (ArgumentError, ImportError) as exc:

@@ -66,15 +66,21 @@ def test_misspelt_table_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "content"),
-    [("orders.parquet", b"not parquet"), ("orders.jsonl", b'{"order_id": "O1"\n')],
+    ("name", "content", "problem"),
+    [
+        ("orders.parquet", b"not parquet", "cannot be read: "),
+        ("orders.jsonl", b'{"order_id": "O1"\n', "is not a JSON Lines file: "),
+    ],
 )
-def test_unreadable_file(tmp_path: Path, name: str, content: bytes) -> None:
-    """A corrupt Parquet file or malformed JSON line stops the run, naming the file."""
+def test_unreadable_file(tmp_path: Path, name: str, content: bytes, problem: str) -> None:
+    """A corrupt Parquet file, or a JSON Lines file none of whose lines is an object
+    (one malformed line among good ones is a reject), stops the run, naming the file
+    in one line."""
     (tmp_path / name).write_bytes(content)
     error = _error(tmp_path)
     assert error.path == str(tmp_path / name)
-    assert error.problem.startswith("cannot be read")
+    assert error.problem.startswith(problem)
+    assert "\n" not in error.problem
 
 
 def test_not_a_database(tmp_path: Path) -> None:
