@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sellerpolicy.engine.evaluation.decision import Decision, Outcome
 from sellerpolicy.engine.metrics.facts import as_of_label
-from sellerpolicy.engine.store.decisions import resolve_store_url
+from sellerpolicy.engine.store.decisions import resolve_store_url, store_location
 from sellerpolicy.rules.model import CompiledPack, Status
 
 __all__ = ["Progress", "ProgressCallback", "RunSummary", "Tally", "summarize", "timed_batches"]
@@ -145,9 +145,7 @@ def summarize(
         rejects=rejects,
         rejects_path=rejects_path,
         output=out,
-        store=resolve_store_url(store_url).render_as_string(hide_password=True)
-        if store_url
-        else None,
+        store=store_location(resolve_store_url(store_url)) if store_url else None,
         durations=MappingProxyType(dict(tally.seconds)),
     )
 

@@ -27,9 +27,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from sellerpolicy.engine.errors import StoreError
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.evaluation.explain import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
+from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.engine.store.idempotency import KEY_TTL, KeyTakenError, Remembered, request_hash
@@ -148,6 +150,10 @@ def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel)
     except PackError as exc:
         errors = [FieldError.of(d) for d in exc.diagnostics]
         raise ProblemError(422, "invalid_pack", f"pack {stored.ref} cannot run", errors) from exc
+    except StoreError as exc:  # the server's fault, not the request's; its URL stays in the log
+        get_logger().error("store_error", error=str(exc))
+        message = "the decision store cannot be read right now; retry later"
+        raise ProblemError(503, "store_unavailable", message) from exc
     except SellerPolicyError as exc:
         raise ProblemError(422, "invalid_input", str(exc)) from exc
     return Prepared(pack, records)

@@ -52,6 +52,7 @@ reason describes the line and never repeats its content.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,11 +86,20 @@ def rejects_path_for(out: Path) -> Path:
 
 
 def write_rejects(rejects: Iterable[Reject], path: Path) -> int:
-    """Write one JSON object per reject (one per line); return how many were written."""
+    """Write one JSON object per reject (one per line); return how many were written.
+
+    The file is written under a temporary name beside ``path`` and renamed
+    when complete, like every output: never a partial rejects file.
+    """
     count = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for reject in rejects:
-            fh.write(reject.to_json())
-            fh.write("\n")
-            count += 1
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as fh:
+            for reject in rejects:
+                fh.write(reject.to_json())
+                fh.write("\n")
+                count += 1
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return count

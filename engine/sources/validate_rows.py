@@ -256,6 +256,10 @@ def native_for(spec: ColumnSpec, duckdb_type: str) -> Native:
     return native if native in _NATIVE_FITS.get(spec.kind, ()) else Native.TEXT
 
 
+#: A UTC offset that exists: -14:00 .. +14:00, minutes 00-59 (``+05:30``, ``-0800``, ``+14``).
+_OFFSET = "[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?)$"
+
+
 def _parse_time(spec: ColumnSpec, v: str, native: Native) -> str:
     """SQL: naive UTC timestamp; date-only deadlines at the end of their day."""
     eod = " + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND" if spec.kind is Kind.DEADLINE else ""
@@ -270,8 +274,13 @@ def _parse_time(spec: ColumnSpec, v: str, native: Native) -> str:
     # converted through TIMESTAMPTZ, which knows zone names and refuses other words
     # (a TIMESTAMP cast would ignore them and read the clock time as UTC); no offset or
     # 'Z' is UTC already.
+    # An offset is at most 14:00 either way with minutes under 60 (+99:99 or +2400 would
+    # otherwise be read as a shifted time): anything else is no timestamp.
+    clock = f"substr({v}, 12)"
     return (
         f"CASE WHEN length({v}) <= 10 THEN CAST(try_cast({v} AS DATE) AS TIMESTAMP){eod}"
+        f" WHEN regexp_matches({clock}, '[+-][0-9][0-9](:?[0-9][0-9])?$')"
+        f" AND NOT regexp_matches({clock}, '{_OFFSET}') THEN NULL"
         f" WHEN contains(substr({v}, 11), '+') OR contains(substr({v}, 11), '-')"
         f" OR regexp_matches(rtrim(substr({v}, 12), 'Zz'), '[A-Za-z]')"
         f" THEN make_timestamp(epoch_us(try_cast({v} AS TIMESTAMPTZ)))"

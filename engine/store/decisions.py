@@ -112,13 +112,19 @@ def resolve_store_url(target: str | Path) -> URL:
         return URL.create("sqlite", database=str(Path(text)))
     try:
         url = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
         # Not the text itself: it may hold a password.
         scheme = text.split("://", 1)[0]
         raise StoreError(f"not a database URL: {scheme}://... ({exc})") from exc
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def store_location(url: URL) -> str:
+    """Where a store is, for messages: no password, in the URL's user part or its query."""
+    secrets = [k for k in url.query if k.lower() in ("password", "sslpassword")]
+    return url.difference_update_query(secrets).render_as_string(hide_password=True)
 
 
 class DecisionStore:
@@ -146,9 +152,7 @@ class DecisionStore:
         writes from its event loop needs.
         """
         self.url = resolve_store_url(target)
-        # Where the store is, for messages: no password, in the URL's user part or its query.
-        secrets = [k for k in self.url.query if k.lower() in ("password", "sslpassword")]
-        self.where = self.url.difference_update_query(secrets).render_as_string(hide_password=True)
+        self.where = store_location(self.url)
         try:
             engine = create_engine(self.url)
         except (ArgumentError, ImportError) as exc:

@@ -141,5 +141,16 @@ def test_postgresql_failure_never_shows_the_store_password(
         with engine.begin() as con:
             con.execute(text(f'ALTER TABLE "{schema}".decisions_away RENAME TO decisions'))
         engine.dispose()
-    assert response.status_code >= 400
+    assert response.status_code == 503  # the server's store failed, not the request
+    assert response.json()["type"].endswith("store_unavailable")
     assert "hunter2" not in response.text
+    assert "127.0.0.1" not in response.text  # nor where the store is
+
+
+def test_a_store_url_with_a_bad_port_is_a_store_error() -> None:
+    """Unusable input (exit 2 in the CLI), not an internal error."""
+    from sellerpolicy.engine.errors import StoreError  # noqa: PLC0415
+
+    with pytest.raises(StoreError, match="not a database URL") as raised:
+        DecisionStore("postgresql://someone:s3cret@db:notaport/x")
+    assert "s3cret" not in str(raised.value)

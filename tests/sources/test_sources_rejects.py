@@ -223,3 +223,22 @@ def test_currency_codes_are_read_case_insensitively(tmp_path: Path, fmt: str) ->
     assert list(report.rejects) == []
     stored = con.execute("SELECT currency FROM orders ORDER BY order_id").fetchall()
     assert stored == [("USD",), ("EUR",)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_impossible_utc_offsets_are_rejects(tmp_path: Path, fmt: str) -> None:
+    """+99:99, +2400 or +24:00 name no UTC offset: a reject, not a silently shifted time;
+    real offsets (-12:00 .. +14:00) convert."""
+    times = ["+99:99", "+2400", "+24:00", "-15:00", "+05:60", "+05:30", "-0800", "+14:00", "Z"]
+    orders = [order(f"O{i}", ordered_at=f"2026-10-20T10:00:00{t}") for i, t in enumerate(times)]
+    report, con = load(write_source(tmp_path, {"orders": orders}, fmt))
+    assert [(r.row, r.column, r.code) for r in report.rejects] == [
+        (row, "ordered_at", "bad_timestamp") for row in range(1, 6)
+    ]
+    kept = con.execute("SELECT order_id, ordered_at FROM orders ORDER BY order_id").fetchall()
+    assert [(o, t.isoformat()) for o, t in kept] == [
+        ("O5", "2026-10-20T04:30:00"),
+        ("O6", "2026-10-20T18:00:00"),
+        ("O7", "2026-10-19T20:00:00"),
+        ("O8", "2026-10-20T10:00:00"),
+    ]
