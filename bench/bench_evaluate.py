@@ -47,7 +47,7 @@ from sellerpolicy.engine.columnar.decisions import evaluate_batches, write_decis
 from sellerpolicy.engine.evaluation.backends.durable import DurableBackend
 from sellerpolicy.engine.evaluation.backends.python import PythonBackend
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.evaluation.plans import leaves, plan_rule
 from sellerpolicy.engine.logs import configure_logging
 from sellerpolicy.engine.metrics.compute import iter_facts

@@ -377,7 +377,7 @@ def run_store(args: argparse.Namespace) -> None:
     """Append one batch of decisions to a fresh store; print the rates."""
     # Imported here: the HTTP client process stays small (no pandas, DuckDB...).
     from sellerpolicy.engine.evaluation.evaluate import evaluate  # noqa: PLC0415
-    from sellerpolicy.engine.evaluation.explain import ExplainLevel  # noqa: PLC0415
+    from sellerpolicy.engine.evaluation.levels import ExplainLevel  # noqa: PLC0415
     from sellerpolicy.engine.store.decisions import DecisionStore  # noqa: PLC0415
     from sellerpolicy.engine.store.records import DecisionRecord  # noqa: PLC0415
     from sellerpolicy.rules import load_pack  # noqa: PLC0415

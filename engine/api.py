@@ -44,7 +44,8 @@ from sellerpolicy.engine.errors import FactsError, SourceError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import HistoryLookup, evaluate_one
-from sellerpolicy.engine.evaluation.explain import ExplainLevel, render_report
+from sellerpolicy.engine.evaluation.explain import render_report
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant
 from sellerpolicy.engine.sources.reader import load_source

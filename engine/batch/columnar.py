@@ -33,7 +33,7 @@ from sellerpolicy.engine.columnar.decisions import (
     write_decisions,
 )
 from sellerpolicy.engine.evaluation.decision import Decision, Outcome
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules.model import CompiledPack, Exemption
 

@@ -53,7 +53,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import write_rejects

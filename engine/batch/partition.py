@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sellerpolicy.engine.columnar.decisions import write_decisions
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant
 from sellerpolicy.engine.sources.tables import TABLES

@@ -37,7 +37,8 @@ from sellerpolicy.engine.errors import StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.evaluation.decision import Decision
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import EvidenceLookup, ExplainLevel
+from sellerpolicy.engine.evaluation.explain import EvidenceLookup
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant

@@ -22,7 +22,6 @@ from rich.table import Table
 
 from sellerpolicy.engine.cli.root import app
 from sellerpolicy.engine.logs import LogFormat, configure_logging
-from sellerpolicy.rules.model import Status
 
 from .evaluate import print_summary
 
@@ -64,6 +63,8 @@ def _odr_breacher(path: Path) -> str | None:
 
 def transitions_table(before: dict[str, str], after: dict[str, str]) -> Table:
     """Sellers by status under the 2015 rules (rows) and the current rules (columns)."""
+    from sellerpolicy.rules.model import Status
+
     labels = [s.label for s in Status]
     counts = Counter((before[s], after[s]) for s in before.keys() & after.keys())
     table = Table(title="What the policy change does: 2015 rules (rows) -> current rules")

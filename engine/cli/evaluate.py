@@ -14,7 +14,7 @@ from rich.table import Table
 from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
 from sellerpolicy.engine.errors import AsOfError, StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.logs import LogFormat, configure_logging
 from sellerpolicy.engine.metrics.facts import check_as_of
 

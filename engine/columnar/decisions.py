@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 
 from sellerpolicy.engine.evaluation.evaluate import HistoryLookup
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.evaluation.plans import RulePlan, pack_plans
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.rules.catalog import MetricKind

@@ -39,7 +39,8 @@ from sellerpolicy.engine.evaluation.decision import (
     RuleResult,
     ScoreResult,
 )
-from sellerpolicy.engine.evaluation.explain import ExplainLevel, leaf_distance, window_dates
+from sellerpolicy.engine.evaluation.explain import leaf_distance, window_dates
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.evaluation.plans import RulePlan, not_assessed_reason, pack_plans
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules.model import CompiledPack, Score, Severity, Status

@@ -10,7 +10,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from sellerpolicy.engine.evaluation.decision import DimensionResult, ScoreResult
-from sellerpolicy.engine.evaluation.explain import ExplainLevel, explain_score, format_count
+from sellerpolicy.engine.evaluation.explain import explain_score, format_count
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import Number
 from sellerpolicy.rules.model import CompiledPack, Mode, Score
 

@@ -24,7 +24,6 @@ from sellerpolicy.rules.model import CompiledPack, Exemption, Mode, Score, Statu
 from .decision import ActionItem, Decision, DimensionResult, Outcome, RuleResult, ScoreResult
 from .explain import (
     EvidenceLookup,
-    ExplainLevel,
     describe,
     explain_score,
     format_count,
@@ -34,6 +33,7 @@ from .explain import (
     window_dates,
 )
 from .history import HistoryLookup, ladder_actions
+from .levels import ExplainLevel
 from .plans import RulePlan
 
 __all__ = ["Context"]

@@ -52,8 +52,9 @@ from sellerpolicy.rules.model import CompiledPack, Exemption
 
 from .context import Context
 from .decision import Decision
-from .explain import EvidenceLookup, ExplainLevel
+from .explain import EvidenceLookup
 from .history import Firing, HistoryFromRecords, HistoryLookup, ladder_actions, streak_length
+from .levels import ExplainLevel
 from .plans import not_assessed_reason, pack_plans
 
 __all__ = [

@@ -10,7 +10,6 @@
 * :func:`distance` computes, with exact integer arithmetic, how many orders
   separate a rate rule from the other outcome (:class:`Distance`).
 * :func:`render_report` is the full text report of one decision.
-* :class:`ExplainLevel` says how much of this a decision carries.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from fractions import Fraction
 from typing import Protocol
 
@@ -35,19 +33,6 @@ _OP_WORDS = {
     Op.LTE: "at or below",
     Op.EQ: "equal to",
 }
-
-
-class ExplainLevel(StrEnum):
-    """How much explaining a decision carries.
-
-    ``none``: outcomes only (fastest, for bulk runs). ``summary``: rendered
-    templates for firing rules and actions, reasons, distances. ``full``: also
-    a plain sentence for every rule that did not fire.
-    """
-
-    NONE = "none"
-    SUMMARY = "summary"
-    FULL = "full"
 
 
 class EvidenceLookup(Protocol):

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.errors import StoreError
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import fact_names
 from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.checks import fact_problems

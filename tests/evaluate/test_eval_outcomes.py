@@ -12,7 +12,7 @@ from evalkit import AS_OF, amazon_like, day, facts, healthy_values, rate
 from sellerpolicy.engine.evaluation.backends.python import PythonBackend
 from sellerpolicy.engine.evaluation.decision import Outcome
 from sellerpolicy.engine.evaluation.evaluate import evaluate, evaluate_one
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules.diagnostics import PackError
 from sellerpolicy.rules.model import CompiledPack, Exemption, Mode, Severity, Status

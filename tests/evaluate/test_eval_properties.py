@@ -19,7 +19,7 @@ from sellerpolicy.engine.evaluation.evaluate import (
     evaluate,
     evaluate_one,
 )
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.evaluation.packtest import DEFAULT_AS_OF, discover, fixture_files
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.rules import load_pack, load_packtest

@@ -17,7 +17,7 @@ from sellerpolicy.engine.batch.summary import RunSummary
 from sellerpolicy.engine.cli.app import app
 from sellerpolicy.engine.columnar.decisions import decisions_from_batch
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.rules import CompiledPack, load_pack, resolve_pack
 
 

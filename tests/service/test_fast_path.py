@@ -19,7 +19,7 @@ import pytest
 from servicekit import Service, healthy_facts, pack_text, start_service
 
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.service import evaluate as service_evaluate
 from sellerpolicy.engine.service import fast as service_fast

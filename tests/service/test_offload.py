@@ -20,7 +20,7 @@ from servicekit import Service, healthy_facts, start_service
 from starlette.types import Message, Receive, Scope, Send
 
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.service import evaluate as service_evaluate
 from sellerpolicy.engine.service import middleware as service_middleware

@@ -16,7 +16,7 @@ import pytest
 from servicekit import healthy_facts, start_service
 
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.engine.service.app import Settings
 from sellerpolicy.engine.store import sqlite as store_sqlite

@@ -20,7 +20,7 @@ from sellerpolicy.engine.columnar.read import explain_level
 from sellerpolicy.engine.columnar.write import parquet_options
 from sellerpolicy.engine.evaluation.backends.python import PythonBackend
 from sellerpolicy.engine.evaluation.evaluate import evaluate
-from sellerpolicy.engine.evaluation.explain import ExplainLevel
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import SellerFacts
 from sellerpolicy.rules import load_pack, resolve_pack
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sellerpolicy.engine.metrics.facts import SellerFacts
-from sellerpolicy.rules.model import CompiledPack
+if TYPE_CHECKING:  # the names of --backend need neither (the CLI offers them at start-up)
+    from sellerpolicy.engine.metrics.facts import SellerFacts
+    from sellerpolicy.rules.model import CompiledPack
 
 
 class BackendName(StrEnum):
