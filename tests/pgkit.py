@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +20,13 @@ from sqlalchemy.exc import OperationalError
 POSTGRES_URL = os.environ.get(
     "SELLERPOLICY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def _unreachable(exc: Exception) -> NoReturn:
+    """Skip on a developer's machine, fail in CI (``CI`` set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
+    pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
 
 
 def postgres_schema(prefix: str = "sp_test") -> Iterator[str]:
@@ -30,9 +38,7 @@ def postgres_schema(prefix: str = "sp_test") -> Iterator[str]:
             con.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as exc:
         engine.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
+        _unreachable(exc)
     try:
         yield schema
     finally:
@@ -51,9 +57,7 @@ def fresh_postgres_database(prefix: str = "sp_test") -> Iterator[str]:
             con.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable")
+        _unreachable(exc)
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
