@@ -34,6 +34,7 @@ from sellerpolicy.engine.columnar.decisions import (
 )
 from sellerpolicy.engine.evaluation.decision import Decision, Outcome
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
+from sellerpolicy.engine.sources.rejects import Reject
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules.model import CompiledPack, Exemption
 
@@ -51,12 +52,17 @@ def facts_batches(
     pack: CompiledPack,
     as_of: datetime,
     chunk_size: int,
+    *,
+    rejected: list[Reject] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The facts of a run as Arrow batches, and their schema (known before the first)."""
+    """The facts of a run as Arrow batches, and their schema (known before the first).
+
+    Facts-file rows with contradictory numbers go to ``rejected`` (if given).
+    """
     if table is not None:
         return table.schema, iter(table.to_batches(max_chunksize=chunk_size))
     assert facts_path is not None
-    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size)
+    return read_facts_columns(facts_path, pack, as_of, chunk_size=chunk_size, rejected=rejected)
 
 
 def run_columnar(

@@ -26,6 +26,7 @@ from sellerpolicy.engine.evaluation.backends.python import fact_name
 from sellerpolicy.engine.evaluation.plans import leaves
 from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant, as_of_label
+from sellerpolicy.engine.sources.rejects import Reject
 from sellerpolicy.rules.catalog import CATALOG, MetricKind, has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics
 
@@ -148,6 +149,14 @@ def _check_columns(path: Path, columns: Sequence[str], pack: CompiledPack) -> No
         )
 
 
+class ContradictoryFactsError(FactsError):
+    """A facts row whose numbers contradict each other (:mod:`..metrics.checks`)."""
+
+    def __init__(self, path: Path, row: int, field: str, message: str) -> None:
+        self.reject = Reject("facts", row, field, f"contradictory_fact: {field} {message}")
+        super().__init__(f"{path}: row {row}: {field} {message}")
+
+
 def _row_as_of(value: object, path: Path, row: int) -> datetime:
     try:
         if isinstance(value, datetime | date):
@@ -182,7 +191,7 @@ def _row_facts(  # noqa: PLR0917 - one row's context, two private callers
     problems = fact_problems(values, pack)
     if problems:
         first = problems[0]
-        raise FactsError(f"{path}: row {row}: {first.field} {first.message}")
+        raise ContradictoryFactsError(path, row, first.field, first.message)
     return SellerFacts(seller_id=str(seller), as_of=instant, values=values)
 
 
@@ -207,7 +216,12 @@ def _values(
 
 
 def read_facts(
-    path: Path, pack: CompiledPack, as_of: datetime, *, chunk_size: int
+    path: Path,
+    pack: CompiledPack,
+    as_of: datetime,
+    *,
+    chunk_size: int,
+    rejected: list[Reject] | None = None,
 ) -> Iterator[list[SellerFacts]]:
     """Read a metric facts file in chunks, checking it fits the pack and ``as_of``.
 
@@ -215,16 +229,28 @@ def read_facts(
     read as the chunks are consumed. Raises :class:`FactsError` naming the
     file (and the row or fields) when the file is missing, is not what its
     extension says, lacks a field the pack reads, or holds facts for another
-    ``as_of``.
+    ``as_of``. A row whose numbers contradict each other is the same error,
+    or, given ``rejected``, a reject appended there (the row is left out).
     """
     con, relation = _opened(path, pack)
     return _facts_chunks(
-        con, relation, path=path, pack=pack, expected=as_of_label(as_of), chunk_size=chunk_size
+        con,
+        relation,
+        path=path,
+        pack=pack,
+        expected=as_of_label(as_of),
+        chunk_size=chunk_size,
+        rejected=rejected,
     )
 
 
 def read_facts_columns(
-    path: Path, pack: CompiledPack, as_of: datetime, *, chunk_size: int
+    path: Path,
+    pack: CompiledPack,
+    as_of: datetime,
+    *,
+    chunk_size: int,
+    rejected: list[Reject] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Read a metric facts file as Arrow batches, with the checks of :func:`read_facts`.
 
@@ -248,12 +274,14 @@ def read_facts_columns(
         + [pa.field(f.name, pa.int64() if _whole_type(f.type) else pa.float64()) for f in numeric]
     )
     refused = [f.name for f in kinds if f.name in required and not _numeric(f.type)]
-    check = _BatchCheck(path, kinds.names, required, refused, as_of_label(as_of), pack=pack)
+    check = _BatchCheck(
+        path, kinds.names, required, refused, as_of_label(as_of), pack=pack, rejected=rejected
+    )
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in _guarded(path, lambda: relation.to_arrow_reader(chunk_size)):
-                check(batch)
+            for read in _guarded(path, lambda: relation.to_arrow_reader(chunk_size)):
+                batch = check(read)
                 yield pa.RecordBatch.from_arrays(
                     [batch.column(f.name).cast(f.type) for f in schema], schema=schema
                 )
@@ -301,16 +329,18 @@ class _BatchCheck:
         expected: str,
         *,
         pack: CompiledPack,
+        rejected: list[Reject] | None,
     ) -> None:
         self._path, self._required, self._refused = path, required, refused
-        self._pack = pack
+        self._pack, self._rejected = pack, rejected
         self._names = [n for n in names if n not in _KEY_COLUMNS]
         self._expected = expected
         self._as_of_ok: dict[object, bool] = {}
         self._rows = 0
 
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        """FactsError for the first unusable row of ``batch``, worded as the row reader does."""
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` without its rejected rows; FactsError for the first unusable row,
+        worded as the row reader does."""
         bad = pc.is_null(batch.column("seller_id"))
         if pa.types.is_string(batch.column("seller_id").type):
             bad = pc.or_kleene(bad, pc.equal(batch.column("seller_id"), ""))
@@ -334,13 +364,25 @@ class _BatchCheck:
             raise FactsError(f"{self._path}: row {row}: unusable facts")  # pragma: no cover
         # Rows whose numbers may contradict each other (a superset: exact equality of
         # value and num / den) are checked one by one, as the row reader does.
+        dropped = []
         for index in np.flatnonzero(_maybe_contradictory(batch, self._pack)).tolist():
             record = batch.slice(index, 1).to_pylist()[0]
             row = self._rows + index + 1
-            _row_facts(
-                record, self._names, self._required, self._path, row, self._expected, self._pack
-            )
+            try:
+                _row_facts(
+                    record, self._names, self._required, self._path, row, self._expected, self._pack
+                )
+            except ContradictoryFactsError as exc:
+                if self._rejected is None:
+                    raise
+                self._rejected.append(exc.reject)
+                dropped.append(index)
         self._rows += batch.num_rows
+        if not dropped:
+            return batch
+        keep = np.ones(batch.num_rows, np.bool_)
+        keep[dropped] = False
+        return batch.filter(pa.array(keep))
 
     def _usable_as_of(self, value: object) -> bool:
         try:
@@ -413,6 +455,7 @@ def _facts_chunks(
     pack: CompiledPack,
     expected: str,
     chunk_size: int,
+    rejected: list[Reject] | None,
 ) -> Iterator[list[SellerFacts]]:
     values = [c for c in relation.columns if c not in _KEY_COLUMNS]
     required = frozenset(required_fields(pack))
@@ -422,7 +465,12 @@ def _facts_chunks(
             chunk: list[SellerFacts] = []
             for record in batch.to_pylist():
                 row += 1
-                chunk.append(_row_facts(record, values, required, path, row, expected, pack))
+                try:
+                    chunk.append(_row_facts(record, values, required, path, row, expected, pack))
+                except ContradictoryFactsError as exc:
+                    if rejected is None:
+                        raise
+                    rejected.append(exc.reject)
             yield chunk
     except duckdb.Error as exc:
         raise _read_error(path, exc) from exc

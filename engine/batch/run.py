@@ -43,7 +43,7 @@ from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.compute import DuckDBEvidence, compute_metrics, iter_facts
 from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_instant
 from sellerpolicy.engine.sources.reader import load_source
-from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
+from sellerpolicy.engine.sources.rejects import Reject, rejects_path_for, write_rejects
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
 from sellerpolicy.engine.store.runs import RunKind
@@ -152,7 +152,7 @@ def run_evaluation(
     instant = as_of_instant(as_of)
     run_id = str(uuid.uuid4())
     log = get_logger(run_id=run_id, pack=pack.id, pack_digest=pack.digest)
-    tally = Tally()
+    tally, fact_rejects = Tally(), list[Reject]()
     rejects, rejects_path = 0, None
     with ExitStack() as stack:
         if (source is None) == (facts_path is None):
@@ -204,7 +204,9 @@ def run_evaluation(
 
             run_columnar(
                 pack,
-                facts_batches(metrics_table, facts_path, pack, instant, chunk_size),
+                facts_batches(
+                    metrics_table, facts_path, pack, instant, chunk_size, rejected=fact_rejects
+                ),
                 as_of=instant,
                 store=store,
                 explain=explain,
@@ -215,14 +217,17 @@ def run_evaluation(
                 records=store is not None or sink is not None,
             )
         else:
-            chunks = (
-                facts_chunks(metrics_table, instant, chunk_size)
-                if metrics_table is not None
-                else read_facts(facts_path, pack, instant, chunk_size=chunk_size)  # type: ignore[arg-type]
-            )
             batches = evaluate_batches(
                 pack,
-                chunks,
+                facts_chunks(metrics_table, instant, chunk_size)
+                if metrics_table is not None
+                else read_facts(
+                    facts_path,  # type: ignore[arg-type]
+                    pack,
+                    instant,
+                    chunk_size=chunk_size,
+                    rejected=fact_rejects,
+                ),
                 as_of=instant,
                 backend=engine,
                 store=store,
@@ -233,6 +238,11 @@ def run_evaluation(
             for index, (decisions, started) in enumerate(timed_batches(batches, tally.seconds)):
                 tally.add(decisions)
                 recorded(decisions, len(decisions), index, started)
+        rejects, rejects_path = (
+            _fact_rejects(fact_rejects, out, strict=strict, log=log)
+            if facts_path is not None
+            else (rejects, rejects_path)
+        )
     summary = summarize(
         pack,
         tally,
@@ -253,6 +263,22 @@ def run_evaluation(
         seconds={k: round(v, 3) for k, v in summary.durations.items()},
     )
     return summary
+
+
+def _fact_rejects(
+    rejected: list[Reject], out: Path, *, strict: bool, log: structlog.typing.FilteringBoundLogger
+) -> tuple[int, Path]:
+    """Write the facts rows left out (contradictory numbers) beside ``out``.
+
+    With ``strict``, any of them fails the run (the output is then discarded).
+    """
+    path = rejects_path_for(out)
+    write_rejects(rejected, path)
+    log.info("facts.rejected", rejects=len(rejected))
+    if strict and rejected:
+        out.unlink(missing_ok=True)  # a columnar output is complete by now: no output either
+        raise StrictRejectsError(len(rejected), str(path))
+    return len(rejected), path
 
 
 def _open_run(

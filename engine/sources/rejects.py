@@ -33,6 +33,8 @@ update_without_left        an ``updated`` with no accepted ``left``
 update_before_left         an ``updated`` earlier than the ``left``
 update_too_late            an ``updated`` more than 60 days after the ``left``
 second_update              an ``updated`` after the first accepted one
+contradictory_fact         a metric facts row (table ``facts``) whose numbers
+                           contradict each other (``engine.metrics.checks``)
 field_count                a CSV row with more or fewer fields than the header
                            (empty fields after the last column are allowed)
 bad_encoding               a CSV row or JSON line that is not UTF-8 (names the

@@ -4,7 +4,6 @@ that contradict each other never reach a decision ("headroom -990")."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -113,39 +112,53 @@ def test_batch_prefilter_flags_every_contradictory_row(
     ("backend", "out"),
     [("python", "d.jsonl"), ("vector", "d.arrows"), ("vector", "d.jsonl")],
 )
-def test_contradictory_facts_file_row_stops_naming_row_and_field(
+def test_contradictory_facts_row_is_a_reject_and_the_run_goes_on(
     tmp_path: Path, backend: str, out: str
 ) -> None:
-    """Row and columnar readers both refuse `orders: -5` and a rate that is not
-    num/den, naming the file, the 1-based row and the field; nothing is written."""
-    rows = [_facts(), _facts(seller_id="S2", orders=-5)]
-    rows[1]["seller_id"] = "S2"
+    """Row and columnar readers both leave out `orders: -5` and a rate that is not
+    num/den, each a reject naming the 1-based row and the field; the other sellers
+    are decided."""
+    rate = {ODR: 0.0, f"{ODR}__num": 1000, f"{ODR}__den": 2000}
+    rows = [_facts(), _facts(orders=-5), _facts(), _facts(**rate)]
+    for i, row in enumerate(rows):
+        row["seller_id"] = f"S{i + 1}"
     facts = tmp_path / "facts.jsonl"
     facts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     done = run_cli(
         "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
         "--out", tmp_path / out, "--backend", backend,
     )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    line = done.stderr.strip().splitlines()[-1]
-    assert f"{facts}: row 2: orders is -5" in line
-    assert not (tmp_path / out).exists()
+    assert done.returncode == 0, done.stderr
+    rejects = [json.loads(line) for line in (tmp_path / "d.rejects.jsonl").read_text().splitlines()]
+    assert [(r["table"], r["row"], r["column"]) for r in rejects] == [
+        ("facts", 2, "orders"),
+        ("facts", 4, ODR),
+    ]
+    assert rejects[0]["reason"].startswith("contradictory_fact: orders is -5")
+    assert "0.5" in rejects[1]["reason"]
+    assert (tmp_path / out).exists()
+    strict = run_cli(
+        "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
+        "--out", tmp_path / f"strict-{out}", "--backend", backend, "--strict",
+    )  # fmt: skip
+    assert strict.returncode == 1
+    assert not (tmp_path / f"strict-{out}").exists()
 
 
-def test_rate_contradiction_in_a_parquet_file(tmp_path: Path) -> None:
+def test_library_readers_raise_without_a_rejects_list(tmp_path: Path) -> None:
+    """read_facts called without ``rejected`` refuses the row, naming file, row, field."""
     import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from sellerpolicy.engine.batch.facts_file import read_facts_columns  # noqa: PLC0415
+    from sellerpolicy.engine.errors import FactsError  # noqa: PLC0415
 
     rows = [_facts(), {**_facts(**{ODR: 0.0, f"{ODR}__num": 1000, f"{ODR}__den": 2000})}]
     rows[1]["seller_id"] = "S2"
     facts = tmp_path / "facts.parquet"
     pq.write_table(pa.Table.from_pylist(rows), facts)
-    done = run_cli(
-        "evaluate", "--pack", "amazon", "--facts", facts, "--as-of", AS_OF.isoformat(),
-        "--out", tmp_path / "d.arrows",
-    )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    assert f"row 2: {ODR} is 0.0 but" in done.stderr
-    assert math.isclose(0.5, 1000 / 2000)
+    _, batches = read_facts_columns(facts, PACK, as_of_instant(AS_OF), chunk_size=10)
+    with pytest.raises(FactsError, match=f"row 2: {ODR} is 0.0 but"):
+        list(batches)
 
 
 def test_growth_must_equal_its_counts() -> None:

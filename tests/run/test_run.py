@@ -115,7 +115,8 @@ def test_summary_counts_statuses_actions_and_not_assessed(
     assert dict(summary.not_assessed) == {"on-time-delivery-below-target": 1}
     assert summary.pack_digest == amazon.digest
     assert summary.rejects == 0
-    assert summary.rejects_path is None
+    assert summary.rejects_path == tmp_path / "d.rejects.jsonl"  # facts rows left out: none
+    assert summary.rejects_path.read_text() == ""
     assert (tmp_path / "d.csv").is_file()
 
 
