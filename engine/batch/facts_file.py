@@ -17,17 +17,16 @@ from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sellerpolicy.engine.errors import FactsError
 from sellerpolicy.engine.evaluation.backends.python import fact_name
 from sellerpolicy.engine.evaluation.plans import leaves
-from sellerpolicy.engine.metrics.checks import fact_problems
+from sellerpolicy.engine.metrics.checks import fact_problems, maybe_contradictory
 from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_instant, as_of_label
 from sellerpolicy.engine.sources.rejects import Reject
-from sellerpolicy.rules.catalog import CATALOG, MetricKind, has_counts
+from sellerpolicy.rules.catalog import has_counts
 from sellerpolicy.rules.model import CompiledPack, condition_metrics
 
 __all__ = ["FACT_FORMATS", "read_facts", "read_facts_columns", "required_fields"]
@@ -365,7 +364,7 @@ class _BatchCheck:
         # Rows whose numbers may contradict each other (a superset: exact equality of
         # value and num / den) are checked one by one, as the row reader does.
         dropped = []
-        for index in np.flatnonzero(_maybe_contradictory(batch, self._pack)).tolist():
+        for index in np.flatnonzero(maybe_contradictory(batch, self._pack)).tolist():
             record = batch.slice(index, 1).to_pylist()[0]
             row = self._rows + index + 1
             try:
@@ -389,62 +388,6 @@ class _BatchCheck:
             return as_of_label(_row_as_of(value, self._path, 0)) == self._expected
         except FactsError:
             return False
-
-
-def _maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArray[np.bool_]:
-    """Rows that may break :func:`~sellerpolicy.engine.metrics.checks.fact_problems`.
-
-    A superset, computed over the whole batch: negative or fractional counts,
-    a numerator above its denominator, one count without the other, a value
-    out of its range, or a value not exactly ``num / den``. Only these rows
-    are checked one by one.
-    """
-    names = set(batch.schema.names)
-
-    def column(name: str) -> npt.NDArray[np.float64] | None:
-        if name not in names:
-            return None
-        values = batch.column(name).cast(pa.float64()).fill_null(np.nan)
-        return np.asarray(values.to_numpy(zero_copy_only=False), np.float64)
-
-    flags = np.zeros(batch.num_rows, np.bool_)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        orders = column("orders")
-        if orders is not None:
-            flags |= (orders < 0) | (np.floor(orders) != orders) & ~np.isnan(orders)
-        for use in pack.metrics:
-            kind = CATALOG[use.metric].kind
-            value = column(use.name)
-            if kind is MetricKind.COUNT and value is not None:
-                flags |= (value < 0) | (np.floor(value) != value) & ~np.isnan(value)
-            if kind is MetricKind.GROWTH:
-                num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
-                if num is not None and den is not None and value is not None:
-                    empty = (den == 0) | np.isnan(num) & np.isnan(den)
-                    flags |= ~((value == num / den) | np.isnan(value) & empty)
-                    flags |= np.isnan(num) != np.isnan(den)
-                elif num is not None or den is not None:
-                    flags |= True
-                continue
-            if kind not in (MetricKind.RATE, MetricKind.AVERAGE):
-                continue
-            num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
-            if num is None or den is None:
-                if value is not None and (num is not None or den is not None):
-                    flags |= ~np.isnan(num if num is not None else den)  # type: ignore[arg-type]
-                if value is not None:
-                    low, high = (0.0, 1.0) if kind is MetricKind.RATE else (1.0, 5.0)
-                    flags |= (value < low) | (value > high)
-                continue
-            value = value if value is not None else np.full(batch.num_rows, np.nan)
-            expected = num / den
-            empty = (den == 0) | np.isnan(num) & np.isnan(den)
-            same = (value == expected) | np.isnan(value) & empty
-            flags |= ~same | (np.isnan(num) != np.isnan(den))
-            flags |= (num < 0) | (den < 0) | (np.floor(den) != den) & ~np.isnan(den)
-            if kind is MetricKind.RATE:
-                flags |= (num > den) | (np.floor(num) != num) & ~np.isnan(num)
-    return flags
 
 
 def _facts_chunks(

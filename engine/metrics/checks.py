@@ -30,10 +30,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
 from sellerpolicy.rules.catalog import CATALOG, MetricKind
 from sellerpolicy.rules.model import CompiledPack
 
-__all__ = ["TOLERANCE", "FactProblem", "fact_problems"]
+__all__ = ["TOLERANCE", "FactProblem", "fact_problems", "maybe_contradictory"]
 
 #: How far a rate or average may be from ``__num / __den`` (relative, for float rounding).
 TOLERANCE = 1e-9
@@ -150,3 +154,59 @@ def _number(value: object) -> bool:
 
 def _whole(value: object) -> bool:
     return _number(value) and float(value) >= 0 and float(value).is_integer()  # type: ignore[arg-type]
+
+
+def maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArray[np.bool_]:
+    """Rows of a facts batch that may break :func:`fact_problems`.
+
+    A superset, computed over the whole batch: negative or fractional counts,
+    a numerator above its denominator, one count without the other, a value
+    out of its range, or a value not exactly ``num / den``. Only these rows
+    are checked one by one.
+    """
+    names = set(batch.schema.names)
+
+    def column(name: str) -> npt.NDArray[np.float64] | None:
+        if name not in names:
+            return None
+        values = batch.column(name).cast(pa.float64()).fill_null(np.nan)
+        return np.asarray(values.to_numpy(zero_copy_only=False), np.float64)
+
+    flags = np.zeros(batch.num_rows, np.bool_)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        orders = column("orders")
+        if orders is not None:
+            flags |= (orders < 0) | (np.floor(orders) != orders) & ~np.isnan(orders)
+        for use in pack.metrics:
+            kind = CATALOG[use.metric].kind
+            value = column(use.name)
+            if kind is MetricKind.COUNT and value is not None:
+                flags |= (value < 0) | (np.floor(value) != value) & ~np.isnan(value)
+            if kind is MetricKind.GROWTH:
+                num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
+                if num is not None and den is not None and value is not None:
+                    empty = (den == 0) | np.isnan(num) & np.isnan(den)
+                    flags |= ~((value == num / den) | np.isnan(value) & empty)
+                    flags |= np.isnan(num) != np.isnan(den)
+                elif num is not None or den is not None:
+                    flags |= True
+                continue
+            if kind not in (MetricKind.RATE, MetricKind.AVERAGE):
+                continue
+            num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
+            if num is None or den is None:
+                if value is not None and (num is not None or den is not None):
+                    flags |= ~np.isnan(num if num is not None else den)  # type: ignore[arg-type]
+                if value is not None:
+                    low, high = (0.0, 1.0) if kind is MetricKind.RATE else (1.0, 5.0)
+                    flags |= (value < low) | (value > high)
+                continue
+            value = value if value is not None else np.full(batch.num_rows, np.nan)
+            expected = num / den
+            empty = (den == 0) | np.isnan(num) & np.isnan(den)
+            same = (value == expected) | np.isnan(value) & empty
+            flags |= ~same | (np.isnan(num) != np.isnan(den))
+            flags |= (num < 0) | (den < 0) | (np.floor(den) != den) & ~np.isnan(den)
+            if kind is MetricKind.RATE:
+                flags |= (num > den) | (np.floor(num) != num) & ~np.isnan(num)
+    return flags

@@ -28,7 +28,8 @@ from typing import Any
 import duckdb
 
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources.lines import LINE_COLUMNS, MAX_LINE_BYTES, read_header
+from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES
+from sellerpolicy.engine.sources.lines import LINE_COLUMNS, read_header
 from sellerpolicy.engine.sources.tables import TABLES, Format
 from sellerpolicy.engine.sources.validate_rows import (
     ABSENT,

@@ -5,13 +5,14 @@ the CSV one with the column names of its header row, read here
 (:func:`read_header`). A malformed line makes DuckDB stop: a CSV record with
 more or fewer fields than the header, bytes that are not UTF-8, a quote that is
 never closed, a JSON line that is not an object. The file is then *mended*
-(:func:`mend_csv`, :func:`mend_jsonl`): copied into a private temporary folder,
-one row per row of the file (blank lines left out, as DuckDB leaves them out),
-each malformed line replaced by a placeholder row carrying its offending column
-and reason in the columns :data:`LINE_COLUMNS`; the copy is read instead. So a
-malformed line is a reject with the number of its row, every other row keeps
-its number, and DuckDB still parses the values of the good rows from their own
-bytes (a good CSV record and a good JSON line are copied as they are).
+(:func:`mend_csv`, :func:`~sellerpolicy.engine.sources.json_lines.mend_jsonl`):
+copied into a private temporary folder, one row per row of the file (blank
+lines left out, as DuckDB leaves them out), each malformed line replaced by a
+placeholder row carrying its offending column and reason in the columns
+:data:`LINE_COLUMNS`; the copy is read instead. So a malformed line is a reject
+with the number of its row, every other row keeps its number, and DuckDB
+still parses the values of the good rows from their own bytes (a good CSV
+record and a good JSON line are copied as they are).
 
 The structure is decided by Python's ``csv`` module (records, fields) and
 ``json`` module (objects), with DuckDB's leniencies copied where they decide
@@ -31,26 +32,24 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from sellerpolicy.engine.errors import SourceError
+from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES, End, Lines
 
 __all__ = [
     "BAD_LINE",
+    "BOM",
     "LINE_COLUMN",
     "LINE_COLUMNS",
     "LINE_PROBLEM",
-    "MAX_LINE_BYTES",
     "Header",
     "field_count",
     "mend_csv",
-    "mend_jsonl",
     "read_header",
 ]
 
@@ -60,12 +59,9 @@ LINE_PROBLEM = "__sp_line_problem"
 """Column of a mended copy: the reason of a malformed line (NULL: a good row)."""
 LINE_COLUMNS = (LINE_COLUMN, LINE_PROBLEM)
 
-MAX_LINE_BYTES = 2_000_000
 """DuckDB's longest CSV record (``max_line_size``); a longer one is a reject."""
 MAX_HEADER_BYTES = 1 << 20
-MAX_JSON_LINE_BYTES = 1 << 26
-_CHUNK = 1 << 20
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 _EMPTY = "is empty: a CSV table starts with a header row naming its columns"
 BAD_LINE = "bad_line: the row is not valid CSV"
 """The reason of a CSV row that nothing more precise describes."""
@@ -106,7 +102,7 @@ def read_header(path: Path, shown: str) -> Header:
         end, newline = cut + 2, b"\n"
     else:
         end, newline = cut + 1, head[cut : cut + 1]
-    line = head[:cut].removeprefix(_BOM)
+    line = head[:cut].removeprefix(BOM)
     try:
         text = line.decode("utf-8")
         names = next(csv.reader([text], strict=True))
@@ -137,7 +133,7 @@ def mend_csv(
             empty = [""] * len(names)
             raw.seek(header.end)
             row = 0
-            for data, count, found, why in _records(_Lines(raw, header.newline), names):
+            for data, count, found, why in _records(Lines(raw, header.newline), names):
                 if data is not None and not any(row < r <= row + count for r in forced):
                     # Plain rows are joined by line feeds (a good record may hold one).
                     sink.write(b",," + (data.replace(b"\n", b"\n,,") if count > 1 else data))
@@ -155,39 +151,6 @@ def mend_csv(
         raise SourceError(shown, f"cannot be read: {exc.strerror or type(exc).__name__}") from None
 
 
-def mend_jsonl(path: Path, shown: str, out: Path) -> None:
-    """Copy the JSON Lines file at ``path`` to ``out``, its malformed lines replaced.
-
-    A JSON object (or ``null``, which DuckDB reads as a row of nulls) is copied as
-    it is; any other line is an object with only the :data:`LINE_COLUMNS`; a
-    blank line is left out. A file in which no line is an object raises
-    :class:`SourceError`: it is no JSON Lines file.
-    """
-    good = bad = 0
-    try:
-        with path.open("rb") as raw, out.open("wb") as sink:
-            first = True
-            for line in _physical_lines(raw, MAX_JSON_LINE_BYTES):
-                body = line.strip(b" \t\r\n") if line is not None else None
-                if first and body is not None:
-                    body = body.removeprefix(_BOM)
-                first = False
-                if body == b"":
-                    continue
-                reason = _json_problem(body)
-                if reason is None and body is not None:
-                    sink.write(body + b"\n")
-                    good += 1
-                else:
-                    sink.write(json.dumps({LINE_COLUMN: None, LINE_PROBLEM: reason}).encode())
-                    sink.write(b"\n")
-                    bad += 1
-    except OSError as exc:
-        raise SourceError(shown, f"cannot be read: {exc.strerror or type(exc).__name__}") from None
-    if bad and not good:
-        raise SourceError(shown, "is not a JSON Lines file: none of its lines is a JSON object")
-
-
 def _csv_line(fields: Sequence[str]) -> bytes:
     """One CSV record (RFC 4180 quoting), ending in a line feed, as UTF-8."""
     text = io.StringIO()
@@ -201,81 +164,6 @@ def _raise_field_limit() -> None:
         csv.field_size_limit(MAX_LINE_BYTES)
 
 
-def _physical_lines(raw: BinaryIO, limit: int) -> Iterator[bytes | None]:
-    """The lines of ``raw`` from where it stands, without their line feed; ``None``
-    for a line longer than ``limit`` bytes, which is skipped without being kept."""
-    lines = _Lines(raw, b"\n", limit)
-    while not isinstance(line := lines.line(), _End):
-        yield line
-
-
-class _End:
-    """The end of the lines."""
-
-
-_END = _End()
-
-
-class _Lines:
-    """The lines of a file from where it stands, without their line break ``newline``
-    (a ``\r\n`` line keeps its ``\r``): a block of whole lines at a time
-    (:meth:`block`), or one line at a time (:meth:`line`); ``None`` stands for a
-    line longer than ``limit`` bytes, which is skipped without being kept."""
-
-    __slots__ = ("_limit", "_queue", "_raw", "_rest", "newline")
-
-    def __init__(self, raw: BinaryIO, newline: bytes, limit: int = MAX_LINE_BYTES) -> None:
-        self._raw = raw
-        self.newline = newline
-        self._limit = limit
-        self._rest = b""
-        self._queue: deque[bytes | None] = deque()
-
-    @property
-    def queued(self) -> bool:
-        """Whether lines of a block read before are still to be read."""
-        return bool(self._queue)
-
-    def block(self) -> bytes | _End | None:
-        """The next block of whole lines, joined by their line break (nothing may be
-        queued); ``None`` for one line too long; :data:`_END` at the end."""
-        skipping = False
-        while chunk := self._raw.read(_CHUNK):
-            data = self._rest + chunk
-            if skipping:
-                first = data.find(self.newline)
-                if first < 0:
-                    continue
-                self._rest = data[first + 1 :]
-                return None
-            cut = data.rfind(self.newline)
-            if cut >= 0:
-                self._rest = data[cut + 1 :]
-                return data[:cut]
-            self._rest = data
-            if len(data) > self._limit:
-                self._rest, skipping = b"", True
-        rest, self._rest = self._rest, b""
-        return None if skipping else rest or _END
-
-    def queue(self, block: bytes | None) -> None:
-        """Read ``block`` (from :meth:`block`) one line at a time."""
-        if block is None:
-            self._queue.append(None)
-            return
-        limit = self._limit
-        self._queue.extend(p if len(p) <= limit else None for p in block.split(self.newline))
-
-    def line(self) -> bytes | _End | None:
-        """The next line: ``None`` for one too long, :data:`_END` at the end."""
-        if not self._queue:
-            block = self.block()
-            if isinstance(block, _End):
-                return block
-            self.queue(block)
-        return self._queue.popleft()
-
-
 class _TooLongError(Exception):
     """A record ran past :data:`MAX_LINE_BYTES` (a line that long, or a quote never closed)."""
 
@@ -286,7 +174,7 @@ class _Feed:
 
     __slots__ = ("_lines", "_newline", "bad_encoding", "replay", "size", "taken")
 
-    def __init__(self, lines: _Lines, newline: bytes) -> None:
+    def __init__(self, lines: Lines, newline: bytes) -> None:
         self._lines = lines
         self._newline = newline
         self.replay: deque[bytes | None] = deque()
@@ -301,7 +189,7 @@ class _Feed:
         self.size = 0
         self.bad_encoding = False
 
-    def next_line(self) -> bytes | _End | None:
+    def next_line(self) -> bytes | End | None:
         """The next line to read: one to read again first, else the file's next one."""
         return self.replay.popleft() if self.replay else self._lines.line()
 
@@ -310,7 +198,7 @@ class _Feed:
 
     def __next__(self) -> str:
         line = self.next_line()
-        if isinstance(line, _End):
+        if isinstance(line, End):
             raise StopIteration
         self.taken.append(line)
         if line is None:
@@ -331,7 +219,7 @@ Rows = tuple[bytes | None, int, str | None, str | None]
 (``None``, 1, its column and reason)."""
 
 
-def _records(lines: _Lines, names: Sequence[str]) -> Iterator[Rows]:
+def _records(lines: Lines, names: Sequence[str]) -> Iterator[Rows]:
     """Every record but blank lines, in file order: good, or malformed with its reason.
 
     A block of lines that are plain rows (:func:`_plain_rows`: no quote, as many
@@ -350,7 +238,7 @@ def _records(lines: _Lines, names: Sequence[str]) -> Iterator[Rows]:
     while True:
         if not feed.replay and not lines.queued:
             block = lines.block()
-            if isinstance(block, _End):
+            if isinstance(block, End):
                 return
             plain = _plain_rows(block, width, newline)
             if plain is not None:
@@ -358,7 +246,7 @@ def _records(lines: _Lines, names: Sequence[str]) -> Iterator[Rows]:
                 continue
             lines.queue(block)
         line = feed.next_line()
-        if isinstance(line, _End):
+        if isinstance(line, End):
             return
         if line is not None and b'"' not in line:
             body = line.removesuffix(b"\r")
@@ -511,42 +399,3 @@ def _scan(text: str) -> tuple[str | None, int]:
             return None, field
         i += 1  # the comma
         field += 1
-
-
-def _json_problem(body: bytes | None) -> str | None:
-    """Why one non-blank JSON line is no row (None: DuckDB reads it as a row)."""
-    if body is None:
-        return f"bad_json: the line is longer than {MAX_JSON_LINE_BYTES:,} bytes"
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "bad_encoding: the line is not valid UTF-8"
-    try:
-        value, end = _JSON.raw_decode(text)
-    except (ValueError, RecursionError):
-        return "bad_json: the line is not valid JSON"
-    if end != len(text):
-        return "bad_json: the line is not valid JSON"
-    if value is None:
-        return None
-    if not isinstance(value, tuple):  # objects are decoded as tuples of their pairs
-        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
-        return f"bad_json: the line is {kind}, not a JSON object"
-    if len(dict(value)) != len(value):
-        keys = [k for k, _ in value]
-        twice = next(k for i, k in enumerate(keys) if k in keys[:i])
-        shown = twice[:40] + ("..." if len(twice) > 40 else "")
-        return f"bad_json: the line names the key {shown!r} twice"
-    if b"\\u" in body:  # only an escape can make a lone surrogate
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            return "bad_json: the line has a \\u escape that is not a character (a lone surrogate)"
-    return None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(name)  # NaN and Infinity are not JSON (DuckDB refuses them)
-
-
-_JSON = json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_no_constant)

@@ -30,13 +30,13 @@ from sellerpolicy.engine.sources.inputs import (
     open_input,
     reader_sql,
 )
+from sellerpolicy.engine.sources.json_lines import mend_jsonl
+from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES
 from sellerpolicy.engine.sources.lines import (
     BAD_LINE,
     LINE_COLUMNS,
-    MAX_LINE_BYTES,
     field_count,
     mend_csv,
-    mend_jsonl,
 )
 from sellerpolicy.engine.sources.validate_events import (
     bad_table,

@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runkit import AS_OF, healthy_facts, run_cli
 
-from sellerpolicy.engine.batch.facts_file import _maybe_contradictory
-from sellerpolicy.engine.metrics.checks import fact_problems
+from sellerpolicy.engine.metrics.checks import fact_problems, maybe_contradictory
 from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant
 from sellerpolicy.engine.sources.reader import load_source
@@ -80,7 +79,7 @@ def test_facts_computed_from_a_source_never_contradict(small_source: Path) -> No
             assert fact_problems(record, pack) == [], (name, record["seller_id"])
         batch = table.to_batches()[0] if table.num_rows else None
         if batch is not None:
-            assert not _maybe_contradictory(batch, pack).any()
+            assert not maybe_contradictory(batch, pack).any()
 
 
 NUMBERS = st.one_of(
@@ -102,7 +101,7 @@ def test_batch_prefilter_flags_every_contradictory_row(
     ]
     cleaned = [{k: (float(x) if isinstance(x, int) else x) for k, x in r.items()} for r in records]
     batch = pa.RecordBatch.from_pylist(cleaned)
-    flags = _maybe_contradictory(batch, PACK)
+    flags = maybe_contradictory(batch, PACK)
     for index, record in enumerate(records):
         if fact_problems(record, PACK):
             assert flags[index], record

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from sellerpolicy.engine.cli.app import app
 from sellerpolicy.engine.cli.root import main
 from sellerpolicy.engine.errors import SourceError
-from sellerpolicy.engine.sources.lines import MAX_LINE_BYTES
+from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES
 from sellerpolicy.engine.sources.reader import SourceReport, load_source
 from sellerpolicy.engine.sources.tables import TABLES
 
