@@ -158,6 +158,7 @@ def _internal_error(exc: Exception) -> NoReturn:
 COMMANDS: dict[str, str] = {
     "validate": "validate",
     "test": "test",
+    "diff": "diff",
     "generate": "generate",
     "metrics": "metrics",
     "evaluate": "evaluate",
