@@ -75,40 +75,28 @@ def fact_problems(values: Mapping[str, object], pack: CompiledPack) -> list[Fact
 def _growth(name: str, values: Mapping[str, object]) -> list[FactProblem]:
     """Growth: any finite number, ``__num / __den`` when its counts are given."""
     value, num, den = (values.get(f) for f in (name, f"{name}__num", f"{name}__den"))
-    if (num is None) != (den is None):
-        given, absent = ("__num", "__den") if den is None else ("__den", "__num")
-        return [FactProblem(f"{name}{absent}", f"is missing while {name}{given} is given")]
+    unpaired = _unpaired(name, num, den)
+    if unpaired is not None:
+        return [unpaired]
     for field, x in ((name, value), (f"{name}__num", num), (f"{name}__den", den)):
         if x is not None and not _number(x):
             return [FactProblem(field, f"is {x!r}, not a number")]
     if num is None or den is None:
         return []
-    n, d = float(num), float(den)  # type: ignore[arg-type]
-    if d == 0:
-        if value is not None:
-            return [FactProblem(name, f"is {value!r} with {name}__den 0 (must be null)")]
-        return []
-    if value is None or not math.isclose(
-        float(value),  # type: ignore[arg-type]
-        n / d,
-        rel_tol=TOLERANCE,
-        abs_tol=TOLERANCE,
-    ):
-        message = f"is {value!r} but {name}__num / {name}__den is {n / d:g}"
-        return [FactProblem(name, message)]
-    return []
+    off = _off_ratio(name, value, float(num), float(den))  # type: ignore[arg-type]
+    return [] if off is None else [off]
 
 
 def _ratio(name: str, kind: MetricKind, values: Mapping[str, object]) -> list[FactProblem]:
     value, num, den = (values.get(f) for f in (name, f"{name}__num", f"{name}__den"))
-    problems: list[FactProblem] = []
     rate = kind is MetricKind.RATE
-    if (num is None) != (den is None):
-        given, absent = ("__num", "__den") if den is None else ("__den", "__num")
-        return [FactProblem(f"{name}{absent}", f"is missing while {name}{given} is given")]
+    unpaired = _unpaired(name, num, den)
+    if unpaired is not None:
+        return [unpaired]
     if value is not None and not _number(value):
         return [FactProblem(name, f"is {value!r}, not a number")]
     if num is not None:
+        problems = []
         if not (_whole(num) if rate else _number(num) and float(num) >= 0):  # type: ignore[arg-type]
             what = "a whole number >= 0" if rate else "a number >= 0"
             problems.append(FactProblem(f"{name}__num", f"is {num!r}: it must be {what}"))
@@ -118,34 +106,41 @@ def _ratio(name: str, kind: MetricKind, values: Mapping[str, object]) -> list[Fa
             return problems
         n, d = float(num), float(den)  # type: ignore[arg-type]
         if rate and n > d:
-            problems.append(
+            return [
                 FactProblem(f"{name}__num", f"{n:g} is above {name}__den {d:g} (a share of it)")
-            )
-            return problems
-        if d == 0:
-            if value is not None:
-                message = f"is {value!r} with {name}__den 0 (must be null)"
-                problems.append(FactProblem(name, message))
-            return problems
-        if value is None:
-            message = f"is null with {name}__den {d:g} (must be {n / d:g})"
-            problems.append(FactProblem(name, message))
-            return problems
-        expected = n / d
-        if not math.isclose(float(value), expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE):  # type: ignore[arg-type]
-            problems.append(
-                FactProblem(
-                    name,
-                    f"is {value!r} but {name}__num / {name}__den is {expected:g} ({n:g} of {d:g})",
-                )
-            )
-            return problems
+            ]
+        off = _off_ratio(name, value, n, d)
+        if off is not None:
+            return [off]
     if value is not None:
         low, high = (0.0, 1.0) if rate else _SCALE
         if not low <= float(value) <= high:  # type: ignore[arg-type]
             scale = "a share (0..1)" if rate else f"an average rating ({low:g}..{high:g})"
-            problems.append(FactProblem(name, f"is {value!r}: it must be {scale}"))
-    return problems
+            return [FactProblem(name, f"is {value!r}: it must be {scale}")]
+    return []
+
+
+def _unpaired(name: str, num: object, den: object) -> FactProblem | None:
+    """One count given without the other."""
+    if (num is None) == (den is None):
+        return None
+    given, absent = ("__num", "__den") if den is None else ("__den", "__num")
+    return FactProblem(f"{name}{absent}", f"is missing while {name}{given} is given")
+
+
+def _off_ratio(name: str, value: object, n: float, d: float) -> FactProblem | None:
+    """A value that is not ``n / d`` (null when ``d`` is 0), within :data:`TOLERANCE`."""
+    if d == 0:
+        if value is None:
+            return None
+        return FactProblem(name, f"is {value!r} with {name}__den 0 (must be null)")
+    if value is None:
+        return FactProblem(name, f"is null with {name}__den {d:g} (must be {n / d:g})")
+    if math.isclose(float(value), n / d, rel_tol=TOLERANCE, abs_tol=TOLERANCE):  # type: ignore[arg-type]
+        return None
+    return FactProblem(
+        name, f"is {value!r} but {name}__num / {name}__den is {n / d:g} ({n:g} of {d:g})"
+    )
 
 
 def _number(value: object) -> bool:
@@ -176,37 +171,35 @@ def maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArra
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         orders = column("orders")
         if orders is not None:
-            flags |= (orders < 0) | (np.floor(orders) != orders) & ~np.isnan(orders)
+            flags |= (orders < 0) | _fractional(orders)
         for use in pack.metrics:
             kind = CATALOG[use.metric].kind
             value = column(use.name)
             if kind is MetricKind.COUNT and value is not None:
-                flags |= (value < 0) | (np.floor(value) != value) & ~np.isnan(value)
-            if kind is MetricKind.GROWTH:
-                num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
-                if num is not None and den is not None and value is not None:
-                    empty = (den == 0) | np.isnan(num) & np.isnan(den)
-                    flags |= ~((value == num / den) | np.isnan(value) & empty)
-                    flags |= np.isnan(num) != np.isnan(den)
-                elif num is not None or den is not None:
-                    flags |= True
-                continue
-            if kind not in (MetricKind.RATE, MetricKind.AVERAGE):
+                flags |= (value < 0) | _fractional(value)
+            if kind not in (MetricKind.RATE, MetricKind.AVERAGE, MetricKind.GROWTH):
                 continue
             num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
-            if num is None or den is None:
-                if value is not None and (num is not None or den is not None):
-                    flags |= ~np.isnan(num if num is not None else den)  # type: ignore[arg-type]
-                if value is not None:
-                    low, high = (0.0, 1.0) if kind is MetricKind.RATE else (1.0, 5.0)
+            if num is None or den is None:  # one count column alone, or none
+                alone = num if num is not None else den
+                if alone is not None:
+                    flags |= ~np.isnan(alone)
+                if value is not None and kind is not MetricKind.GROWTH:
+                    low, high = (0.0, 1.0) if kind is MetricKind.RATE else _SCALE
                     flags |= (value < low) | (value > high)
                 continue
             value = value if value is not None else np.full(batch.num_rows, np.nan)
-            expected = num / den
             empty = (den == 0) | np.isnan(num) & np.isnan(den)
-            same = (value == expected) | np.isnan(value) & empty
-            flags |= ~same | (np.isnan(num) != np.isnan(den))
-            flags |= (num < 0) | (den < 0) | (np.floor(den) != den) & ~np.isnan(den)
+            flags |= ~((value == num / den) | np.isnan(value) & empty)
+            flags |= np.isnan(num) != np.isnan(den)
+            if kind is not MetricKind.GROWTH:
+                flags |= (num < 0) | (den < 0) | _fractional(den)
             if kind is MetricKind.RATE:
-                flags |= (num > den) | (np.floor(num) != num) & ~np.isnan(num)
+                flags |= (num > den) | _fractional(num)
     return flags
+
+
+def _fractional(x: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Values with a fraction (NaN, a null, has none)."""
+    fractional: npt.NDArray[np.bool_] = (np.floor(x) != x) & ~np.isnan(x)
+    return fractional
