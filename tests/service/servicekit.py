@@ -3,9 +3,15 @@ and a small test pack (with fixtures) derived from a shipped one."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from sellerpolicy.engine.service.app import Settings, create_app
@@ -65,3 +71,29 @@ def start_service(settings: Settings, backend: str) -> Iterator[Service]:
     keys = {role: state.keys.create(role, actor="test")[1] for role in Role}
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Service(client, state, keys, backend)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_process(store: str, port: int) -> subprocess.Popen[bytes]:
+    """A real ``sellerpolicy serve`` process on 127.0.0.1:``port``, once it is ready."""
+    exe = str(Path(sys.executable).with_name("sellerpolicy"))
+    command = [exe, "serve", "--port", str(port), "--store", store, "--no-access-log"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait(timeout=30)
+            raise RuntimeError(f"sellerpolicy serve on port {port} did not become ready")
+        time.sleep(0.1)

@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pgkit import fresh_postgres_database
-from servicekit import Service, healthy_facts
+from servicekit import Service, free_port, healthy_facts, serve_process
 from sqlalchemy import func, select, update
 
 from sellerpolicy.engine.store.decisions import DecisionStore
@@ -139,28 +137,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from fresh_postgres_database("sp_idem")
 
 
-def _serve(store: str, port: int) -> subprocess.Popen[bytes]:
-    exe = str(Path(sys.executable).with_name("sellerpolicy"))
-    command = [exe, "serve", "--port", str(port), "--store", store, "--no-access-log"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not become ready"
-        time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _count(store: DecisionStore, seller: str) -> int:
     with store.engine.connect() as con:
         query = select(func.count()).where(decisions_table.c.seller_id == seller)
@@ -173,14 +149,14 @@ def test_server_killed_after_commit_then_retry_with_the_same_key(store_url: str)
     decisions that were stored, and nothing is stored twice."""
     with DecisionStore(store_url) as store:
         token = KeyStore(store.engine, store.where).create(Role.EVALUATOR, actor="test")[1]
-    port, seller, key = _free_port(), f"S-{uuid.uuid4().hex[:8]}", f"k-{uuid.uuid4()}"
+    port, seller, key = free_port(), f"S-{uuid.uuid4().hex[:8]}", f"k-{uuid.uuid4()}"
     request = json.dumps(_body(seller)).encode()
     head = (
         f"POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {token}\r\nIdempotency-Key: {key}\r\n"
         f"Content-Length: {len(request)}\r\n\r\n"
     ).encode()
-    server = _serve(store_url, port)
+    server = serve_process(store_url, port)
     try:
         with (
             socket.create_connection(("127.0.0.1", port), timeout=30) as sock,
@@ -197,7 +173,7 @@ def test_server_killed_after_commit_then_retry_with_the_same_key(store_url: str)
         if server.poll() is None:
             server.kill()
             server.wait(timeout=30)
-    server = _serve(store_url, port)
+    server = serve_process(store_url, port)
     try:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
         retry = httpx.post(

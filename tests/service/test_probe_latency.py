@@ -8,8 +8,6 @@ import json
 import random
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servicekit import free_port, serve_process
 
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.keys import KeyStore, Role
@@ -39,24 +38,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     db = str(tmp_path / "probe.db")
     with DecisionStore(db) as store:
         key = KeyStore(store.engine, store.where).create(Role.EVALUATOR, actor="test")[1]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = str(Path(sys.executable).with_name("sellerpolicy"))
-    command = [exe, "serve", "--port", str(port), "--store", db, "--no-access-log"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    process = serve_process(db, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                    if _exchange(probe, _get("/readyz")).startswith(b"HTTP/1.1 200"):
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.1)
         yield Server(port, key)
     finally:
         process.terminate()
