@@ -82,7 +82,7 @@ from .idempotency import KeyTakenError, Remembered, recall, remember
 from .migrations import upgrade
 from .reads import ID_CHUNK, page_of, page_query, read_decisions
 from .records import DecisionPage, DecisionRecord, StoredDecision, encode_json, naive_utc
-from .runs import RunKind, RunState, complete_run, fail_run, insert_run
+from .runs import RunKind, RunState, complete_run, fail_run, insert_run, supersede
 from .sqlite import (
     CHECKPOINT_SECONDS,
     Checkpointer,
@@ -294,8 +294,8 @@ class DecisionStore:
             self._write(connection, decision_rules_table, rule_rows)  # the lock is held now
             if whole_run is not None:
                 kind, as_of = whole_run
-                insert_run(connection, run_id, pack, as_of, kind=kind, state=RunState.STARTED)
-                complete_run(connection, run_id)
+                insert_run(connection, run_id, pack, as_of, kind=kind, state=RunState.COMPLETE)
+                supersede(connection, run_id, kind)
             if idempotency is not None:
                 key, hashed, response = idempotency
                 try:

@@ -20,7 +20,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from sellerpolicy.engine.store.migrations.schema import (
     decision_rules_table,
@@ -31,7 +41,15 @@ from sellerpolicy.rules.model import CompiledPack
 
 from .records import naive_utc
 
-__all__ = ["INCOMPLETE", "RunKind", "RunState", "complete_run", "fail_run", "insert_run"]
+__all__ = [
+    "INCOMPLETE",
+    "RunKind",
+    "RunState",
+    "complete_run",
+    "fail_run",
+    "insert_run",
+    "supersede",
+]
 
 _D = decisions_table.c
 _RUN = runs_table.c
@@ -83,38 +101,57 @@ def insert_run(
     )
 
 
-def complete_run(connection: Connection, run_id: str) -> int:
-    """Delete what the run supersedes, then mark it complete; return decisions deleted.
+def _superseded_query() -> Select[tuple[str]]:
+    """Ids of the decisions that run ``run_id`` (of kind ``kind``) supersedes.
+
+    Built once with bound parameters. Driven from the run's own decisions (few,
+    for a service request) through the ``(seller_id, as_of)`` index: never a
+    scan of every stored decision.
+    """
+    new, old = decisions_table.alias("new"), decisions_table.alias("old")
+    same = and_(
+        old.c.seller_id == new.c.seller_id,
+        old.c.as_of == new.c.as_of,
+        old.c.pack_id == new.c.pack_id,
+        old.c.pack_version == new.c.pack_version,
+        old.c.run_id != bindparam("run_id"),
+    )
+    return (
+        select(old.c.decision_id)
+        .select_from(new.join(old, same).join(runs_table, _RUN.run_id == old.c.run_id))
+        .where(new.c.run_id == bindparam("run_id"), _RUN.kind == bindparam("kind"))
+    )
+
+
+_SUPERSEDED = _superseded_query()
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_DELETE_RULES = delete(decision_rules_table).where(decision_rules_table.c.decision_id.in_(_IDS))
+_DELETE_DECISIONS = delete(decisions_table).where(_D.decision_id.in_(_IDS))
+_DELETE_CHUNK = 2_000  # bound parameters per statement stay well under driver limits
+
+
+def supersede(connection: Connection, run_id: str, kind: RunKind) -> int:
+    """Delete the decisions run ``run_id`` supersedes; return how many.
 
     Superseded: a decision of another run of the same kind for the same
-    seller, pack id, pack version and ``as_of`` as one of this run's.
+    seller, pack id, pack version and ``as_of`` as one of this run's. Usually
+    there is none, and this costs one indexed query.
     """
+    params = {"run_id": run_id, "kind": kind.value}
+    ids = list(connection.execute(_SUPERSEDED, params).scalars())
+    for start in range(0, len(ids), _DELETE_CHUNK):
+        chunk = {"ids": ids[start : start + _DELETE_CHUNK]}
+        connection.execute(_DELETE_RULES, chunk)
+        connection.execute(_DELETE_DECISIONS, chunk)
+    return len(ids)
+
+
+def complete_run(connection: Connection, run_id: str) -> int:
+    """Delete what the run supersedes (:func:`supersede`), then mark it complete."""
     kind = connection.execute(select(_RUN.kind).where(_RUN.run_id == run_id)).scalar_one()
-    new, old = decisions_table.alias("new"), decisions_table.alias("old")
-    # Driven from this run's decisions (few, for a service request) through the
-    # (seller_id, as_of) index: never a scan of every stored decision.
-    superseded = (
-        select(old.c.decision_id)
-        .select_from(
-            new.join(
-                old,
-                and_(
-                    old.c.seller_id == new.c.seller_id,
-                    old.c.as_of == new.c.as_of,
-                    old.c.pack_id == new.c.pack_id,
-                    old.c.pack_version == new.c.pack_version,
-                    old.c.run_id != run_id,
-                ),
-            ).join(runs_table, _RUN.run_id == old.c.run_id)
-        )
-        .where(new.c.run_id == run_id, _RUN.kind == kind)
-    )
-    connection.execute(
-        delete(decision_rules_table).where(decision_rules_table.c.decision_id.in_(superseded))
-    )
-    deleted = connection.execute(delete(decisions_table).where(_D.decision_id.in_(superseded)))
+    deleted = supersede(connection, run_id, RunKind(kind))
     _finish(connection, run_id, RunState.COMPLETE)
-    return int(deleted.rowcount or 0)
+    return deleted
 
 
 def fail_run(connection: Connection, run_id: str) -> None:
