@@ -11,6 +11,7 @@ order events -> metric facts -> pack evaluation -> decisions -> sinks:
 ``columnar``   the bulk columnar layout and the vectorized back end
 ``store``      decision store, history, pack store, API keys, migrations
 ``batch``      the batch run, sinks, facts files, the Dask runner
+``change``     policy change: impact of a new pack, backtest, threshold sweep
 ``service``    the HTTP service
 ``api``        the Python API (``Policy``)
 ``cli``        the command line

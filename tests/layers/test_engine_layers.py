@@ -1,6 +1,6 @@
 """engine/ keeps its layers: dependencies point one way along the data flow.
 
-sources <- metrics <- evaluation <- columnar, store <- batch <- service, api <- cli
+sources <- metrics <- evaluation <- columnar, store <- batch <- change <- service, api <- cli
 
 A module may import from its own subpackage, from a subpackage of a lower
 layer, and from the shared modules (``errors``, ``logs``). Two subpackages on
@@ -31,9 +31,10 @@ LAYERS: dict[str, int] = {
     "columnar": 4,
     "store": 4,
     "batch": 5,
-    "service": 6,
-    "api": 6,
-    "cli": 7,
+    "change": 6,
+    "service": 7,
+    "api": 7,
+    "cli": 8,
 }
 
 
