@@ -13,7 +13,7 @@ import io
 from collections.abc import Sequence
 from enum import StrEnum
 
-import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -67,7 +67,8 @@ def _label(value: float, percent: bool) -> str:
 
 
 def threshold_histogram(
-    values: np.ndarray,
+    edges: Sequence[float],
+    counts: Sequence[int],
     *,
     metric: str,
     old: float | None,
@@ -76,26 +77,13 @@ def threshold_histogram(
     fmt: ChartFormat = ChartFormat.SVG,
     title: str | None = None,
 ) -> bytes:
-    """How a metric is spread over a population, with the old and new thresholds marked.
-
-    ``values`` holds the metric of every seller measured (NaN for the
-    unmeasured, left out). The range covers both thresholds; the few
-    sellers beyond the 99.5th percentile are gathered in the last bin so a
-    handful of outliers do not squeeze the rest into one bar.
-    """
-    finite = values[np.isfinite(values)]
-    marks = [t for t in (old, new) if t is not None]
+    """A metric's histogram (bin ``edges``, ``counts`` per bin), old and new thresholds marked."""
     figure = _figure()
     axes = figure.add_subplot()
-    if finite.size:
-        low = min(float(finite.min()), *marks) if marks else float(finite.min())
-        high_data = float(np.quantile(finite, 0.995))
-        high = max(high_data, *marks) if marks else high_data
-        if high <= low:
-            high = low + (abs(low) or 1.0) * 0.1
-        span = high - low
-        low, high = low - span * 0.02, high + span * 0.05
-        axes.hist(np.clip(finite, low, high), bins=_BINS, range=(low, high), color=_BARS)
+    measured = sum(counts)
+    if counts:
+        axes.stairs(list(counts), list(edges), fill=True, color=_BARS)
+        _clip_spikes(axes, edges, counts)
     else:
         axes.text(
             0.5,
@@ -118,13 +106,45 @@ def threshold_histogram(
         )
     axes.xaxis.set_major_formatter(_value_formatter(percent))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:,.0f}"))
     axes.set_xlabel(metric)
     axes.set_ylabel("sellers")
-    axes.set_title(title or f"{metric}: {finite.size:,} sellers measured", fontsize=11)
+    axes.set_title(title or f"{metric}: {measured:,} sellers measured", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
-    if marks:
+    if old is not None or new is not None:
         axes.legend(frameon=False, fontsize=9)
     return _render(figure, fmt)
+
+
+def _clip_spikes(axes: Axes, edges: Sequence[float], counts: Sequence[int]) -> None:
+    """Cut the y axis above the ordinary bars when one or two bars tower over them.
+
+    A rate is often exactly zero for most sellers; drawn to scale, that one
+    bar flattens everything near the thresholds. The towering bars are cut
+    at the top of the chart and labelled with their true count.
+    """
+    ranked = sorted(counts, reverse=True)
+    ordinary = next((c for c in ranked[2:] if c > 0), 0) if len(ranked) > 2 else 0
+    top = max(ordinary, ranked[1] if ranked[1] * 4 < ranked[0] else ordinary)
+    if ordinary == 0 or ranked[0] <= 4 * max(top, 1):
+        return
+    limit = max(top * 1.35, 5)
+    axes.set_ylim(0, limit)
+    for k, count in enumerate(counts):
+        if count > limit:
+            middle = (edges[k] + edges[k + 1]) / 2
+            axes.annotate(
+                f"{count:,}",
+                (middle, limit),
+                xytext=(0, -2),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=8,
+                color="white",
+                rotation=90,
+                bbox={"boxstyle": "square,pad=0.15", "fc": _BARS, "ec": "none"},
+            )
 
 
 def sweep_chart(
