@@ -9,12 +9,14 @@ YAML text is compiled with the same checks as an upload.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sellerpolicy.engine.errors import StoreError
-from sellerpolicy.engine.store.decisions import DecisionStore
-from sellerpolicy.engine.store.packs import PackStore, compile_content
 from sellerpolicy.rules import load_pack
-from sellerpolicy.rules.model import CompiledPack
+
+if TYPE_CHECKING:
+    from sellerpolicy.engine.store.decisions import DecisionStore
+    from sellerpolicy.rules.model import CompiledPack
 
 __all__ = ["is_stored_ref", "resolve_pack"]
 
@@ -35,6 +37,9 @@ def resolve_pack(ref: str, store: DecisionStore | None = None) -> CompiledPack:
         return load_pack(ref)
     if store is None:
         raise StoreError(f"{ref}: an id@version pack is read from a pack store: give --store")
+    # The store's modules (SQLAlchemy) load only for a stored pack: `diff` of files stays quick.
+    from sellerpolicy.engine.store.packs import PackStore, compile_content  # noqa: PLC0415
+
     pack_id, _, version = ref.rpartition("@")
     stored = PackStore(store.engine, store.where).get(pack_id, version)
     pack, _warnings = compile_content(stored.content, stored.ref)
