@@ -40,6 +40,8 @@ import pyarrow as pa
 
 from sellerpolicy.engine.batch.backends import select_backend
 from sellerpolicy.engine.batch.run import evaluate_batches, facts_chunks
+from sellerpolicy.engine.change.impact import ImpactReport, impact
+from sellerpolicy.engine.change.population import Population, population_from_table
 from sellerpolicy.engine.errors import FactsError, SourceError
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.evaluation.decision import Decision
@@ -52,6 +54,7 @@ from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.rejects import Reject, write_rejects
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules import load_exemption, load_pack
+from sellerpolicy.rules.diff import Change, diff_packs
 from sellerpolicy.rules.model import CompiledPack, Exemption
 
 __all__ = ["Explained", "Policy"]
@@ -208,6 +211,48 @@ class Policy:
         from sellerpolicy.engine.columnar.decisions import decisions_from_batch  # noqa: PLC0415 (NumPy)
 
         return decisions_from_batch(batch, self._pack, facts)
+
+    def diff(self, other: Policy | CompiledPack) -> list[Change]:
+        """What changes from this policy's pack to ``other``'s (``diff THIS OTHER``).
+
+        The semantic diff of the compiled packs (:func:`sellerpolicy.rules.diff.diff_packs`):
+        empty when they mean the same, whatever their YAML looks like.
+        """
+        after = other.pack if isinstance(other, Policy) else other
+        return diff_packs(self._pack, after)
+
+    def impact(
+        self,
+        baseline: Policy | CompiledPack,
+        facts: pa.Table,
+        as_of: date | datetime,
+        *,
+        baseline_facts: pa.Table | None = None,
+        store: DecisionStore | None = None,
+        explain_limit: int = 1_000,
+    ) -> ImpactReport:
+        """What this policy would do to the sellers of ``facts``, against ``baseline``.
+
+        ``facts`` holds ``seller_id`` and every fact either pack reads
+        (``baseline_facts``, row for row the same sellers, when the baseline
+        computes its metrics differently). The report holds the status
+        transition matrix, firings per rule and action, the changed sellers
+        as an Arrow table (:attr:`ImpactReport.changed`) with the first
+        ``explain_limit`` of them explained, and the moved thresholds.
+        ``store`` gives both packs their sellers' escalation history.
+        """
+        before = baseline.pack if isinstance(baseline, Policy) else baseline
+        if baseline_facts is None:
+            population = population_from_table(facts, [self._pack, before])
+        else:
+            population_from_table(facts, [self._pack])
+            population_from_table(baseline_facts, [before])
+            if not facts.column("seller_id").equals(baseline_facts.column("seller_id")):
+                raise FactsError("facts and baseline_facts must hold the same sellers, in order")
+            population = Population((facts, baseline_facts), "table")
+        return impact(
+            self._pack, before, population, as_of, store=store, explain_limit=explain_limit
+        )
 
     def explain_seller(
         self,
