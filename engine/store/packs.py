@@ -5,7 +5,10 @@ digest, author and state: ``draft`` (uploaded, never activated), ``active``
 (the version evaluations of the pack id use; at most one per pack, a unique
 index guarantees it) or ``retired`` (active once, replaced). Activation flips
 the old active version to retired and the new one to active in one
-transaction and writes an :class:`AuditEntry`; so does an upload.
+transaction, appends to the activation history (:mod:`.activations`) and
+writes an :class:`AuditEntry`; so does an upload. A version may also carry a
+pending scheduled activation (``activate_at``, see :mod:`.schedules`); the
+state stays what it was until the schedule is applied.
 
 Packs are compiled from their text by :func:`compile_content` (the same
 ``check_pack`` the CLI runs); :class:`CompiledPacks` caches compiled packs by
@@ -39,6 +42,9 @@ from sellerpolicy.rules import check_pack, shipped_packs
 from sellerpolicy.rules.diagnostics import Diagnostic, PackError, errors
 from sellerpolicy.rules.model import CompiledPack
 
+from .activations import IMPORTED_ACTOR, Activation, record_activation
+from .audit import AuditEntry, record_audit
+
 __all__ = [
     "SYSTEM_AUTHOR",
     "AuditEntry",
@@ -50,10 +56,12 @@ __all__ = [
     "PackVersion",
     "compile_content",
     "record_audit",
+    "stored_version",
+    "switch_active",
 ]
 
 #: The author of the shipped packs imported into an empty store.
-SYSTEM_AUTHOR = "system"
+SYSTEM_AUTHOR = IMPORTED_ACTOR
 
 _P = pack_versions_table.c
 
@@ -85,38 +93,13 @@ class PackVersion:
     author: str
     created_at: datetime
     state: PackState
+    activate_at: datetime | None = None  # a pending scheduled activation
+    scheduled_by: str | None = None
 
     @property
     def ref(self) -> str:
         """``id@version``."""
         return f"{self.pack_id}@{self.version}"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """Who did what, when: an upload, an activation, a key created or revoked."""
-
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    from_version: str | None = None
-    to_version: str | None = None
-    detail: str | None = None
-
-
-def record_audit(connection: Connection, entry: AuditEntry) -> None:
-    """Append an audit entry inside the caller's transaction."""
-    row = {
-        "at": entry.at.astimezone(UTC).replace(tzinfo=None),
-        "actor": entry.actor,
-        "action": entry.action,
-        "subject": entry.subject,
-        "from_version": entry.from_version,
-        "to_version": entry.to_version,
-        "detail": entry.detail,
-    }
-    connection.execute(insert(audit_table), row)
 
 
 def compile_content(content: str, name: str = "pack.yaml") -> tuple[CompiledPack, list[Diagnostic]]:
@@ -170,7 +153,7 @@ class PackStore:
             query = query.where(_P.pack_id == pack_id)
         try:
             with self._engine.connect() as connection:
-                return [_version(row) for row in connection.execute(query)]
+                return [stored_version(row) for row in connection.execute(query)]
         except SQLAlchemyError as exc:
             raise self._fail("read", exc) from exc
 
@@ -195,19 +178,28 @@ class PackStore:
             raise self._fail("read", exc) from exc
         if row is None:
             raise PackNotFoundError(missing)
-        return _version(row)
+        return stored_version(row)
 
     def add(
-        self, pack: CompiledPack, content: str, *, author: str, activate: bool = False
+        self,
+        pack: CompiledPack,
+        content: str,
+        *,
+        author: str,
+        activate: bool = False,
+        at: datetime | None = None,
     ) -> PackVersion:
-        """Store a compiled pack's text as a draft (or active, for an empty pack id)."""
+        """Store a compiled pack's text as a draft (or active, for an empty pack id).
+
+        ``at``: the instant of the upload (and activation); now by default.
+        """
         stored = PackVersion(
             pack_id=pack.id,
             version=pack.version,
             digest=pack.digest,
             content=content,
             author=author,
-            created_at=datetime.now(UTC),
+            created_at=at or datetime.now(UTC),
             state=PackState.DRAFT,
         )
         try:
@@ -225,49 +217,29 @@ class PackStore:
         except SQLAlchemyError as exc:
             raise self._fail("write to", exc) from exc
         if activate:
-            return self.activate(pack.id, pack.version, actor=author)
+            return self.activate(pack.id, pack.version, actor=author, at=stored.created_at)
         return stored
 
-    def activate(self, pack_id: str, version: str, *, actor: str) -> PackVersion:
+    def activate(
+        self, pack_id: str, version: str, *, actor: str, at: datetime | None = None
+    ) -> PackVersion:
         """Make a version the active one of its pack, retiring the one before (audited).
 
-        Activating the active version changes nothing and writes no audit entry.
+        ``at``: the instant it is in force from (now by default). Activating
+        the active version changes nothing and writes no audit entry; a
+        pending schedule of the version activated is dropped.
         """
-        now = datetime.now(UTC)
+        now = at or datetime.now(UTC)
         try:
             with self._engine.begin() as connection:
-                target = connection.execute(
-                    select(pack_versions_table).where(_P.pack_id == pack_id, _P.version == version)
-                ).first()
-                if target is None:
-                    raise PackNotFoundError(f"no version {version!r} of pack {pack_id!r}")
-                if target.state == PackState.ACTIVE.value:
-                    return _version(target)
-                current = connection.execute(
-                    select(_P.version).where(
-                        _P.pack_id == pack_id, _P.state == PackState.ACTIVE.value
-                    )
-                ).scalar()
-                connection.execute(
-                    update(pack_versions_table)
-                    .where(_P.pack_id == pack_id, _P.state == PackState.ACTIVE.value)
-                    .values(state=PackState.RETIRED.value)
-                )
-                connection.execute(
-                    update(pack_versions_table)
-                    .where(_P.pack_id == pack_id, _P.version == version)
-                    .values(state=PackState.ACTIVE.value)
-                )
-                record_audit(
-                    connection, AuditEntry(now, actor, "activate", pack_id, current, version)
-                )
+                target = switch_active(connection, pack_id, version, actor=actor, at=now)
         except IntegrityError as exc:
             raise PackConflictError(
                 f"pack {pack_id!r} is being activated by another request; try again"
             ) from exc
         except SQLAlchemyError as exc:
             raise self._fail("write to", exc) from exc
-        return replace(_version(target), state=PackState.ACTIVE)
+        return replace(target, state=PackState.ACTIVE, activate_at=None, scheduled_by=None)
 
     def audit(self, subject: str | None = None) -> list[AuditEntry]:
         """The audit trail (of one subject), oldest first."""
@@ -286,8 +258,11 @@ class PackStore:
             for r in rows
         ]
 
-    def import_shipped(self) -> list[PackVersion]:
+    def import_shipped(self, at: datetime | None = None) -> list[PackVersion]:
         """On an empty store, import and activate every shipped pack (author ``system``).
+
+        ``at``: the instant of the import (now by default). The imported
+        versions count as in force before it too (:mod:`.activations`).
 
         Returns the imported versions; nothing when the store has packs
         already (or another process imported them first).
@@ -299,13 +274,56 @@ class PackStore:
             content = path.read_text(encoding="utf-8")
             pack, _ = compile_content(content, f"{path.parent.name}/pack.yaml")
             try:
-                imported.append(self.add(pack, content, author=SYSTEM_AUTHOR, activate=True))
+                imported.append(self.add(pack, content, author=SYSTEM_AUTHOR, activate=True, at=at))
             except PackConflictError:
                 continue
         return imported
 
 
-def _version(row: Row[Any]) -> PackVersion:
+def switch_active(
+    connection: Connection,
+    pack_id: str,
+    version: str,
+    *,
+    actor: str,
+    at: datetime,
+    detail: str | None = None,
+) -> PackVersion:
+    """Activate a version inside the caller's transaction: the version as it was before.
+
+    The active version (if any) is retired, the version made active (its
+    pending schedule dropped), the activation recorded in the history (in
+    force from ``at``) and audited (``detail``: ``scheduled`` for a schedule
+    applied). Nothing changes when the version is the active one already.
+    :class:`PackNotFoundError` when it is not stored.
+    """
+    target = connection.execute(
+        select(pack_versions_table).where(_P.pack_id == pack_id, _P.version == version)
+    ).first()
+    if target is None:
+        raise PackNotFoundError(f"no version {version!r} of pack {pack_id!r}")
+    if target.state == PackState.ACTIVE.value:
+        return stored_version(target)
+    current = connection.execute(
+        select(_P.version).where(_P.pack_id == pack_id, _P.state == PackState.ACTIVE.value)
+    ).scalar()
+    connection.execute(
+        update(pack_versions_table)
+        .where(_P.pack_id == pack_id, _P.state == PackState.ACTIVE.value)
+        .values(state=PackState.RETIRED.value)
+    )
+    connection.execute(
+        update(pack_versions_table)
+        .where(_P.pack_id == pack_id, _P.version == version)
+        .values(state=PackState.ACTIVE.value, activate_at=None, scheduled_by=None)
+    )
+    record_activation(connection, Activation(pack_id, version, at, actor, detail))
+    record_audit(connection, AuditEntry(at, actor, "activate", pack_id, current, version, detail))
+    return stored_version(target)
+
+
+def stored_version(row: Row[Any]) -> PackVersion:
+    """The :class:`PackVersion` of a ``pack_versions`` row."""
     return PackVersion(
         pack_id=row.pack_id,
         version=row.version,
@@ -314,6 +332,8 @@ def _version(row: Row[Any]) -> PackVersion:
         author=row.author,
         created_at=_utc(row.created_at),
         state=PackState(row.state),
+        activate_at=None if row.activate_at is None else _utc(row.activate_at),
+        scheduled_by=row.scheduled_by,
     )
 
 
@@ -326,6 +346,12 @@ def _row(version: PackVersion) -> dict[str, object]:
         "author": version.author,
         "created_at": version.created_at.astimezone(UTC).replace(tzinfo=None),
         "state": version.state.value,
+        "activate_at": (
+            None
+            if version.activate_at is None
+            else version.activate_at.astimezone(UTC).replace(tzinfo=None)
+        ),
+        "scheduled_by": version.scheduled_by,
     }
 
 

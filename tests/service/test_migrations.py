@@ -1,5 +1,6 @@
 """Alembic migrations: an empty database upgrades to head on both backends, a store
-made before migrations is adopted with its decisions readable, and downgrades work."""
+made before migrations is adopted with its decisions readable, an upgrade from 0003
+backfills the activation history, and downgrades work."""
 
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
+from sqlalchemy.exc import IntegrityError
 
+from sellerpolicy.engine.store.activations import ActivationHistory
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.migrations import HEAD, downgrade, upgrade
+from sellerpolicy.engine.store.packs import PackStore
 from sellerpolicy.engine.store.records import RuleRecord
 
 _VERSION = Table("alembic_version", MetaData(), Column("version_num", String(32)))
@@ -48,7 +53,16 @@ _old_rules = Table(
     Column("fired", Boolean()),
     Column("actions", JSON()),
 )
-TABLES = {"decisions", "decision_rules", "pack_versions", "audit", "api_keys", "alembic_version"}
+TABLES = {
+    "decisions",
+    "decision_rules",
+    "pack_versions",
+    "pack_approvals",
+    "pack_activations",
+    "audit",
+    "api_keys",
+    "alembic_version",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -149,3 +163,94 @@ def test_stores_opened_together_migrate_once(target: tuple[str, str | None]) -> 
     assert errors == []
     with DecisionStore(url, schema=schema) as store, store.engine.connect() as connection:
         assert connection.execute(select(_VERSION.c.version_num)).scalar() == HEAD
+
+
+_audit_0003 = Table(  # audit and pack_versions as revision 0003 left them
+    "audit",
+    MetaData(),
+    Column("at", DateTime()),
+    Column("actor", String(200)),
+    Column("action", String(40)),
+    Column("subject", String(200)),
+    Column("from_version", String(100)),
+    Column("to_version", String(100)),
+    Column("detail", String(200)),
+)
+_versions_0003 = Table(
+    "pack_versions",
+    MetaData(),
+    *(Column(name, String(200)) for name in ("pack_id", "version", "digest", "content")),
+    Column("author", String(200)),
+    Column("created_at", DateTime()),
+    Column("state", String(10)),
+)
+
+
+def test_an_upgrade_from_0003_backfills_the_activation_history(
+    target: tuple[str, str | None],
+) -> None:
+    """Activations audited before 0004 become the activation history (with their
+    instants and actors); versions gain an empty schedule; going back to 0003 keeps
+    the one-active-version index and the state check."""
+    url, schema = target
+    with DecisionStore(url, schema=schema) as store:
+        engine = store.engine
+        downgrade(engine, "0003", schema)
+        assert "pack_activations" not in _tables(engine, schema)
+        audited = [
+            ("system", "upload", None, "1.0.0", datetime(2026, 9, 1, 8)),
+            ("system", "activate", None, "1.0.0", datetime(2026, 9, 1, 8)),
+            ("key:aaaa0000", "upload", None, "1.1.0", datetime(2026, 10, 1, 9)),
+            ("key:bbbb1111", "activate", "1.0.0", "1.1.0", datetime(2026, 10, 2, 9, 30)),
+        ]
+        with engine.begin() as connection:
+            for version, state in (("1.0.0", "retired"), ("1.1.0", "active")):
+                connection.execute(
+                    insert(_versions_0003),
+                    {
+                        "pack_id": "p",
+                        "version": version,
+                        "digest": "sha256:0",
+                        "content": "x",
+                        "author": "system",
+                        "created_at": datetime(2026, 9, 1),
+                        "state": state,
+                    },
+                )
+            for actor, action, old, new, at in audited:
+                connection.execute(
+                    insert(_audit_0003),
+                    {
+                        "at": at,
+                        "actor": actor,
+                        "action": action,
+                        "subject": "p",
+                        "from_version": old,
+                        "to_version": new,
+                    },
+                )
+        upgrade(engine, schema)
+        history = ActivationHistory(engine, store.where)
+        assert [(a.version, a.at, a.actor) for a in history.history("p")] == [
+            ("1.0.0", datetime(2026, 9, 1, 8, tzinfo=UTC), "system"),
+            ("1.1.0", datetime(2026, 10, 2, 9, 30, tzinfo=UTC), "key:bbbb1111"),
+        ]
+        in_force = history.in_force("p", datetime(2026, 10, 1, tzinfo=UTC))
+        assert in_force is not None
+        assert in_force.version == "1.0.0"
+        assert [(v.version, v.activate_at) for v in PackStore(engine, store.where).versions()] == [
+            ("1.0.0", None),
+            ("1.1.0", None),
+        ]
+        downgrade(engine, "0003", schema)
+        assert {"pack_activations", "pack_approvals"} & _tables(engine, schema) == set()
+        indexes = {i["name"] for i in inspect(engine).get_indexes("pack_versions", schema=schema)}
+        assert "ux_pack_versions_one_active" in indexes
+        for state in ("active", "bogus"):  # a second active version; an unknown state
+            with pytest.raises(IntegrityError), engine.begin() as connection:
+                connection.execute(
+                    update(_versions_0003)
+                    .where(_versions_0003.c.version == "1.0.0")
+                    .values(state=state)
+                )
+        upgrade(engine, schema)

@@ -1,7 +1,8 @@
 """The database schema at the head revision, as SQLAlchemy Core tables.
 
 The revisions in ``versions/`` create these tables; the stores read and
-write through them (:mod:`..store`, :mod:`..pack_store`, :mod:`..auth`).
+write through them (:mod:`..decisions`, :mod:`..packs`, :mod:`..approvals`,
+:mod:`..activations`, :mod:`..keys`).
 When a revision changes a table, change it here too.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -32,6 +34,8 @@ __all__ = [
     "decisions_table",
     "idempotency_keys_table",
     "metadata",
+    "pack_activations_table",
+    "pack_approvals_table",
     "pack_versions_table",
     "runs_table",
 ]
@@ -94,6 +98,32 @@ pack_versions_table = Table(
     Column("author", String(200), nullable=False),
     Column("created_at", DateTime(), nullable=False),
     Column("state", String(10), nullable=False),
+    Column("activate_at", DateTime(), nullable=True),  # a pending scheduled activation
+    Column("scheduled_by", String(200), nullable=True),
+)
+
+pack_approvals_table = Table(
+    "pack_approvals",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("pack_id", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("approver", String(200), nullable=False),
+    Column("comment", Text(), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("impact", Text(), nullable=True),  # JSON text
+    UniqueConstraint("pack_id", "version", "approver", name="uq_pack_approval"),
+)
+
+pack_activations_table = Table(
+    "pack_activations",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("pack_id", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("at", DateTime(), nullable=False),  # in force from this instant
+    Column("actor", String(200), nullable=False),
+    Column("detail", Text(), nullable=True),
 )
 
 audit_table = Table(
