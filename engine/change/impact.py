@@ -400,11 +400,14 @@ def _changed_table(
 
 def _enforced_names(table: pa.Table, rows: pa.Array) -> pa.Array:
     """Each row's enforced action names, in the decision's order (most severe first)."""
-    lists = table.column("actions").take(rows).to_pylist()
-    return pa.array(
-        [[item["action"] for item in items if item["enforced"]] for items in lists],
-        pa.list_(pa.string()),
-    )
+    actions = table.column("actions").take(rows).combine_chunks()
+    items = pc.list_flatten(actions)
+    parents = pc.list_parent_indices(actions).to_numpy()
+    keep = items.field("enforced").to_numpy(zero_copy_only=False).astype(np.bool_)
+    names = items.field("action").dictionary_decode().filter(pa.array(keep))
+    offsets = np.zeros(len(rows) + 1, np.int32)
+    np.cumsum(np.bincount(parents[keep], minlength=len(rows)), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), names.cast(pa.string()))
 
 
 def _rule_counts(
