@@ -2,8 +2,9 @@
 
 Generates a synthetic marketplace (fixed seed), evaluates it with the current
 Amazon pack and the 2015 one through the same batch run the ``evaluate``
-command uses, shows what the policy change does to the same sellers (status
-transitions), and explains one seller that breaches the order defect rate.
+command uses, shows what the policy change does to the same sellers (the
+impact report of ``sellerpolicy impact``, written as JSON and HTML), and
+explains one seller that breaches the order defect rate.
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from sellerpolicy.engine.cli.root import app
 from sellerpolicy.engine.logs import LogFormat, configure_logging
 
 from .evaluate import print_summary
+from .impact import print_impact
 
 CURRENT, PREVIOUS = "amazon", "amazon-2015"
 ODR_RULE = "odr-over-target"
@@ -38,18 +38,13 @@ Examples:
   sellerpolicy demo --out demo/ --sellers 500
 
 The folder then holds the generated source (source/), the decisions of each
-pack (decisions-*.jsonl, with rejects beside them) and the decision store
-(history.db). Try next:
+pack (decisions-*.jsonl, with rejects beside them), the decision store
+(history.db) and the impact of the policy change (impact.json, impact.html:
+open it in a browser). Try next:
 
   sellerpolicy explain --pack amazon --source <folder>/source \\
       --seller <id> --as-of 2026-11-01
 """
-
-
-def _statuses(path: Path) -> dict[str, str]:
-    with path.open(encoding="utf-8") as fh:
-        rows = (json.loads(line) for line in fh if line.strip())
-        return {row["seller_id"]: row["status"] for row in rows}
 
 
 def _odr_breacher(path: Path) -> str | None:
@@ -59,21 +54,6 @@ def _odr_breacher(path: Path) -> str | None:
             if any(r["rule"] == ODR_RULE and r["outcome"] == "matched" for r in row["rules"]):
                 return str(row["seller_id"])
     return None
-
-
-def transitions_table(before: dict[str, str], after: dict[str, str]) -> Table:
-    """Sellers by status under the 2015 rules (rows) and the current rules (columns)."""
-    from sellerpolicy.rules.model import Status
-
-    labels = [s.label for s in Status]
-    counts = Counter((before[s], after[s]) for s in before.keys() & after.keys())
-    table = Table(title="What the policy change does: 2015 rules (rows) -> current rules")
-    table.add_column("2015 \\ current")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for old in labels:
-        table.add_row(old, *(f"{counts[(old, new)]:,}" for new in labels))
-    return table
 
 
 @app.command("demo", epilog=EPILOG)
@@ -91,7 +71,11 @@ def demo_command(
     from sellerpolicy.engine.api import Policy
     from sellerpolicy.engine.batch.run import run_evaluation
     from sellerpolicy.engine.batch.summary import RunSummary
+    from sellerpolicy.engine.change.html import render_html
+    from sellerpolicy.engine.change.impact import impact
+    from sellerpolicy.engine.change.population import population_from_source
     from sellerpolicy.engine.generate.marketplace import generate
+    from sellerpolicy.engine.metrics.facts import as_of_instant
     from sellerpolicy.rules import load_pack
 
     configure_logging(log_format)
@@ -121,11 +105,13 @@ def demo_command(
         console.rule(f"{name} pack")
         print_summary(console, summaries[name])
     console.rule("policy change")
-    console.print(
-        transitions_table(
-            _statuses(summaries[PREVIOUS].output), _statuses(summaries[CURRENT].output)
-        )
-    )
+    with console.status("comparing the two packs on the same sellers"):
+        current, previous = load_pack(CURRENT), load_pack(PREVIOUS)
+        population = population_from_source(source, [current, previous], as_of_instant(AS_OF))
+        report = impact(current, previous, population, AS_OF)
+        (folder / "impact.json").write_text(json.dumps(report.to_json(), indent=1) + "\n")
+        (folder / "impact.html").write_text(render_html(report), encoding="utf-8")
+    print_impact(console, report, folder / "impact.json", folder / "impact.html", None)
     seller = _odr_breacher(summaries[CURRENT].output)
     if seller is not None:
         console.rule(f"seller {seller}, explained")

@@ -130,7 +130,7 @@ def impact_command(
     out.write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n", "utf-8")
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
-    _print(Console(), report, out, html, population.rejects_path)
+    print_impact(Console(), report, out, html, population.rejects_path)
 
 
 def _population(
@@ -166,16 +166,20 @@ def _population(
     return population_from_replay(replay, packs, since=start)
 
 
-def _print(
+def print_impact(
     console: Console, report: ImpactReport, out: Path, html: Path | None, rejects: Path | None
 ) -> None:
+    """The report's transition matrix, changed rules and first changed sellers, and its files."""
     console.print(
         f"impact of {report.new.id} {report.new.version} against {report.baseline.id} "
         f"{report.baseline.version}, as of {report.as_of}: {report.sellers:,} sellers "
         f"({report.population})",
         highlight=False,
     )
-    matrix = Table(title="Status transitions (rows: before, columns: after)")
+    matrix = Table(
+        title=f"What the policy change does: {report.baseline.version} (rows) -> "
+        f"{report.new.version} (columns)"
+    )
     matrix.add_column("before \\ after")
     for label in report.statuses:
         matrix.add_column(label, justify="right")

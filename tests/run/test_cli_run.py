@@ -191,7 +191,8 @@ def test_demo_runs_end_to_end(cli: Callable[..., Done], tmp_path: Path) -> None:
     assert "What the policy change does" in done.stdout
     assert "odr-over-target: matched" in done.stdout
     assert f"Files are in {tmp_path}" in done.stdout.replace("\n", "")
-    for name in ("decisions-amazon.jsonl", "decisions-amazon-2015.jsonl", "history.db"):
+    names = ("decisions-amazon.jsonl", "decisions-amazon-2015.jsonl", "history.db")
+    for name in (*names, "impact.json", "impact.html"):
         assert (tmp_path / name).is_file()
 
 
