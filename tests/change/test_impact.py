@@ -243,7 +243,7 @@ def test_cli_writes_json_and_a_self_contained_html_page(
         "--as-of", AS_OF, "--out", out, "--html", html,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Status transitions" in result.stdout
+    assert "What the policy change does" in result.stdout
     report = json.loads(out.read_text(encoding="utf-8"))
     assert sum(map(sum, report["statuses"]["matrix"])) == report["sellers"]
     assert report["changed_sellers"]["count"] == len(report["changed_sellers"]["sellers"]) > 0
