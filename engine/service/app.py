@@ -2,12 +2,20 @@
 
 ``create_app(Settings(...))`` opens the stores (migrating them, importing the
 shipped packs into an empty store) and returns the app; ``sellerpolicy
-serve`` runs it with uvicorn. Routes live in ``service_evaluate``,
-``service_decisions`` and ``service_packs``; errors are problem documents
-(``service_problems``); the outer ASGI layer (``service_middleware``) limits
-bodies, counts requests and turns unexpected exceptions into 500 problems,
-and hands the usual evaluation request to ``service_fast``, which answers it
-as the route would without FastAPI's routing and dependency machinery.
+serve`` runs it with uvicorn. ``create_app(settings, clock=...)`` gives the
+service another clock (tests move time with it). Routes live in
+:mod:`.evaluate`, :mod:`.decisions`, :mod:`.packs`, :mod:`.activation`
+(approve, activate, schedule) and :mod:`.pack_diff`; errors are problem
+documents (:mod:`.problems`); the outer ASGI layer (:mod:`.middleware`)
+limits bodies, counts requests and turns unexpected exceptions into 500
+problems, and hands the usual evaluation request to :mod:`.fast`, which
+answers it as the route would without FastAPI's routing and dependency
+machinery.
+
+While the app runs, a background task applies the scheduled activations
+that are due every ``Settings.schedule_check_seconds`` (the audit and the
+activation history record each at its scheduled instant; every read of the
+active version applies due ones first anyway).
 
 Open endpoints: ``/healthz`` (the process answers) and ``/readyz`` (the store
 answers and a pack is active). Everything else needs an API key, ``/metrics``
@@ -17,6 +25,8 @@ its labels name packs and routes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -24,17 +34,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.errors import StoreError
+from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.packs import PackState
 
+from .activation import router as activation_router
 from .decisions import router as decisions_router
 from .evaluate import router as evaluations_router
 from .fast import PATH as FAST_PATH
 from .fast import FastEvaluations
 from .metrics import CONTENT_TYPE_LATEST
 from .middleware import ServiceMiddleware
+from .pack_diff import router as diff_router
 from .packs import router as packs_router
 from .problems import (
     PROBLEM_MEDIA_TYPE,
@@ -43,21 +57,30 @@ from .problems import (
     problem_body,
     problem_responses,
 )
-from .state import ServiceState, Settings, require, state_of
+from .state import Clock, ServiceState, Settings, require, state_of
 
 __all__ = ["Settings", "create_app"]
 
 _REF = "#/components/schemas/{model}"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service app on the store of ``settings`` (opened now, closed at shutdown)."""
-    state = ServiceState(settings or Settings())
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The service app on the store of ``settings`` (opened now, closed at shutdown).
+
+    ``clock``: what tells the service the time (default: now in UTC).
+    """
+    state = ServiceState(settings or Settings(), clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        state.close()
+        stop = asyncio.Event()
+        schedules = asyncio.create_task(_apply_schedules(state, stop), name="scheduled activations")
+        try:
+            yield
+        finally:
+            stop.set()  # the task ends after the round in progress (its thread uses the store)
+            await schedules
+            state.close()
 
     app = FastAPI(
         title="sellerpolicy",
@@ -70,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluations_router)
     app.include_router(decisions_router)
     app.include_router(packs_router)
+    app.include_router(activation_router)
+    app.include_router(diff_router)
     app.add_middleware(
         ServiceMiddleware,
         metrics=state.metrics,
@@ -110,6 +135,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = _problems_only(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+async def _apply_schedules(state: ServiceState, stop: asyncio.Event) -> None:
+    """Apply due scheduled activations every ``schedule_check_seconds`` until ``stop`` is set."""
+    log = get_logger(component="service")
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), state.settings.schedule_check_seconds)
+            return
+        try:
+            await run_in_threadpool(state.apply_due_schedules)
+        except StoreError as exc:  # the next round tries again; readers apply them too
+            log.warning("scheduled_activation_failed", error=str(exc))
 
 
 def _route(router: APIRouter, path: str, method: str) -> APIRoute:

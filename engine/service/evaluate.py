@@ -1,10 +1,14 @@
 """``POST /v1/evaluations``: sellers' metric facts (or one seller's events) -> decisions.
 
-The route resolves the pack once (``id`` -> its active version, or
-``id@version``), builds :class:`SellerFacts`, reads the sellers' escalation
+The route resolves the pack once (``id@version``; or ``id`` -> the version
+active at the request's ``as_of``, normally the active one, but the one
+active back then for an ``as_of`` before the active version's activation:
+an appeal is judged by the rules of its day; see
+:meth:`~.state.ServiceState.select`), builds :class:`SellerFacts`, reads the sellers' escalation
 history, calls :func:`~sellerpolicy.engine.evaluation.evaluate.evaluate` (no decision
 logic here), appends every decision to the store with the exact pack version
-and digest, and answers with the same JSON text it stored.
+and digest, and answers with the same JSON text it stored, plus
+``pack_selection``: the version used and why.
 
 Each request is one ``service`` run (:mod:`sellerpolicy.engine.store.runs`),
 recorded and completed in the transaction that stores its decisions: a seller
@@ -46,7 +50,7 @@ from .events import facts_from_events
 from .models import EvaluationRequest, EvaluationResponse
 from .offload import let_the_server_run
 from .problems import FieldError, ProblemError, problem_responses
-from .state import ServiceState, require, state_of
+from .state import Selection, ServiceState, require, state_of
 
 __all__ = ["Prepared", "answer", "finish", "prepare", "release", "router"]
 
@@ -139,11 +143,13 @@ class Prepared:
 
     pack: CompiledPack
     records: list[DecisionRecord]
+    selection: Selection | None = None  # which version was used, and why
 
 
 def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel) -> Prepared:
     """Resolve the pack, read the history, decide: everything but the write."""
-    stored, pack = state.resolve(body.pack)
+    selection = state.select(body.pack, _as_of(body))
+    stored, pack = selection.stored, selection.pack
     try:
         facts = _facts(body, pack)
         records = _decide(state, pack, facts, explain)
@@ -156,7 +162,7 @@ def prepare(state: ServiceState, body: EvaluationRequest, explain: ExplainLevel)
         raise ProblemError(503, "store_unavailable", message) from exc
     except SellerPolicyError as exc:
         raise ProblemError(422, "invalid_input", str(exc)) from exc
-    return Prepared(pack, records)
+    return Prepared(pack, records, selection)
 
 
 def finish(
@@ -178,7 +184,7 @@ def finish(
     """
     pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
-    content = _answer(pack, records, run_id)
+    content = _answer(pack, records, run_id, prepared.selection)
     whole_run = (RunKind.SERVICE, min((r.as_of for r in records), default=datetime.now(UTC)))
     kept = None if once is None else (once[0], once[1], content.decode())
     state.store.append(
@@ -189,11 +195,17 @@ def finish(
     return content
 
 
-def _answer(pack: CompiledPack, records: list[DecisionRecord], run_id: str) -> bytes:
-    """The JSON of the answer: run id, pack version, decisions in request order."""
-    head = encode_json(
-        {"run_id": run_id, "pack": {"id": pack.id, "version": pack.version, "digest": pack.digest}}
-    )
+def _answer(
+    pack: CompiledPack, records: list[DecisionRecord], run_id: str, selection: Selection | None
+) -> bytes:
+    """The JSON of the answer: run id, pack version (and why), decisions in request order."""
+    envelope: dict[str, object] = {
+        "run_id": run_id,
+        "pack": {"id": pack.id, "version": pack.version, "digest": pack.digest},
+    }
+    if selection is not None:
+        envelope["pack_selection"] = {"version": pack.version, "reason": selection.reason}
+    head = encode_json(envelope)
     parts = [(head[:-1] + ',"decisions":[').encode()]
     separator = b""
     for record in records:
@@ -201,6 +213,26 @@ def _answer(pack: CompiledPack, records: list[DecisionRecord], run_id: str) -> b
         separator = b","
     parts.append(b"]}")
     return b"".join(parts)
+
+
+def _as_of(body: EvaluationRequest) -> list[tuple[str, datetime]]:
+    """Each distinct ``as_of`` instant of the request, with the field that gives it."""
+    if body.events is not None:
+        if body.events.as_of is not None:
+            return [("events.as_of", _instant(body.events.as_of))]
+        if body.as_of is None:
+            raise _missing_as_of("events.as_of")
+        return [("as_of", _instant(body.as_of))]
+    found: dict[datetime, str] = {}
+    common = None if body.as_of is None else _instant(body.as_of)
+    for index, seller in enumerate(body.sellers or ()):
+        if seller.as_of is not None:
+            found.setdefault(_instant(seller.as_of), f"sellers[{index}].as_of")
+        elif common is not None:
+            found.setdefault(common, "as_of")
+        else:
+            raise _missing_as_of(f"sellers[{index}].as_of")
+    return [(field, at) for at, field in found.items()]
 
 
 def _facts(body: EvaluationRequest, pack: CompiledPack) -> list[SellerFacts]:

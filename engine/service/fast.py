@@ -25,6 +25,12 @@ untouched:
   would send; unexpected exceptions propagate to the outer layer, as they
   do from the regular route.
 
+The pack version is chosen by the same code too
+(:meth:`~sellerpolicy.engine.service.state.ServiceState.select`, whose
+remembered references never outlive a pending scheduled activation), so
+both paths switch to a scheduled version at the same instant and pick the
+same version for a past ``as_of``.
+
 Small requests (at most :data:`INLINE_SELLERS` sellers given as facts) on
 SQLite are decided and stored on the event loop itself: for them the hop to
 a worker thread and back costs about half as much CPU as the work, and the

@@ -2,13 +2,15 @@
 
 Requests are strict: unknown fields are refused, facts are JSON numbers
 (no strings, no booleans, no NaN) or null, and a batch holds at most
-:data:`MAX_SELLERS` sellers (:data:`MAX_EVENT_ROWS` event rows).
+:data:`MAX_SELLERS` sellers (:data:`MAX_EVENT_ROWS` event rows). An approval
+comment is 1 to :data:`MAX_COMMENT` characters, not all blank; a scheduled
+activation's ``at`` is an instant (a naive one is UTC).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,15 +24,23 @@ from pydantic import (
 
 from sellerpolicy.engine.metrics.facts import check_as_of
 from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.store.approvals import MAX_COMMENT
 
 __all__ = [
+    "MAX_COMMENT",
     "MAX_EVENT_ROWS",
     "MAX_SELLERS",
+    "ActivationRequest",
+    "ApprovalOut",
+    "ApprovalRequest",
     "DecisionList",
     "EvaluationRequest",
     "EvaluationResponse",
     "EventsIn",
+    "PackChange",
+    "PackDiff",
     "PackList",
+    "PackSelection",
     "PackSummary",
     "PackUpload",
     "PackVersionOut",
@@ -146,11 +156,24 @@ class PackVersionRef(BaseModel):
     digest: str
 
 
+class PackSelection(BaseModel):
+    """Which version of the pack an evaluation used, and why."""
+
+    version: str
+    reason: str = Field(
+        description="'version named in the request', 'active at as_of (activated <instant>)'...",
+        examples=["active at as_of (activated 2026-10-01T09:30:00Z)"],
+    )
+
+
 class EvaluationResponse(BaseModel):
     """The decisions of one evaluation request, in request order (stored already)."""
 
     run_id: str
     pack: PackVersionRef
+    pack_selection: PackSelection | None = Field(
+        None, description="absent only in answers kept (Idempotency-Key) before it existed"
+    )
     decisions: list[dict[str, Any]]
 
 
@@ -176,8 +199,19 @@ class DecisionList(BaseModel):
     next_cursor: str | None
 
 
+class ApprovalOut(BaseModel):
+    """An approval of a pack version."""
+
+    pack_id: str
+    version: str
+    approver: str
+    comment: str
+    at: datetime
+    impact: Any = Field(None, description="the impact report stored with the approval, if any")
+
+
 class PackVersionOut(BaseModel):
-    """A stored pack version (``content`` only when asked for one version)."""
+    """A stored pack version (``content`` and ``approvals`` only when asked for one version)."""
 
     pack_id: str
     version: str
@@ -185,14 +219,18 @@ class PackVersionOut(BaseModel):
     state: Literal["draft", "active", "retired"]
     author: str
     created_at: datetime
+    activate_at: datetime | None = Field(None, description="a pending scheduled activation")
+    scheduled_by: str | None = None
     content: str | None = None
+    approvals: list[ApprovalOut] | None = None
 
 
 class PackSummary(BaseModel):
-    """A pack id, its active version and every version stored."""
+    """A pack id, its active version, its scheduled version and every version stored."""
 
     pack_id: str
     active_version: str | None
+    scheduled_version: str | None = None
     versions: list[PackVersionOut]
 
 
@@ -209,6 +247,56 @@ class PackUpload(_Strict):
     fixtures: list[Annotated[str, Field(min_length=1, max_length=1_000_000)]] = Field(
         default_factory=list, max_length=MAX_FIXTURES, description="PackTest YAML documents"
     )
+
+
+class ApprovalRequest(_Strict):
+    """An admin's approval of a version they did not upload."""
+
+    comment: str = Field(min_length=1, max_length=MAX_COMMENT, description="why it may go live")
+
+    @field_validator("comment")
+    @classmethod
+    def _not_blank(cls, comment: str) -> str:
+        if not comment.strip():
+            raise ValueError("the comment is blank: say why the version may go live")
+        return comment
+
+
+class ActivationRequest(_Strict):
+    """Schedule the activation at an instant in the future (without a body: activate now)."""
+
+    at: datetime = Field(
+        description="when the version becomes the active one (a naive instant is UTC)",
+        examples=["2026-12-01T00:00:00Z"],
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, at: datetime) -> datetime:
+        try:
+            return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        except OverflowError:  # an offset that crosses year 1 or 9999
+            raise ValueError(f"{at.isoformat()} is out of range") from None
+
+
+class PackChange(BaseModel):
+    """One difference between two pack versions (as ``sellerpolicy diff --format json``)."""
+
+    section: str
+    subject: str
+    kind: str
+    field: str | None
+    old: str | None
+    new: str | None
+    text: str
+
+
+class PackDiff(BaseModel):
+    """What changed from one stored version of a pack to another."""
+
+    old: PackVersionRef
+    new: PackVersionRef
+    changes: list[PackChange]
 
 
 class ValidationResult(BaseModel):

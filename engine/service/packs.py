@@ -1,10 +1,15 @@
-"""Pack routes: list, read, validate, upload (as a draft) and activate pack versions.
+"""Pack routes: list, read, validate and upload (as a draft) pack versions.
 
 An upload is compiled with the same checks as ``sellerpolicy validate`` and
 its ``PackTest`` fixtures (sent alongside) are run through ``evaluate`` like
 ``sellerpolicy test`` does; any error or failed case is a 422 naming the
 file, line and JSON path, and nothing is stored. A stored version is
 immutable: uploading an existing ``id`` + ``version`` is a 409.
+
+Approving, activating and scheduling versions are in :mod:`.activation`;
+the diff of two versions in :mod:`.pack_diff`. Listing or reading versions
+first applies the scheduled activations that are due, so the states shown
+are the ones in force by the service's clock.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi import Path as PathParam
 
 from sellerpolicy.engine.evaluation.packtest import run_case
+from sellerpolicy.engine.store.approvals import Approval
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.packs import (
     PackConflictError,
     PackNotFoundError,
+    PackState,
     PackVersion,
     compile_content,
 )
@@ -30,6 +37,7 @@ from sellerpolicy.rules.diagnostics import Diagnostic, PackError
 from sellerpolicy.rules.model import CompiledPack
 
 from .models import (
+    ApprovalOut,
     PackList,
     PackSummary,
     PackUpload,
@@ -39,7 +47,7 @@ from .models import (
 from .problems import FieldError, ProblemError, problem_responses
 from .state import ServiceState, require, state_of
 
-__all__ = ["router"]
+__all__ = ["PackId", "Version", "approval_out", "router", "version_out"]
 
 router = APIRouter(tags=["packs"])
 
@@ -54,7 +62,10 @@ class _Checked:
     cases: int
 
 
-def _out(version: PackVersion, *, content: bool = False) -> PackVersionOut:
+def version_out(
+    version: PackVersion, *, content: bool = False, approvals: list[Approval] | None = None
+) -> PackVersionOut:
+    """The response body of a stored version (with its text and approvals when given)."""
     return PackVersionOut(
         pack_id=version.pack_id,
         version=version.version,
@@ -62,7 +73,22 @@ def _out(version: PackVersion, *, content: bool = False) -> PackVersionOut:
         state=version.state.value,
         author=version.author,
         created_at=version.created_at,
+        activate_at=version.activate_at,
+        scheduled_by=version.scheduled_by,
         content=version.content if content else None,
+        approvals=None if approvals is None else [approval_out(a) for a in approvals],
+    )
+
+
+def approval_out(approval: Approval) -> ApprovalOut:
+    """The response body of an approval (its impact report decoded)."""
+    return ApprovalOut(
+        pack_id=approval.pack_id,
+        version=approval.version,
+        approver=approval.approver,
+        comment=approval.comment,
+        at=approval.at,
+        impact=approval.impact_json(),
     )
 
 
@@ -70,16 +96,23 @@ def _out(version: PackVersion, *, content: bool = False) -> PackVersionOut:
 def list_packs(
     request: Request, _key: Annotated[ApiKey, Depends(require(Role.READER))]
 ) -> PackList:
-    """Every pack id with its active version and all stored versions."""
+    """Every pack id with its active version, its scheduled version and all stored versions."""
+    state = state_of(request)
+    state.apply_due_schedules()
     by_pack: dict[str, list[PackVersion]] = {}
-    for version in state_of(request).packs.versions():
+    for version in state.packs.versions():
         by_pack.setdefault(version.pack_id, []).append(version)
     return PackList(
         packs=[
             PackSummary(
                 pack_id=pack_id,
-                active_version=next((v.version for v in versions if v.state == "active"), None),
-                versions=[_out(v) for v in versions],
+                active_version=next(
+                    (v.version for v in versions if v.state is PackState.ACTIVE), None
+                ),
+                scheduled_version=next(
+                    (v.version for v in versions if v.activate_at is not None), None
+                ),
+                versions=[version_out(v) for v in versions],
             )
             for pack_id, versions in by_pack.items()
         ]
@@ -97,11 +130,15 @@ def get_pack_version(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READER))],
 ) -> PackVersionOut:
-    """One stored pack version, with its YAML text."""
+    """One stored pack version, with its YAML text, state, schedule and approvals."""
+    state = state_of(request)
+    state.apply_due_schedules(pack_id)
     try:
-        return _out(state_of(request).packs.get(pack_id, version), content=True)
+        stored = state.packs.get(pack_id, version)
     except PackNotFoundError as exc:
         raise ProblemError(404, "pack_not_found", str(exc)) from exc
+    approvals = state.approvals.approvals(pack_id, version)
+    return version_out(stored, content=True, approvals=approvals)
 
 
 @router.post(
@@ -134,35 +171,14 @@ def upload_pack(
     state = state_of(request)
     checked = _check(state, body)
     try:
-        stored = state.packs.add(checked.pack, body.content, author=f"key:{key.id}")
+        stored = state.packs.add(
+            checked.pack, body.content, author=f"key:{key.id}", at=state.clock()
+        )
     except PackConflictError as exc:
         raise ProblemError(409, "pack_version_exists", str(exc)) from exc
     finally:
         state.forget_packs()
-    return _out(stored)
-
-
-@router.post(
-    "/v1/packs/{pack_id}/versions/{version}/activate",
-    response_model=PackVersionOut,
-    responses=problem_responses(401, 403, 404, 409),
-)
-def activate_pack_version(
-    pack_id: PackId,
-    version: Version,
-    request: Request,
-    key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
-) -> PackVersionOut:
-    """Make a version the one evaluations of its pack use (the previous one is retired)."""
-    state = state_of(request)
-    try:
-        return _out(state.packs.activate(pack_id, version, actor=f"key:{key.id}"))
-    except PackNotFoundError as exc:
-        raise ProblemError(404, "pack_not_found", str(exc)) from exc
-    except PackConflictError as exc:
-        raise ProblemError(409, "activation_conflict", str(exc)) from exc
-    finally:
-        state.forget_packs()
+    return version_out(stored)
 
 
 def _result(checked: _Checked) -> ValidationResult:

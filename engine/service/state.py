@@ -1,11 +1,11 @@
 """What one running service holds: its stores, compiled packs, metrics; and the auth check.
 
 :class:`ServiceState` opens the decision store (applying migrations), the
-pack and key stores on the same database, and imports the shipped packs
-into an empty store. Route code reaches it with :func:`state_of` and guards
-itself with ``Depends(require(Role.X))``: no key is a 401 (with
-``WWW-Authenticate: Bearer``), an unknown or revoked key a 401, a key whose
-role is too low a 403.
+pack, approval, schedule and key stores on the same database, and imports
+the shipped packs into an empty store. Route code reaches it with
+:func:`state_of` and guards itself with ``Depends(require(Role.X))``: no key
+is a 401 (with ``WWW-Authenticate: Bearer``), an unknown or revoked key a
+401, a key whose role is too low a 403.
 
 A key that authenticated is remembered for ``Settings.key_cache_seconds``
 (2 s by default), so a busy client costs one key lookup per interval instead
@@ -18,16 +18,26 @@ version row (the whole pack text) costs a request about as much as the
 evaluation itself. This service forgets every remembered reference at once
 when it stores or activates a version (:meth:`ServiceState.forget_packs`), so
 only an activation made by *another* process on the same database can take
-up to that long to be seen. Every decision still names the one version it
-was made with.
+up to that long to be seen. A reference is never used past the instant of
+its pack's pending scheduled activation: resolving it then applies the
+schedule (:mod:`sellerpolicy.engine.store.schedules`), so every reader sees
+the new version from that instant on, by the service's clock
+(``ServiceState(clock=...)``; tests move it). Every decision still names the
+one version it was made with.
+
+:meth:`ServiceState.select` picks the version an evaluation uses: the one
+named (``id@version``), else the version that was active at the request's
+``as_of`` (see :mod:`sellerpolicy.engine.store.activations`), with the
+reason, which the answer reports as ``pack_selection``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -36,7 +46,11 @@ from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.batch.backends import select_backend
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
+from sellerpolicy.engine.logs import get_logger
+from sellerpolicy.engine.metrics.facts import as_of_label
 from sellerpolicy.engine.store import DEFAULT_STORE_URL
+from sellerpolicy.engine.store.activations import Activation, ActivationHistory, in_force_at
+from sellerpolicy.engine.store.approvals import ApprovalStore
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.keys import ApiKey, KeyStore, Role, hash_key
 from sellerpolicy.engine.store.packs import (
@@ -46,19 +60,27 @@ from sellerpolicy.engine.store.packs import (
     PackStore,
     PackVersion,
 )
+from sellerpolicy.engine.store.schedules import Schedules
 from sellerpolicy.rules.model import CompiledPack
 
 from .metrics import ServiceMetrics
-from .problems import ProblemError
+from .problems import FieldError, ProblemError
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_OFFLOAD_BODY",
+    "Clock",
+    "Selection",
     "ServiceState",
     "Settings",
+    "instant_text",
     "require",
     "state_of",
+    "utc_now",
 ]
+
+#: What tells the service the time: an aware UTC ``datetime``.
+Clock = Callable[[], datetime]
 
 #: The largest request body accepted by default (10,000 sellers with their facts fit).
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -84,18 +106,55 @@ class Settings:
     import_shipped: bool = True  # import and activate the shipped packs into an empty store
     key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
     pack_cache_seconds: float = 1.0  # how long a resolved pack reference is used without a lookup
+    require_approval: bool = True  # activating a version needs another admin's approval
+    schedule_check_seconds: float = 1.0  # how often due scheduled activations are applied
+
+
+def utc_now() -> datetime:
+    """The service's default clock: now, in UTC."""
+    return datetime.now(UTC)
+
+
+def instant_text(value: datetime) -> str:
+    """An instant as ISO 8601 UTC with ``Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The pack version an evaluation uses, and why."""
+
+    stored: PackVersion
+    pack: CompiledPack
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A remembered pack reference."""
+
+    stored: PackVersion
+    pack: CompiledPack
+    activated: Activation | None  # the active version's activation (by pack id only)
+    switch_at: datetime | None  # the pack's pending scheduled activation
+    expires: float  # time.monotonic()
 
 
 class ServiceState:
     """The stores, the compiled-pack cache, the back end and the metrics of one app."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or utc_now
         self.store = DecisionStore(
             settings.store_url, schema=settings.schema, background_checkpoints=True
         )
-        self.packs = PackStore(self.store.engine, self.store.where)
-        self.keys = KeyStore(self.store.engine, self.store.where)
+        engine, where = self.store.engine, self.store.where
+        self.packs = PackStore(engine, where)
+        self.approvals = ApprovalStore(engine, where)
+        self.schedules = Schedules(engine, where)
+        self.activations = ActivationHistory(engine, where)
+        self.keys = KeyStore(engine, where)
         self.compiled = CompiledPacks()
         self.metrics = ServiceMetrics()
         self.backend: Backend = select_backend(BackendName.AUTO)
@@ -103,11 +162,11 @@ class ServiceState:
         # one's fixed cost (about 40 µs of NumPy set-up against 2 µs for one seller).
         self.small_backend: Backend = select_backend(BackendName.PYTHON)
         self._trusted: dict[str, tuple[ApiKey, float]] = {}
-        self._resolved: dict[str, tuple[PackVersion, CompiledPack, float]] = {}
+        self._resolved: dict[str, _Resolved] = {}
         self._resolved_lock = threading.Lock()
         self._generation = 0  # bumped by forget_packs: lookups begun before it are not kept
         if settings.import_shipped:
-            self.packs.import_shipped()
+            self.packs.import_shipped(at=self.clock())
 
     def close(self) -> None:
         """Release the database connections."""
@@ -151,24 +210,93 @@ class ServiceState:
         return key
 
     def resolve(self, ref: str) -> tuple[PackVersion, CompiledPack]:
-        """The stored version and compiled pack for ``id`` (active) or ``id@version``.
+        """The stored version and compiled pack for ``id`` (active now) or ``id@version``.
 
         A draft cannot make decisions (activate it first); 404 names what is missing.
-        A successful answer is remembered for ``Settings.pack_cache_seconds``.
+        A successful answer is remembered for ``Settings.pack_cache_seconds``
+        (never past the pack's pending scheduled activation).
         """
+        resolved = self._resolve(ref)
+        return resolved.stored, resolved.pack
+
+    def select(self, ref: str, as_of: Sequence[tuple[str, datetime]]) -> Selection:
+        """The version an evaluation of ``ref`` for these ``(field, as_of)`` uses, and why.
+
+        ``id@version``: that version. ``id``: the version active at the
+        ``as_of`` instants (the active one unless one is earlier than its
+        activation); a 422 naming the field when no version was active at an
+        ``as_of``, or when the instants fall under different versions.
+        """
+        resolved = self._resolve(ref)
+        if "@" in ref:
+            return Selection(resolved.stored, resolved.pack, "version named in the request")
+        activated = resolved.activated
+        earliest = min((at for _, at in as_of), default=None)
+        if activated is None or earliest is None or earliest >= activated.at:
+            return Selection(resolved.stored, resolved.pack, self._active_reason(activated, as_of))
+        return self._in_force(ref, as_of)
+
+    def _active_reason(
+        self, activated: Activation | None, as_of: Sequence[tuple[str, datetime]]
+    ) -> str:
+        if activated is None:
+            return "the active version (no recorded activation)"
+        when = instant_text(activated.at)
+        if any(at > self.clock() for _, at in as_of):
+            return f"active now (activated {when}); as_of is later than now"
+        return f"active at as_of (activated {when})"
+
+    def _in_force(self, pack_id: str, as_of: Sequence[tuple[str, datetime]]) -> Selection:
+        """The version in force at past ``as_of`` instants, from the activation history."""
+        history = self.activations.history(pack_id)
+        found: dict[str, tuple[str, datetime, Activation]] = {}
+        for field, at in sorted(as_of, key=lambda item: item[1]):
+            activation = in_force_at(history, at)
+            if activation is None:
+                raise _nothing_in_force(pack_id, field, at, history)
+            found.setdefault(activation.version, (field, at, activation))
+        if len(found) > 1:
+            parts = [
+                f"{field} {as_of_label(at)} under {version} (activated {instant_text(a.at)})"
+                for version, (field, at, a) in found.items()
+            ]
+            detail = (
+                f"the as_of instants fall under different versions of pack {pack_id}: "
+                + "; ".join(parts)
+                + ". Send them in separate requests, or name a version (id@version)"
+            )
+            errors = [FieldError(field, detail) for field, _, _ in found.values()]
+            raise ProblemError(422, "as_of_spans_versions", detail, errors)
+        ((version, (_, at, activation)),) = found.items()
+        try:
+            stored = self.packs.get(pack_id, version)
+        except PackNotFoundError as exc:  # pragma: no cover - versions are never deleted
+            raise ProblemError(404, "pack_not_found", str(exc)) from exc
+        when = instant_text(activation.at)
+        if at < activation.at:
+            reason = f"shipped pack imported {when}: in force before any later activation"
+        else:
+            reason = f"active at as_of (activated {when})"
+        return Selection(stored, self.compiled.get(stored), reason)
+
+    def _resolve(self, ref: str) -> _Resolved:
         now = time.monotonic()
         with self._resolved_lock:
             remembered = self._resolved.get(ref)
             generation = self._generation
-        if remembered is not None and remembered[2] > now:
-            return remembered[0], remembered[1]
-        stored, pack = self._lookup(ref)
+        if (
+            remembered is not None
+            and remembered.expires > now
+            and (remembered.switch_at is None or self.clock() < remembered.switch_at)
+        ):
+            return remembered
+        resolved = self._lookup(ref, now + self.settings.pack_cache_seconds)
         with self._resolved_lock:
             if generation == self._generation:  # no version stored or activated meanwhile
                 if len(self._resolved) > _MAX_TRUSTED:
                     self._resolved.clear()
-                self._resolved[ref] = (stored, pack, now + self.settings.pack_cache_seconds)
-        return stored, pack
+                self._resolved[ref] = resolved
+        return resolved
 
     def forget_packs(self) -> None:
         """Forget every resolved reference (call after storing or activating a version)."""
@@ -176,10 +304,32 @@ class ServiceState:
             self._resolved.clear()
             self._generation += 1
 
-    def _lookup(self, ref: str) -> tuple[PackVersion, CompiledPack]:
+    def apply_due_schedules(self, pack_id: str | None = None) -> list[Activation]:
+        """Apply the schedules (of one pack) due by the clock: the activations made."""
+        applied = self.schedules.apply_due(self.clock(), pack_id)
+        if applied:
+            self.forget_packs()
+            log = get_logger(component="service")
+            for done in applied:
+                pack = f"{done.pack_id}@{done.version}"
+                log.info("scheduled_activation", pack=pack, at=instant_text(done.at))
+        return applied
+
+    def _lookup(self, ref: str, expires: float) -> _Resolved:
         pack_id, _, version = ref.partition("@")
+        activated = switch_at = None
         try:
-            stored = self.packs.get(pack_id, version) if version else self.packs.active(pack_id)
+            if version:
+                stored = self.packs.get(pack_id, version)
+            else:
+                pending = self.schedules.pending(pack_id)
+                due = pending[0].activate_at if pending else None
+                if due is not None and due <= self.clock():
+                    self.apply_due_schedules(pack_id)
+                    pending = self.schedules.pending(pack_id)
+                switch_at = pending[0].activate_at if pending else None
+                stored = self.packs.active(pack_id)
+                activated = self.activations.latest(pack_id, stored.version)
         except PackNotFoundError as exc:
             raise ProblemError(404, "pack_not_found", str(exc)) from exc
         if stored.state is PackState.DRAFT:
@@ -188,7 +338,23 @@ class ServiceState:
                 "(or check it with POST /v1/packs:validate)"
             )
             raise ProblemError(409, "pack_is_draft", detail)
-        return stored, self.compiled.get(stored)
+        return _Resolved(stored, self.compiled.get(stored), activated, switch_at, expires)
+
+
+def _nothing_in_force(
+    pack_id: str, field: str, at: datetime, history: Sequence[Activation]
+) -> ProblemError:
+    """The 422 of an ``as_of`` before the first activation of a pack."""
+    if history:
+        first = history[0]
+        since = f"its first activation was {first.version} at {instant_text(first.at)}"
+    else:
+        since = "it has no recorded activation"
+    detail = (
+        f"no version of pack {pack_id} was active at as_of {as_of_label(at)} ({since}): "
+        f"give a later as_of, or name a version ({pack_id}@VERSION)"
+    )
+    return ProblemError(422, "no_version_in_force", detail, [FieldError(field, detail)])
 
 
 def state_of(request: Request) -> ServiceState:

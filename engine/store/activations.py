@@ -6,16 +6,20 @@ instant from which it was in force, who did it and how (``detail``:
 ``scheduled`` for a scheduled activation). Rows written before the history
 existed were backfilled from the audit trail.
 
-:meth:`ActivationHistory.in_force` answers which version was in force at an
-instant: the newest activation at or before it. Before the first activation
-of a pack no version was in force, with one exception: the shipped packs
-imported into an empty store (activated by ``system``) count as in force for
-every instant before the next activation, so that a past ``as_of`` evaluated
-with a shipped pack keeps working however young the store is.
+:func:`in_force_at` (and :meth:`ActivationHistory.in_force`) answers which
+version was in force at an instant: the newest activation at or before it.
+Before the first activation of a pack no version was in force, with one
+exception: the shipped packs imported into an empty store (activated by
+``system``) count as in force for every instant before the next activation,
+so that a past ``as_of`` evaluated with a shipped pack keeps working however
+young the store is (they were the rules of those days as far as the store
+knows). An activation at the very instant of an ``as_of`` is in force for it.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +30,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sellerpolicy.engine.errors import StoreError
 from sellerpolicy.engine.store.migrations.schema import pack_activations_table
 
-__all__ = ["IMPORTED_ACTOR", "Activation", "ActivationHistory", "record_activation"]
+__all__ = [
+    "IMPORTED_ACTOR",
+    "Activation",
+    "ActivationHistory",
+    "in_force_at",
+    "record_activation",
+]
 
 #: The actor of the shipped packs' import (``SYSTEM_AUTHOR`` of :mod:`.packs`).
 IMPORTED_ACTOR = "system"
@@ -86,29 +96,8 @@ class ActivationHistory:
         return found[0] if found else None
 
     def in_force(self, pack_id: str, at: datetime) -> Activation | None:
-        """The activation in force at ``at``; ``None`` when no version was.
-
-        The newest activation at or before ``at``; before the first one, the
-        first one when it is the import of a shipped pack (see the module).
-        """
-        naive = at.astimezone(UTC).replace(tzinfo=None)
-        newest = (
-            select(pack_activations_table)
-            .where(_A.pack_id == pack_id, _A.at <= naive)
-            .order_by(_A.at.desc(), _A.id.desc())
-            .limit(1)
-        )
-        found = self._read(newest)
-        if found:
-            return found[0]
-        first = (
-            select(pack_activations_table)
-            .where(_A.pack_id == pack_id)
-            .order_by(_A.at, _A.id)
-            .limit(1)
-        )
-        earliest = self._read(first)
-        return earliest[0] if earliest and earliest[0].imported else None
+        """The activation of a pack in force at ``at`` (:func:`in_force_at` of its history)."""
+        return in_force_at(self.history(pack_id), at)
 
     def _read(self, query: Any) -> list[Activation]:
         try:
@@ -117,6 +106,21 @@ class ActivationHistory:
         except SQLAlchemyError as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise StoreError(f"cannot read the pack store {self._where}: {detail}") from exc
+
+
+def in_force_at(history: Sequence[Activation], at: datetime) -> Activation | None:
+    """The activation in force at ``at`` in a pack's ``history`` (oldest first); ``None``
+    when no version was.
+
+    The newest activation at or before ``at``; before the first one, the
+    first one when it is the import of a shipped pack (see the module).
+    """
+    index = bisect.bisect_right([a.at for a in history], at) - 1
+    if index >= 0:
+        return history[index]
+    if history and history[0].imported:
+        return history[0]
+    return None
 
 
 def _activation(row: Row[Any]) -> Activation:

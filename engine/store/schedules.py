@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sellerpolicy.engine.errors import StoreError
 from sellerpolicy.engine.store.migrations.schema import pack_versions_table
 
+from .activations import Activation
 from .audit import AuditEntry, record_audit
 from .packs import (
     PackConflictError,
@@ -151,28 +152,27 @@ class Schedules:
             raise self._fail("read", exc) from exc
         return [stored_version(row) for row in rows]
 
-    def apply_due(self, now: datetime, pack_id: str | None = None) -> list[PackVersion]:
+    def apply_due(self, now: datetime, pack_id: str | None = None) -> list[Activation]:
         """Activate every version (of one pack) whose instant is at or before ``now``.
 
         Each is activated as of its instant, in the order of the instants;
         a schedule another process applied (or cancelled) meanwhile is
-        skipped. The versions this call activated.
+        skipped. The activations this call made.
         """
-        applied: list[PackVersion] = []
+        applied: list[Activation] = []
         for due in self.pending(pack_id):
             if due.activate_at is None or due.activate_at > now:
                 break
-            if self._apply(due):
+            actor = due.scheduled_by or "unknown"
+            if self._apply(due, due.activate_at, actor):
                 applied.append(
-                    replace(due, activate_at=None, scheduled_by=None, state=PackState.ACTIVE)
+                    Activation(due.pack_id, due.version, due.activate_at, actor, SCHEDULED)
                 )
         return applied
 
-    def _apply(self, due: PackVersion) -> bool:
+    def _apply(self, due: PackVersion, at: datetime, actor: str) -> bool:
         """Claim and apply one due schedule; whether this call applied it."""
-        assert due.activate_at is not None
-        when = due.activate_at.astimezone(UTC).replace(tzinfo=None)
-        actor = due.scheduled_by or "unknown"
+        when = at.astimezone(UTC).replace(tzinfo=None)
         try:
             with self._engine.begin() as connection:
                 claimed = connection.execute(
@@ -191,7 +191,7 @@ class Schedules:
                     due.pack_id,
                     due.version,
                     actor=actor,
-                    at=due.activate_at,
+                    at=at,
                     detail=SCHEDULED,
                 )
         except PackNotFoundError:  # pragma: no cover - versions are never deleted

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 from pgkit import POSTGRES_URL, postgres_schema
-from servicekit import Service, start_service
+from servicekit import START, MovableClock, Service, start_service
 
 from sellerpolicy.engine.service.app import Settings
 
@@ -21,13 +21,52 @@ from sellerpolicy.engine.service.app import Settings
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    """The service on a SQLite file or a PostgreSQL schema, shipped packs imported."""
+    """The service on a SQLite file or a PostgreSQL schema, shipped packs imported.
+
+    Activation needs no approval here (``--no-require-approval``): the tests
+    of approval (test_approval.py) run the service as it is by default.
+    """
     if request.param == "sqlite":
         folder: Path = tmp_path_factory.mktemp("service")
-        yield from start_service(Settings(store_url=str(folder / "service.db")), "sqlite")
+        settings = Settings(store_url=str(folder / "service.db"), require_approval=False)
+        yield from start_service(settings, "sqlite")
+        return
+    for schema in postgres_schema():
+        settings = Settings(store_url=POSTGRES_URL, schema=schema, require_approval=False)
+        yield from start_service(settings, "postgresql")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def approving_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """The service as it runs by default: activating a version needs an approval."""
+    if request.param == "sqlite":
+        folder: Path = tmp_path_factory.mktemp("approving")
+        yield from start_service(Settings(store_url=str(folder / "approving.db")), "sqlite")
         return
     for schema in postgres_schema():
         yield from start_service(Settings(store_url=POSTGRES_URL, schema=schema), "postgresql")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def clocked(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Service, MovableClock]]:
+    """The service as by default (approval required) on a clock standing at START,
+    checking for due schedules every 50 ms."""
+    clock = MovableClock(START)
+    if request.param == "sqlite":
+        settings = Settings(store_url=str(tmp_path / "clocked.db"), schedule_check_seconds=0.05)
+        for service in start_service(settings, "sqlite", clock):
+            yield service, clock
+        return
+    for schema in postgres_schema():
+        settings = Settings(store_url=POSTGRES_URL, schema=schema, schedule_check_seconds=0.05)
+        for service in start_service(settings, "postgresql", clock):
+            yield service, clock
 
 
 @pytest.fixture

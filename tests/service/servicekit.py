@@ -1,5 +1,5 @@
 """Helpers of the service tests: the running service, a PostgreSQL schema per use,
-and a small test pack (with fixtures) derived from a shipped one."""
+a clock the tests move, and a small test pack (with fixtures) derived from a shipped one."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -21,6 +24,11 @@ from sellerpolicy.rules import resolve_pack
 
 BASE_PACK = "walmart-seller-performance"
 BASE_VERSION = "2026.11.0"
+#: An as_of later than every activation the tests make: evaluating a pack id for it
+#: uses the version active now (an earlier as_of uses the version active back then).
+LATER_AS_OF = "2100-01-01"
+#: Where the clock of a clocked service (conftest ``clocked``) starts.
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,57 @@ def healthy_facts() -> dict[str, float | int]:
     }
 
 
-def start_service(settings: Settings, backend: str) -> Iterator[Service]:
-    """The app on ``settings`` behind a test client, with a key per role."""
-    app = create_app(settings)
+class MovableClock:
+    """A clock for the service that stands still until a test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move_to(self, when: datetime) -> None:
+        """From now on the service's time is ``when``."""
+        self.now = when
+
+
+def upload_approved(service: Service, pack_id: str, *versions: str) -> None:
+    """Upload versions of ``pack_id`` (editor key), each approved by the admin key."""
+    for version in versions:
+        body = {"content": pack_text(pack_id, version)}
+        created = service.client.post("/v1/packs", json=body, headers=service.auth(Role.EDITOR))
+        assert created.status_code == 201, created.text
+        approved = service.client.post(
+            f"/v1/packs/{pack_id}/versions/{version}/approve",
+            json={"comment": f"{version} reviewed"},
+            headers=service.auth(Role.ADMIN),
+        )
+        assert approved.status_code == 201, approved.text
+
+
+def evaluate_twice(service: Service, body: dict[str, Any]) -> list[Any]:
+    """Two evaluations of ``body`` (new seller ids each time) by the evaluator key: the
+    first authenticates on the regular route, the second takes the fast path."""
+    answers = []
+    for _ in range(2):
+        sellers = [
+            {**seller, "seller_id": f"{seller['seller_id']}-{uuid.uuid4().hex[:8]}"}
+            for seller in body.get("sellers", ())
+        ]
+        request = {**body, "sellers": sellers} if sellers else body
+        answers.append(
+            service.client.post(
+                "/v1/evaluations", json=request, headers=service.auth(Role.EVALUATOR)
+            )
+        )
+    return answers
+
+
+def start_service(
+    settings: Settings, backend: str, clock: MovableClock | None = None
+) -> Iterator[Service]:
+    """The app on ``settings`` (and ``clock``) behind a test client, with a key per role."""
+    app = create_app(settings, clock=clock)
     state: ServiceState = app.state.service
     keys = {role: state.keys.create(role, actor="test")[1] for role in Role}
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from servicekit import Service, healthy_facts, pack_text
+from servicekit import LATER_AS_OF, Service, healthy_facts, pack_text
 
 from sellerpolicy.engine.store.keys import Role
 
@@ -27,7 +27,7 @@ class Endpoint:
 def _endpoints(pack_id: str, seller: str, decision_id: str) -> list[Endpoint]:
     evaluation = {
         "pack": pack_id,
-        "as_of": "2026-11-01",
+        "as_of": LATER_AS_OF,
         "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
     }
     return [
@@ -52,6 +52,14 @@ def _endpoints(pack_id: str, seller: str, decision_id: str) -> list[Endpoint]:
             lambda: {"content": pack_text(pack_id, f"2.{uuid.uuid4().int % 10**9}.0")},
         ),
         Endpoint("POST", f"/v1/packs/{pack_id}/versions/1.0.0/activate", Role.ADMIN),
+        Endpoint(
+            "POST",
+            f"/v1/packs/{pack_id}/versions/1.1.0/approve",
+            Role.ADMIN,
+            lambda: {"comment": "reviewed"},
+        ),
+        Endpoint("DELETE", f"/v1/packs/{pack_id}/versions/1.2.0/schedule", Role.ADMIN),
+        Endpoint("GET", f"/v1/packs/{pack_id}/diff?to=1.1.0", Role.READER),
     ]
 
 
@@ -68,9 +76,19 @@ def test_every_endpoint_answers_each_caller_as_its_role_allows(
     assert created.status_code == 201, created.text
     activated = client.post(f"/v1/packs/{pack_id}/versions/1.0.0/activate", headers=admin)
     assert activated.status_code == 200, activated.text
+    for version, uploader in (("1.1.0", Role.EDITOR), ("1.2.0", Role.ADMIN)):
+        body = {"content": pack_text(pack_id, version)}
+        uploaded = client.post("/v1/packs", json=body, headers=service.auth(uploader))
+        assert uploaded.status_code == 201, uploaded.text
+    scheduled = client.post(
+        f"/v1/packs/{pack_id}/versions/1.2.0/activate",
+        json={"at": "2099-01-01T00:00:00Z"},
+        headers=admin,
+    )
+    assert scheduled.status_code == 202, scheduled.text
     evaluation = {
         "pack": pack_id,
-        "as_of": "2026-11-01",
+        "as_of": LATER_AS_OF,
         "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
     }
     first = client.post("/v1/evaluations", json=evaluation, headers=admin)

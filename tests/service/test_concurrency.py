@@ -7,7 +7,7 @@ import threading
 import uuid
 from typing import Any
 
-from servicekit import Service, healthy_facts, pack_text
+from servicekit import LATER_AS_OF, Service, healthy_facts, pack_text
 
 from sellerpolicy.engine.store.keys import Role
 
@@ -45,7 +45,7 @@ def test_activation_during_evaluations_loses_and_duplicates_nothing(service: Ser
                 {"seller_id": f"{pack_id}-{uuid.uuid4().hex[:10]}", "facts": healthy_facts()}
                 for _ in range(SELLERS_PER_REQUEST)
             ]
-            body = {"pack": pack_id, "as_of": "2026-11-01", "sellers": sellers}
+            body = {"pack": pack_id, "as_of": LATER_AS_OF, "sellers": sellers}
             response = client.post("/v1/evaluations", json=body, headers=evaluator)
             with lock:
                 if response.status_code == 200:

@@ -8,7 +8,7 @@ import gc
 import uuid
 from pathlib import Path
 
-from servicekit import Service, fixture_texts, healthy_facts, pack_text
+from servicekit import LATER_AS_OF, Service, fixture_texts, healthy_facts, pack_text
 
 from sellerpolicy.engine.cli.serve import _freeze_heap
 from sellerpolicy.engine.service.state import ServiceState, Settings
@@ -19,7 +19,7 @@ from sellerpolicy.engine.store.packs import compile_content
 def _evaluate(service: Service, pack: str, seller: str) -> str:
     body = {
         "pack": pack,
-        "as_of": "2026-11-01",
+        "as_of": LATER_AS_OF,
         "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
     }
     answer = service.client.post("/v1/evaluations", json=body, headers=service.auth(Role.ADMIN))

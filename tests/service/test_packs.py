@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from servicekit import Service, fixture_texts, healthy_facts, pack_text
+from servicekit import LATER_AS_OF, Service, fixture_texts, healthy_facts, pack_text
 
 from sellerpolicy.engine.store.keys import Role
 
@@ -27,7 +27,7 @@ def test_upload_activate_and_evaluate_a_new_version(service: Service, seller: st
         assert created.json()["state"] == "draft"
     evaluation = {
         "pack": f"{pack_id}@1.1.0",
-        "as_of": "2026-11-01",
+        "as_of": LATER_AS_OF,
         "sellers": [{"seller_id": seller, "facts": healthy_facts()}],
     }
     draft = client.post("/v1/evaluations", json=evaluation, headers=admin)
