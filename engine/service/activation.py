@@ -85,7 +85,10 @@ def activate_pack_version(
     *,
     response: Response,
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
-    body: Annotated[ActivationRequest | None, Body()] = None,
+    body: Annotated[
+        ActivationRequest | None,
+        Body(description='{"at": "<instant>"} schedules the activation; no body: now'),
+    ] = None,
 ) -> PackVersionOut:
     """Make a version the one evaluations of its pack use, now or at ``at`` (202).
 
