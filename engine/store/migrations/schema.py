@@ -38,6 +38,7 @@ __all__ = [
     "pack_approvals_table",
     "pack_versions_table",
     "runs_table",
+    "sessions_table",
 ]
 
 
@@ -172,4 +173,14 @@ api_keys_table = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", DateTime(), nullable=False),
     Column("revoked_at", DateTime(), nullable=True),
+)
+
+sessions_table = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
 )
