@@ -2,14 +2,15 @@
 
 A schedule lives on the version's row (``activate_at``, ``scheduled_by``);
 a pack has at most one pending schedule at a time (schedule another version
-after cancelling it). :meth:`Schedules.apply_due` applies every schedule
-whose instant has come: the version is activated *as of its instant* (the
-activation history and the audit record ``activate_at``, the actor who
-scheduled it, detail ``scheduled``), however late the call comes, so readers
-that apply due schedules before they read the active version (the service
-does) see the switch exactly at its instant. Each schedule is claimed with a
-conditional update in the activating transaction, so processes applying the
-same schedule at once activate it once.
+after cancelling it; a partial unique index guarantees it).
+:meth:`Schedules.apply_due` applies every schedule whose instant has come:
+the version is activated *as of its instant* (the activation history and
+the audit record ``activate_at``, the actor who scheduled it, detail
+``scheduled``), however late the call comes, so readers that apply due
+schedules before they read the active version (the service does) see the
+switch exactly at its instant. Each schedule is claimed with a conditional
+update in the activating transaction, so processes applying the same
+schedule at once activate it once.
 
 Scheduling, cancelling and applying are audited (actions ``schedule``,
 ``schedule_cancel`` and ``activate`` with detail ``scheduled``).
@@ -98,6 +99,10 @@ class Schedules:
                     connection,
                     AuditEntry(now, actor, "schedule", pack_id, None, version, _iso(at)),
                 )
+        except IntegrityError as exc:
+            raise PackConflictError(
+                f"another version of pack {pack_id!r} is being scheduled; try again"
+            ) from exc
         except SQLAlchemyError as exc:
             raise self._fail("write to", exc) from exc
         return replace(stored_version(target), activate_at=at, scheduled_by=actor)

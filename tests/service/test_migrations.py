@@ -185,13 +185,20 @@ _versions_0003 = Table(
     Column("state", String(10)),
 )
 
+_schedule_0004 = Table(  # the schedule 0004 adds to pack_versions
+    "pack_versions",
+    MetaData(),
+    Column("pack_id", String(200)),
+    Column("activate_at", DateTime()),
+)
+
 
 def test_an_upgrade_from_0003_backfills_the_activation_history(
     target: tuple[str, str | None],
 ) -> None:
     """Activations audited before 0004 become the activation history (with their
-    instants and actors); versions gain an empty schedule; going back to 0003 keeps
-    the one-active-version index and the state check."""
+    instants and actors); versions gain an empty schedule, at most one per pack; going
+    back to 0003 keeps the one-active-version index and the state check."""
     url, schema = target
     with DecisionStore(url, schema=schema) as store:
         engine = store.engine
@@ -242,6 +249,12 @@ def test_an_upgrade_from_0003_backfills_the_activation_history(
             ("1.0.0", None),
             ("1.1.0", None),
         ]
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(  # two pending schedules of one pack
+                update(_schedule_0004)
+                .where(_schedule_0004.c.pack_id == "p")
+                .values(activate_at=datetime(2027, 1, 1))
+            )
         downgrade(engine, "0003", schema)
         assert {"pack_activations", "pack_approvals"} & _tables(engine, schema) == set()
         indexes = {i["name"] for i in inspect(engine).get_indexes("pack_versions", schema=schema)}

@@ -7,6 +7,7 @@ approval per approver and version.
 
 ``pack_versions.activate_at`` (with ``scheduled_by``) holds a pending
 scheduled activation: the version becomes the active one at that instant.
+At most one version per pack has one (a partial unique index).
 
 ``pack_activations`` records every activation with the instant from which
 the version was in force, so that an evaluation for a past ``as_of`` can use
@@ -28,6 +29,7 @@ branch_labels = None
 depends_on = None
 
 _ACTIVE = sa.text("state = 'active'")
+_SCHEDULED = sa.text("activate_at IS NOT NULL")
 
 
 def upgrade() -> None:
@@ -55,6 +57,14 @@ def upgrade() -> None:
     op.create_index("ix_pack_activations_pack_at", "pack_activations", ["pack_id", "at"])
     op.add_column("pack_versions", sa.Column("activate_at", sa.DateTime(), nullable=True))
     op.add_column("pack_versions", sa.Column("scheduled_by", sa.String(200), nullable=True))
+    op.create_index(
+        "ux_pack_versions_one_scheduled",
+        "pack_versions",
+        ["pack_id"],
+        unique=True,
+        sqlite_where=_SCHEDULED,
+        postgresql_where=_SCHEDULED,
+    )
     op.execute(
         "INSERT INTO pack_activations (pack_id, version, at, actor, detail) "
         "SELECT subject, to_version, at, actor, detail FROM audit "
@@ -65,9 +75,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the schedule columns, ``pack_activations`` and ``pack_approvals``.
 
-    The partial unique index on ``pack_versions`` is dropped and made again
-    around the column drop (SQLite rebuilds the table for it).
+    The partial unique index of 0002 on ``pack_versions`` is dropped and made
+    again around the column drop (SQLite rebuilds the table for it).
     """
+    op.drop_index("ux_pack_versions_one_scheduled", table_name="pack_versions")
     op.drop_index("ux_pack_versions_one_active", table_name="pack_versions")
     with op.batch_alter_table("pack_versions") as batch:
         batch.drop_column("scheduled_by")
