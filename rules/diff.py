@@ -19,7 +19,7 @@ from .catalog import CATALOG, Knob, MetricKind
 from .durations import format_duration
 from .model import AllOf, AnyOf, Compare, CompiledPack, Condition, MetricUse, NotOf, Rule, Score
 
-__all__ = ["Change", "diff_packs"]
+__all__ = ["Change", "describe_condition", "describe_range", "diff_packs"]
 
 _OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=="}
 _PERCENT_KINDS = (MetricKind.RATE, MetricKind.GROWTH)
@@ -157,7 +157,7 @@ def _rule_fields(rule: Rule, pack: CompiledPack) -> dict[str, str]:
         else "-"
     )
     return {
-        "condition": _condition(rule.when, pack),
+        "condition": describe_condition(rule.when, pack),
         "min_orders": _show(rule.min_orders) if rule.min_orders is not None else "-",
         "actions": ", ".join(rule.actions) or "none",
         "ladder": ladder,
@@ -172,11 +172,11 @@ def _rule_fields(rule: Rule, pack: CompiledPack) -> dict[str, str]:
 def _score_fields(score: Score) -> dict[str, str]:
     shown = {"title": score.title, "min_orders": _show(score.min_orders)}
     for dim in score.dimensions:
-        bands = "; ".join(f"{_range(b.lower, b.upper)}: {b.points:g}" for b in dim.bands)
+        bands = "; ".join(f"{describe_range(b.lower, b.upper)}: {b.points:g}" for b in dim.bands)
         shown[f"dimension {dim.id}"] = f"{dim.metric}, weight {dim.weight:g}, bands {bands}"
     for grade in score.grades:
         actions = ", ".join(grade.actions) or "no action"
-        shown[f"grade {grade.grade}"] = f"{_range(grade.min, grade.max)}: {actions}"
+        shown[f"grade {grade.grade}"] = f"{describe_range(grade.min, grade.max)}: {actions}"
     return shown
 
 
@@ -191,7 +191,8 @@ def _status(before: Mapping[str, object], after: Mapping[str, object]) -> list[C
     return changes
 
 
-def _condition(cond: Condition, pack: CompiledPack) -> str:
+def describe_condition(cond: Condition, pack: CompiledPack) -> str:
+    """A condition as a person writes it: ``order_defect_rate >= 1%``, ``(a and b)``."""
     if isinstance(cond, Compare):
         use = next((u for u in pack.metrics if u.name == cond.metric), None)
         percent = use is not None and use.kind in _PERCENT_KINDS
@@ -200,13 +201,14 @@ def _condition(cond: Condition, pack: CompiledPack) -> str:
         return f"{cond.metric}{field} {_OPS[cond.op.value]} {value}"
     if isinstance(cond, AllOf | AnyOf):
         word = " and " if isinstance(cond, AllOf) else " or "
-        parts = sorted(_condition(c, pack) for c in cond.children)
+        parts = sorted(describe_condition(c, pack) for c in cond.children)
         return "(" + word.join(parts) + ")"
     assert isinstance(cond, NotOf)
-    return f"not {_condition(cond.child, pack)}"
+    return f"not {describe_condition(cond.child, pack)}"
 
 
-def _range(lower: float | None, upper: float | None) -> str:
+def describe_range(lower: float | None, upper: float | None) -> str:
+    """A band's bounds: ``any``, ``>= 90``, ``< 70``, ``70..90`` (lower inclusive)."""
     if lower is None and upper is None:
         return "any"
     if upper is None:

@@ -136,9 +136,11 @@ def population_from_replay(
     """The facts stored with each seller's latest decision of the packs' id.
 
     Only decisions of complete runs count, at or after ``since`` if given.
-    FactsError when the log holds no decision of that pack id, or when a
-    pack reads a fact the stored decisions never recorded (evaluate it from
-    a source then).
+    The last pack is the baseline, the one in force when those decisions
+    were made: a fact it reads that no stored decision recorded was not
+    measured then, and is null here too. FactsError when the log holds no
+    decision of that pack id, or when another pack reads a fact the stored
+    decisions never recorded (evaluate it from a source then).
     """
     ids = sorted({p.id for p in packs})
     table = latest_facts(store.engine, ids, since=since)
@@ -146,6 +148,9 @@ def population_from_replay(
     if table.num_rows == 0:
         after = f" since {since.isoformat()}" if since is not None else ""
         raise FactsError(f"{where}: no decision of pack {' or '.join(map(repr, ids))}{after}")
+    for name in required_fields(packs[-1]):
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
     for pack in packs:
         _check_fields(table.column_names, pack, where)
     return Population(tuple(table for _ in packs), f"replay {store.where}")

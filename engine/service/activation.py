@@ -31,6 +31,7 @@ from sellerpolicy.engine.store.packs import (
 )
 from sellerpolicy.engine.store.schedules import ScheduleError
 
+from .impact import impact_for_approval
 from .models import ActivationRequest, ApprovalOut, ApprovalRequest, PackVersionOut
 from .packs import PackId, Version, approval_out, version_out
 from .problems import FieldError, ProblemError, problem_responses
@@ -60,9 +61,20 @@ def approve_pack_version(
 ) -> ApprovalOut:
     """Approve a version for activation (an admin who did not upload it; audited)."""
     state = state_of(request)
+    approver = f"key:{key.id}"
     try:
+        if state.packs.get(pack_id, version).author == approver:
+            raise SelfApprovalError(
+                f"{approver} uploaded {pack_id}@{version} and cannot approve it: another admin must"
+            )
+        impact = impact_for_approval(state, pack_id, version)  # what the approver approves
         approval = state.approvals.approve(
-            pack_id, version, approver=f"key:{key.id}", comment=body.comment, at=state.clock()
+            pack_id,
+            version,
+            approver=approver,
+            comment=body.comment,
+            impact=impact,
+            at=state.clock(),
         )
     except PackNotFoundError as exc:
         raise ProblemError(404, "pack_not_found", str(exc)) from exc

@@ -46,6 +46,7 @@ from .decisions import router as decisions_router
 from .evaluate import router as evaluations_router
 from .fast import PATH as FAST_PATH
 from .fast import FastEvaluations
+from .impact import router as impact_router
 from .metrics import CONTENT_TYPE_LATEST
 from .middleware import ServiceMiddleware
 from .pack_diff import router as diff_router
@@ -58,6 +59,7 @@ from .problems import (
     problem_responses,
 )
 from .state import Clock, ServiceState, Settings, require, state_of
+from .web import install_workbench
 
 __all__ = ["Settings", "create_app"]
 
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         summary="Marketplace seller-performance policies as a service",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # the workbench serves /docs from vendored files (no CDN)
+        redoc_url=None,
     )
     app.state.service = state
     install_problem_handlers(app)
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(packs_router)
     app.include_router(activation_router)
     app.include_router(diff_router)
+    app.include_router(impact_router)
+    install_workbench(app)
     app.add_middleware(
         ServiceMiddleware,
         metrics=state.metrics,

@@ -88,7 +88,7 @@ def test_replay_gives_the_report_the_source_gives(
         with pytest.raises(FactsError, match="no decision of pack"):
             population_from_replay(store, [new, old], since=datetime(2027, 1, 1, tzinfo=UTC))
         with pytest.raises(FactsError, match=r"missing field.*amazon-seller-performance-2015"):
-            population_from_replay(store, [new, load_pack("amazon-2015")])
+            population_from_replay(store, [load_pack("amazon-2015"), old])
 
 
 def test_packs_named_by_id_and_version_come_from_the_store(
