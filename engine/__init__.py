@@ -4,10 +4,12 @@ order events -> metric facts -> pack evaluation -> decisions -> sinks:
 
 =============  ================================================================
 ``sources``    reading sources, row and event validation, rejects
+``formats``    the marketplaces' report formats: mapping files and their loader
 ``metrics``    metric SQL (DuckDB) and the facts it produces
 ``generate``   the synthetic marketplace
 ``evaluation`` ``evaluate()``, decisions, explanations, history, pack tests,
                row-wise back ends
+``importers``  marketplace reports to sources and facts; reconciliation
 ``columnar``   the bulk columnar layout and the vectorized back end
 ``store``      decision store, history, pack store, API keys, migrations
 ``batch``      the batch run, sinks, facts files, the Dask runner

@@ -1,0 +1,375 @@
+"""Amazon's flat-file reports to a source: the order report and the feedback report.
+
+:func:`import_amazon_reports` reads each account's All Orders report
+(``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``) and, when given, its
+Flat File Feedback Report (``GET_SELLER_FEEDBACK_DATA``) through their mappings
+(``engine.formats``), and writes a source folder that ``sources.load_source``
+reads: ``orders`` (item lines folded to orders) and ``feedback`` (one ``left``
+event per line), every other contract column null and every other table
+absent. Beside the tables, ``import.json`` records what was imported and which
+catalog metrics the reports carry; ``reconcile`` reads it.
+
+Every line that cannot become a valid contract row is a
+:class:`~sellerpolicy.engine.importers.report_files.ReportReject` (file, line,
+column, reason), as every source row is: the checks of the contract itself
+(``sources.validate_rows``), the folding of an order's lines
+(``importers.contract_rows``), and linking feedback to the imported orders
+(``unknown_order``, ``rejected_order``, ``seller_mismatch``,
+``before_order``, ``duplicate_left``). The source written is therefore valid:
+loading it rejects nothing.
+"""
+
+# SQL here is built from this module's own identifiers and quoted literals; report
+# values are only ever data: S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import duckdb
+
+from sellerpolicy.engine.formats.flat import CarriedMetric, FlatFileMapping, NotAssessable
+from sellerpolicy.engine.formats.registry import flat_mapping
+from sellerpolicy.engine.importers.contract_rows import (
+    BAD_TABLE,
+    fold_lines,
+    parse_lines,
+    register_sellers,
+    take_rejects,
+)
+from sellerpolicy.engine.importers.report_files import (
+    ReportFile,
+    ReportReject,
+    drop_reports,
+    read_reports,
+)
+from sellerpolicy.engine.sources.tables import TABLES, Format
+from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal, shown_value
+
+__all__ = [
+    "MANIFEST",
+    "AccountReports",
+    "ImportSummary",
+    "account_folders",
+    "import_amazon_reports",
+]
+
+MANIFEST = "import.json"
+"""The file in an imported source saying what it was imported from and what it carries."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReports:
+    """One seller account's report files."""
+
+    seller_id: str
+    orders: tuple[Path, ...]
+    feedback: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What :func:`import_amazon_reports` read and wrote."""
+
+    out: Path
+    lines: Mapping[str, int]  # report lines read per mapping id (header lines excluded)
+    rows: Mapping[str, int]  # rows written per contract table
+    rejects: tuple[ReportReject, ...]
+    carried: tuple[CarriedMetric, ...]
+    not_assessable: tuple[NotAssessable, ...]
+    seconds: float = field(compare=False)
+
+
+def account_folders(folder: Path) -> list[AccountReports]:
+    """The accounts of a folder holding one sub-folder per seller id, each with the
+    reports under the mappings' file names (``orders.txt``, ``feedback.txt``...).
+
+    ValueError for a folder with no account, or a sub-folder without an order report.
+    """
+    orders_names = flat_mapping("amazon-all-orders").file_names
+    feedback_names = flat_mapping("amazon-seller-feedback").file_names
+    accounts = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        orders = tuple(sub / n for n in orders_names if (sub / n).is_file())
+        if not orders:
+            names = " or ".join(orders_names)
+            raise ValueError(f"{sub}: no order report ({names}) for account {sub.name!r}")
+        feedback = tuple(sub / n for n in feedback_names if (sub / n).is_file())
+        accounts.append(AccountReports(sub.name, orders, feedback))
+    if not accounts:
+        raise ValueError(f"{folder}: no account folders (one sub-folder per seller id)")
+    return accounts
+
+
+def import_amazon_reports(
+    accounts: Sequence[AccountReports],
+    out: Path,
+    *,
+    fmt: Format = Format.PARQUET,
+    orders_mapping: FlatFileMapping | None = None,
+    feedback_mapping: FlatFileMapping | None = None,
+) -> ImportSummary:
+    """Read the accounts' reports and write the source folder ``out`` (which must not
+    hold files yet); return what was read, written and rejected.
+
+    Raises :class:`~sellerpolicy.engine.errors.SourceError` naming the file for a
+    report that cannot be read at all (wrong header, unreadable), ValueError for
+    an ``out`` that is not empty.
+    """
+    started = time.perf_counter()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} exists and is not an empty folder")
+    om = orders_mapping or flat_mapping("amazon-all-orders")
+    fm = feedback_mapping or flat_mapping("amazon-seller-feedback")
+    orders = [ReportFile(p, a.seller_id) for a in accounts for p in a.orders]
+    feedback = [ReportFile(p, a.seller_id) for a in accounts for p in a.feedback]
+    with duckdb.connect() as con:
+        con.execute("SET preserve_insertion_order = false")
+        rejects, lines = _import_orders(con, orders, om)
+        rows = {"orders": _count(con, "__imp_orders")}
+        if feedback:
+            more, lines[fm.info.id] = _import_feedback(con, feedback, fm, om)
+            rejects += more
+            rows["feedback"] = _count(con, "__imp_fb")
+        temporary = out.with_name(f".{out.name}.importing")
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        try:
+            _write(con, "orders", "__imp_orders", temporary, fmt)
+            if feedback:
+                _write(con, "feedback", "__imp_fb", temporary, fmt)
+            carried = _carried(om, fm if feedback else None)
+            mappings = [om, fm] if feedback else [om]
+            left = _not_assessable(mappings, carried, [] if feedback else [fm])
+            _manifest(
+                temporary / MANIFEST,
+                mappings=mappings,
+                accounts=accounts,
+                rows=rows,
+                carried=carried,
+                left=left,
+                con=con,
+            )
+            if out.exists():
+                out.rmdir()
+            temporary.replace(out)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return ImportSummary(
+        out=out,
+        lines=MappingProxyType(lines),
+        rows=MappingProxyType(rows),
+        rejects=tuple(sorted(rejects)),
+        carried=carried,
+        not_assessable=left,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _import_orders(
+    con: duckdb.DuckDBPyConnection, reports: Sequence[ReportFile], mapping: FlatFileMapping
+) -> tuple[list[ReportReject], dict[str, int]]:
+    """``__imp_orders`` (kept orders) and ``__imp_rejected_ids``; the rejects."""
+    register_sellers(con, reports)
+    rejects = read_reports(con, reports, mapping, "__imp_lines")
+    lines = {mapping.info.id: _count(con, "__imp_lines") + len(rejects)}
+    good = parse_lines(con, mapping, "__imp_lines", "__imp_order_lines")
+    fold_lines(con, mapping, "__imp_lines", good, "__imp_orders")
+    key = quote_ident(f"c{mapping.used_columns.index(mapping.fold_by or '')}")
+    # Ids of orders rejected (none of their lines kept): feedback naming them is rejected.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_rejected_ids AS SELECT DISTINCT trim(l.{key}) "
+        f"AS order_id FROM {BAD_TABLE} b JOIN __imp_lines l ON l.__file = b._file AND "
+        f"l.__line = b._line WHERE trim(l.{key}) <> '' EXCEPT SELECT order_id FROM __imp_orders"
+    )
+    con.execute("DROP TABLE __imp_order_lines")
+    drop_reports(con, "__imp_lines")
+    return rejects + take_rejects(con, reports, mapping), lines
+
+
+def _import_feedback(
+    con: duckdb.DuckDBPyConnection,
+    reports: Sequence[ReportFile],
+    mapping: FlatFileMapping,
+    orders: FlatFileMapping,
+) -> tuple[list[ReportReject], int]:
+    """``__imp_fb``: the feedback lines linked to their orders; the rejects."""
+    register_sellers(con, reports)
+    rejects = read_reports(con, reports, mapping, "__imp_lines")
+    lines = _count(con, "__imp_lines") + len(rejects)
+    good = parse_lines(con, mapping, "__imp_lines", "__imp_fb_lines")
+    order_col, date_col = _shown(mapping, "order_id"), _shown(mapping, "at")
+    order, date, purchase = (
+        _in_literal(c) for c in (order_col, date_col, _shown(orders, "ordered_at"))
+    )
+    at = quote_ident("at")
+    value = shown_value("f.order_id")
+    in_order, in_date = quote_literal(order_col), quote_literal(date_col)
+    problem = (
+        f"CASE WHEN o.order_id IS NULL AND r.order_id IS NOT NULL THEN {{'col': {in_order}, "
+        f"'reason': 'rejected_order: {order} ' || {value} || "
+        f"' is an order whose report lines were rejected'}} "
+        f"WHEN o.order_id IS NULL THEN {{'col': {in_order}, 'reason': "
+        f"'unknown_order: {order} ' || {value} || ' is not in the imported order reports'}} "
+        f"WHEN o.seller_id <> f.seller_id THEN {{'col': {in_order}, 'reason': "
+        f"'seller_mismatch: {order} ' || {value} || ' is an order of account ' || "
+        f"o.seller_id}} WHEN f.{at} < date_trunc('day', o.ordered_at) THEN {{'col': "
+        f"{in_date}, 'reason': 'before_order: {date} ' || CAST(f.{at} AS DATE)"
+        f" || ' is earlier than the day of the order''s {purchase} ' || o.ordered_at}} END"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_fb_linked AS SELECT f.*, o.ordered_at AS "
+        f"__ordered_at, {problem} AS _bad FROM {good} f LEFT JOIN __imp_orders o "
+        f"USING (order_id) LEFT JOIN __imp_rejected_ids r USING (order_id)"
+    )
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT _file, _line, 'report:' || _bad.col, _bad.reason "
+        f"FROM __imp_fb_linked WHERE _bad IS NOT NULL"
+    )
+    # A date is the start of its day: feedback dated the order's day is at the order's time.
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE __imp_fb_ranked AS SELECT * EXCLUDE ("at", _bad), '
+        'greatest("at", __ordered_at) AS "at", row_number() OVER (PARTITION BY order_id '
+        'ORDER BY "at", _file, _line) AS __n FROM __imp_fb_linked WHERE _bad IS NULL'
+    )
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT d._file, d._line, {quote_literal('report:' + order_col)}, "
+        f"'duplicate_left: {order} ' || '''' || left(d.order_id, 40) || '''' || "
+        f"' has feedback already (' || s.__shown || ' line ' || k._line || ')' FROM "
+        f"__imp_fb_ranked d JOIN __imp_fb_ranked k ON k.order_id = d.order_id AND k.__n = 1 "
+        f"JOIN __imp_sellers s ON s.__file = k._file WHERE d.__n > 1"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __imp_fb AS SELECT * FROM __imp_fb_ranked WHERE __n = 1"
+    )
+    for name in ("__imp_fb_lines", "__imp_fb_linked", "__imp_fb_ranked"):
+        con.execute(f"DROP TABLE {name}")
+    drop_reports(con, "__imp_lines")
+    return rejects + take_rejects(con, reports, mapping), lines
+
+
+def _shown(mapping: FlatFileMapping, target: str) -> str:
+    """The report column filling ``target`` (its contract name when none does)."""
+    found = mapping.field(target)
+    return found.column if found is not None else target
+
+
+def _in_literal(text: str) -> str:
+    """``text`` for use inside a SQL string literal."""
+    return text.replace("'", "''")
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, folder: Path, fmt: Format
+) -> None:
+    """Write the contract table ``table`` from ``rows`` as ``folder/<table>.<fmt>``."""
+    columns = ", ".join(
+        f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" if c in _columns(con, rows)
+        else f"CAST(NULL AS {t}) AS {quote_ident(c)}"
+        for c, t in TABLES[table]
+    )  # fmt: skip
+    options = {
+        Format.PARQUET: "FORMAT parquet, COMPRESSION zstd",
+        Format.CSV: "FORMAT csv, HEADER true",
+        Format.JSONL: "FORMAT json",
+    }[fmt]
+    target = quote_literal(str(folder / f"{table}.{fmt.value}"))
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(
+        f"COPY (SELECT {columns} FROM {rows} ORDER BY _file, _line) TO {target} ({options})"
+    )
+    con.execute("SET preserve_insertion_order = false")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {str(r[0]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def _carried(
+    orders: FlatFileMapping, feedback: FlatFileMapping | None
+) -> tuple[CarriedMetric, ...]:
+    """The metrics the imported reports carry (feedback metrics only with its report)."""
+    return orders.carries + (feedback.carries if feedback is not None else ())
+
+
+def _not_assessable(
+    mappings: Sequence[FlatFileMapping],
+    carried: Sequence[CarriedMetric],
+    missing: Sequence[FlatFileMapping] = (),
+) -> tuple[NotAssessable, ...]:
+    """What the imported reports leave not assessable: the mappings' own lists, and
+    what a report that was not given would have carried."""
+    names = {c.metric for c in carried}
+    out: dict[str, NotAssessable] = {}
+    for mapping in missing:
+        for carried_there in mapping.carries:
+            because = f"no {mapping.info.title} was imported"
+            out.setdefault(carried_there.metric, NotAssessable(carried_there.metric, because))
+    for mapping in mappings:
+        for entry in mapping.not_assessable:
+            if entry.metric not in names:
+                out.setdefault(entry.metric, entry)
+    return tuple(out.values())
+
+
+def _mapping_record(mapping: FlatFileMapping) -> dict[str, str]:
+    info = mapping.info
+    return {
+        "id": info.id,
+        "version": info.version,
+        "report_type": info.report_type,
+        "file": info.path.name,
+    }
+
+
+def _manifest(
+    path: Path,
+    *,
+    mappings: Sequence[FlatFileMapping],
+    accounts: Sequence[AccountReports],
+    rows: Mapping[str, int],
+    carried: Sequence[CarriedMetric],
+    left: Sequence[NotAssessable],
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """``import.json``: the mappings, the accounts' files and order dates, the rows
+    written, the metrics carried (with their knob limits) and those left out."""
+    spans = {
+        str(s): (str(a), str(b))
+        for s, a, b in con.execute(
+            "SELECT seller_id, min(ordered_at), max(ordered_at) FROM __imp_orders GROUP BY ALL"
+        ).fetchall()
+    }
+    record = {
+        "format": "amazon-reports",
+        "mappings": [_mapping_record(m) for m in mappings],
+        "accounts": [
+            {
+                "seller_id": a.seller_id,
+                "orders": [str(p) for p in a.orders],
+                "feedback": [str(p) for p in a.feedback],
+                "first_order": spans.get(a.seller_id, (None, None))[0],
+                "last_order": spans.get(a.seller_id, (None, None))[1],
+            }
+            for a in accounts
+        ],
+        "rows": dict(rows),
+        "carries": [
+            {"metric": c.metric, "knob_max": dict(c.knob_max), "because": c.because}
+            for c in carried
+        ],
+        "not_assessable": [{"metric": n.metric, "because": n.because} for n in left],
+    }
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,379 @@
+"""Report lines to contract rows: each line parsed and checked, item lines folded.
+
+The lines of a flat-file report (``importers.report_files``) become rows of
+one contract table in three set-wise steps, all in DuckDB:
+
+1. :func:`parse_lines`: every line parsed by the data contract's own rules
+   (``sources.validate_rows``: the same timestamps, numbers, currencies and
+   ratings a source accepts), its first problem named, plus the status
+   vocabulary of the mapping (``unknown_value`` for a value it does not list);
+2. :func:`fold_lines`: the lines of one record (``fold_by``: the item lines of
+   one order, within one file) folded into one row: a record with a rejected
+   line is rejected whole (``rejected_order``), lines that disagree on a value
+   that must be the same are rejected together (``conflicting_value``),
+   amounts summed exactly (as decimals), and a record seen before under the
+   same id, in an earlier file, is a ``duplicate_id``;
+3. the caller links the tables (feedback to its orders).
+
+Rows keep where they came from (``_file``, ``_line``: the record's first
+line); :func:`take_rejects` turns the rejected lines into
+:class:`~sellerpolicy.engine.importers.report_files.ReportReject` values whose
+reasons name the report's column, never the contract's.
+"""
+
+# SQL here is built from this module's own identifiers, quoted names and literals
+# (quote_ident, quote_literal); report values are only ever data: S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import duckdb
+
+from sellerpolicy.engine.formats.flat import FieldType, FlatFileMapping, Fold, StatusRole
+from sellerpolicy.engine.importers.report_files import ReportFile, ReportReject, column_alias
+from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.sources.validate_rows import (
+    ABSENT,
+    Native,
+    SourceColumn,
+    local_select_sql,
+    quote_ident,
+    quote_literal,
+    shown_value,
+)
+
+__all__ = ["BAD_TABLE", "fold_lines", "parse_lines", "register_sellers", "take_rejects"]
+
+BAD_TABLE = "__imp_bad"
+"""Rejected lines so far: ``_file``, ``_line``, ``col`` (contract column or a report
+column prefixed ``report:``), ``reason``."""
+
+
+def register_sellers(con: duckdb.DuckDBPyConnection, reports: Sequence[ReportFile]) -> None:
+    """``__imp_sellers``: each report file's index, its account (seller id) and name;
+    and an empty :data:`BAD_TABLE` when there is none yet."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __imp_sellers "
+        "(__file INTEGER, seller_id VARCHAR, __shown VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO __imp_sellers VALUES (?, ?, ?)",
+        [[i, r.seller_id, r.shown] for i, r in enumerate(reports)],
+    )
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {BAD_TABLE} "
+        "(_file INTEGER, _line BIGINT, col VARCHAR, reason VARCHAR)"
+    )
+
+
+def parse_lines(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, lines: str, out: str
+) -> str:
+    """``out``: one row per line of ``lines``, parsed; problems go to :data:`BAD_TABLE`.
+
+    ``out`` has ``_file``, ``_line``, the contract table's columns, ``_status``
+    (the status value, when the mapping has a status column) and ``_bad`` (the
+    line's problem). Returns the SQL relation of its good lines (no ``_bad``).
+    """
+    used = mapping.used_columns
+    alias = {column: column_alias(i) for i, column in enumerate(used)}
+    times = [f for f in mapping.fields if f.type in (FieldType.TIMESTAMP, FieldType.DATE)]
+    quick = {f.target: f"__t{k}" for k, f in enumerate(times)}
+    parsed = "".join(f", {_quick_time(_text(alias[f.column]))} AS {quick[f.target]}" for f in times)
+    # Timestamps in the documented shape are parsed here, cheaply; any other value
+    # (or a bad one) is parsed by the contract's own rules, which also name its problem.
+    ok = " AND ".join(
+        f"({_text(alias[f.column])} IS NULL OR {quick[f.target]} IS NOT NULL)" for f in times
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_base AS SELECT *, {ok or 'true'} AS __quick FROM "
+        f"(SELECT l.*, s.seller_id AS __seller{parsed} FROM {lines} l "
+        "JOIN __imp_sellers s USING (__file))"
+    )
+    status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
+    row = f"{{'file': __file, 'line': __line, 'status': {status}}}"
+    selects = []
+    for fast in (True, False):
+        columns: dict[str, SourceColumn] = dict.fromkeys(
+            (c for c, _ in TABLES[mapping.table]), ABSENT
+        )
+        columns["seller_id"] = SourceColumn("__seller")
+        for field in mapping.fields:
+            native = fast and field.target in quick
+            text = SourceColumn(f"trim({alias[field.column]})")
+            columns[field.target] = (
+                SourceColumn(quick[field.target], Native.TIMESTAMP) if native else text
+            )
+        for target, value in mapping.constants.items():
+            columns[target] = SourceColumn(quote_literal(value))
+        source = f"(SELECT * FROM __imp_base WHERE {'' if fast else 'NOT '}__quick)"
+        selects.append(local_select_sql(mapping.table, columns, source, row=row))
+        if not times:
+            break
+    select = " UNION ALL ".join(f"SELECT * FROM ({s})" for s in selects)
+    status_check = _status_check(mapping)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT _row.file AS _file, "
+        f"_row.line AS _line, _row.status AS _status, * EXCLUDE (_row, _bad), "
+        f"coalesce(_bad, {status_check}) AS _bad FROM ({select})"
+    )
+    con.execute("DROP TABLE __imp_base")
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT _file, _line, _bad.col, _bad.reason "
+        f"FROM {out} WHERE _bad IS NOT NULL"
+    )
+    return f"(SELECT * EXCLUDE (_bad) FROM {out} WHERE _bad IS NULL)"
+
+
+def _text(column: str) -> str:
+    """SQL: a report value as text, null when empty."""
+    return f"NULLIF(trim({column}), '')"
+
+
+def _quick_time(value: str) -> str:
+    """SQL: a timestamp written ``2003-07-14T18:53:56+00:00`` (``Z``), or a date,
+    parsed as the contract parses it (naive UTC); NULL for any other shape.
+
+    The offset is checked as the contract checks it (at most 14:00, minutes under
+    60): a shape this does not parse goes through the contract's full parser.
+    """
+    offset_ok = (
+        f"substr({value}, 20, 1) IN ('+', '-') AND substr({value}, 23, 1) = ':' AND "
+        f"(substr({value}, 21, 2) < '14' OR substr({value}, 21, 2) = '14' AND "
+        f"substr({value}, 24, 2) = '00') AND substr({value}, 24, 2) < '60'"
+    )
+    return (
+        f"CASE WHEN length({value}) = 25 AND {offset_ok} THEN "
+        f"make_timestamp(epoch_us(try_strptime({value}, '%Y-%m-%dT%H:%M:%S%z'))) "
+        f"WHEN length({value}) = 20 AND substr({value}, 20, 1) = 'Z' THEN "
+        f"try_strptime({value}, '%Y-%m-%dT%H:%M:%SZ') "
+        f"WHEN length({value}) = 10 THEN CAST(try_strptime({value}, '%Y-%m-%d') AS TIMESTAMP) END"
+    )
+
+
+def _status_check(mapping: FlatFileMapping) -> str:
+    """SQL: the ``_bad`` struct of a status value the mapping does not list."""
+    if mapping.status is None:
+        return "NULL"
+    column = f"report:{mapping.status.column}"
+    values = ", ".join(quote_literal(v) for v in mapping.status.values)
+    listed = ", ".join(mapping.status.values)
+    unknown = (
+        f"'unknown_value: {_sql_text(mapping.status.column)} ' || {shown_value('_row.status')}"
+        f" || ' is not one of {_sql_text(listed)}'"
+    )
+    missing = f"'missing_value: {_sql_text(mapping.status.column)} is required'"
+    return (
+        f"CASE WHEN _row.status IS NULL THEN {{'col': {quote_literal(column)}, "
+        f"'reason': {missing}}} WHEN list_position([{values}], _row.status) IS NULL "
+        f"THEN {{'col': {quote_literal(column)}, 'reason': {unknown}}} END"
+    )
+
+
+def _sql_text(text: str) -> str:
+    """``text`` for use inside a SQL string literal."""
+    return text.replace("'", "''")
+
+
+def fold_lines(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FlatFileMapping,
+    lines: str,
+    parsed: str,
+    out: str,
+) -> None:
+    """``out``: one row per record (``fold_by``, within one file), with the place of
+    its first line (``_file``, ``_line``); without ``fold_by`` each line is a record.
+
+    ``lines`` is the raw lines relation (a rejected line's record is found by its
+    raw key), ``parsed`` the relation of the good lines (:func:`parse_lines`).
+    Rejected: every line of a record with a rejected line or with lines that
+    disagree, and every line of a record whose id an earlier record has (the
+    earliest file and line keeps it). An amount is kept for a sale only.
+    """
+    if mapping.fold_by is None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * EXCLUDE (_status) FROM {parsed}"
+        )
+        return
+    key = next(f.target for f in mapping.fields if f.column == mapping.fold_by)
+    ident = quote_ident(key)
+    filled = [f.target for f in mapping.fields if f.target != key]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_folded AS SELECT _file, {ident}, "
+        f"any_value(seller_id) AS seller_id, min(_line) AS _line, any_value(_status) AS _status, "
+        f"{_folded_values(mapping, filled)}, {_conflict_sql(mapping)} AS _conflict "
+        f"FROM {parsed} GROUP BY _file, {ident}"
+    )
+    dropped = []  # SQL conditions on a folded record ``f`` that reject it
+    if _any(con, BAD_TABLE):
+        _reject_tainted(con, mapping, lines, parsed, ident)
+        dropped.append(
+            "EXISTS (SELECT 1 FROM __imp_tainted t WHERE t._file = f._file "
+            f"AND t.{ident} = f.{ident})"
+        )
+    if _any(con, "__imp_folded WHERE _conflict IS NOT NULL"):
+        _reject_conflicts(con, mapping, parsed, ident, dropped)
+        dropped.append("f._conflict IS NOT NULL")
+    kept = f"NOT ({' OR '.join(dropped)})" if dropped else "true"
+    # The same id in an earlier record (another file, or another account's report).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_dups AS SELECT f._file, f._line, f.{ident}, "
+        f"row_number() OVER (PARTITION BY f.{ident} ORDER BY f._file, f._line) AS __n "
+        f"FROM __imp_folded f SEMI JOIN (SELECT {ident} FROM __imp_folded f WHERE {kept} "
+        f"GROUP BY {ident} HAVING count(*) > 1) USING ({ident}) WHERE {kept}"
+    )
+    if _any(con, "__imp_dups"):
+        _reject_duplicates(con, mapping, parsed, ident)
+        dropped.append(
+            f"EXISTS (SELECT 1 FROM __imp_dups d WHERE d._file = f._file AND d.{ident} = f.{ident}"
+            " AND d.__n > 1)"
+        )
+        kept = f"NOT ({' OR '.join(dropped)})"
+    amount = _amount_sql(mapping)
+    outputs = ", ".join(
+        f"{amount} AS amount" if name == "amount" and amount else quote_ident(name)
+        for name in (key, "seller_id", *filled)
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT _file, _line, {outputs} "
+        f"FROM __imp_folded f WHERE {kept}"
+    )
+    for name in ("__imp_folded", "__imp_tainted", "__imp_dups"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _any(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether ``relation`` (a table, optionally with a WHERE) has a row."""
+    return con.execute(f"SELECT 1 FROM {relation} LIMIT 1").fetchone() is not None
+
+
+def _reject_tainted(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, lines: str, parsed: str, ident: str
+) -> None:
+    """``__imp_tainted``: records with a rejected line; their good lines rejected too."""
+    fold_by = mapping.fold_by or ""
+    raw_key = f"trim(l.{column_alias(mapping.used_columns.index(fold_by))})"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_tainted AS SELECT b._file, {raw_key} AS {ident}, "
+        f"min(b._line) AS _bad_line FROM {BAD_TABLE} b JOIN {lines} l "
+        f"ON l.__file = b._file AND l.__line = b._line WHERE {raw_key} <> '' GROUP BY ALL"
+    )
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT p._file, p._line, "
+        f"{quote_literal('report:' + fold_by)}, 'rejected_order: {_sql_text(fold_by)} ' || "
+        f"{shown_value('t.' + ident)} || ' has a rejected line (line ' || t._bad_line || "
+        f"'): the whole record is rejected' FROM {parsed} p "
+        f"JOIN __imp_tainted t USING (_file, {ident})"
+    )
+
+
+def _reject_conflicts(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FlatFileMapping,
+    parsed: str,
+    ident: str,
+    dropped: list[str],
+) -> None:
+    """Reject every line of a record whose lines disagree (not rejected already)."""
+    shown = _sql_text(mapping.fold_by or "")
+    fresh = (
+        " AND NOT EXISTS (SELECT 1 FROM __imp_tainted t WHERE t._file = f._file "
+        f"AND t.{ident} = f.{ident})"
+        if dropped
+        else ""
+    )
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT p._file, p._line, 'report:' || f._conflict, "
+        f"'conflicting_value: ' || f._conflict || ' differs between the lines of {shown} ' || "
+        f"{shown_value('f.' + ident)} FROM {parsed} p JOIN __imp_folded f USING (_file, {ident}) "
+        f"WHERE f._conflict IS NOT NULL{fresh}"
+    )
+
+
+def _reject_duplicates(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, parsed: str, ident: str
+) -> None:
+    """Reject every line of a record whose id an earlier record has (``__imp_dups``)."""
+    fold_by = mapping.fold_by or ""
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT p._file, p._line, {quote_literal('report:' + fold_by)}, "
+        f"'duplicate_id: {_sql_text(fold_by)} ' || {shown_value('d.' + ident)} || "
+        f"' is already in ' || s.__shown || ' line ' || first._line FROM {parsed} p "
+        f"JOIN __imp_dups d USING (_file, {ident}) JOIN (SELECT _file AS __first_file, _line, "
+        f"{ident} FROM __imp_dups WHERE __n = 1) first USING ({ident}) "
+        f"JOIN __imp_sellers s ON s.__file = first.__first_file WHERE d.__n > 1"
+    )
+
+
+def _folded_values(mapping: FlatFileMapping, filled: Sequence[str]) -> str:
+    """SQL: the folded value of each contract column the report fills (not the key)."""
+    summed = {f.target for f in mapping.fields if f.fold is Fold.SUM}
+    values = []
+    for name in filled:
+        ident = quote_ident(name)
+        if name in summed:
+            # Exact decimal sums (item prices have few decimals), then one rounding.
+            values.append(f"CAST(sum(TRY_CAST({ident} AS DECIMAL(38, 9))) AS DOUBLE) AS {ident}")
+        else:
+            values.append(f"any_value({ident}) AS {ident}")
+    return ", ".join(values)
+
+
+def _conflict_sql(mapping: FlatFileMapping) -> str:
+    """SQL: the report column the lines of a record disagree on (null: none)."""
+    conflicts = []
+    for field in mapping.fields:
+        if field.fold is Fold.SAME:
+            x = quote_ident(field.target)
+            differ = f"min({x}) <> max({x}) OR count({x}) NOT IN (0, count(*))"
+            conflicts.append(f"CASE WHEN {differ} THEN {quote_literal(field.column)} END")
+    if mapping.status is not None:
+        status = quote_literal(mapping.status.column)
+        conflicts.append(f"CASE WHEN min(_status) <> max(_status) THEN {status} END")
+    return f"coalesce({', '.join(conflicts)})" if conflicts else "NULL::VARCHAR"
+
+
+def _amount_sql(mapping: FlatFileMapping) -> str | None:
+    """SQL keeping the amount of a sale only (null for any other status role)."""
+    if mapping.status is None or mapping.field("amount") is None:
+        return None
+    sales = [v for v, role in mapping.status.values.items() if role is StatusRole.SALE]
+    listed = ", ".join(quote_literal(v) for v in sales)
+    return f"CASE WHEN list_position([{listed}], _status) IS NOT NULL THEN amount END"
+
+
+def take_rejects(
+    con: duckdb.DuckDBPyConnection,
+    reports: Sequence[ReportFile],
+    mapping: FlatFileMapping,
+) -> list[ReportReject]:
+    """The rows of :data:`BAD_TABLE` as rejects naming the report's columns (the
+    table is emptied)."""
+    rows = con.execute(f"SELECT _file, _line, col, reason FROM {BAD_TABLE}").fetchall()
+    con.execute(f"DELETE FROM {BAD_TABLE}")
+    columns: Mapping[str, str] = {f.target: f.column for f in mapping.fields}
+    out = []
+    for file, line, col, reason in rows:
+        column, text = _report_column(col, str(reason), columns)
+        out.append(ReportReject(reports[file].shown, int(line), column, text))
+    return out
+
+
+def _report_column(
+    col: str | None, reason: str, columns: Mapping[str, str]
+) -> tuple[str | None, str]:
+    """The report column of a problem, and its reason worded with it."""
+    if col is None:
+        return None, reason
+    if col.startswith("report:"):
+        return col.removeprefix("report:"), reason
+    column = columns.get(col)
+    if column is None:
+        return col, reason
+    code, _, rest = reason.partition(": ")
+    if rest.startswith(col + " ") or rest == col:
+        rest = column + rest[len(col) :]
+    return column, f"{code}: {rest}"
