@@ -17,11 +17,12 @@ Every step is audited.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 
-from sellerpolicy.engine.store.approvals import SelfApprovalError
+from sellerpolicy.engine.store.approvals import Approval, SelfApprovalError
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.packs import (
     PackConflictError,
@@ -37,7 +38,7 @@ from .packs import PackId, Version, approval_out, version_out
 from .problems import FieldError, ProblemError, problem_responses
 from .state import ServiceState, instant_text, require, state_of
 
-__all__ = ["router"]
+__all__ = ["activate_version", "approve_version", "router"]
 
 router = APIRouter(tags=["packs"])
 
@@ -60,28 +61,9 @@ def approve_pack_version(
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
 ) -> ApprovalOut:
     """Approve a version for activation (an admin who did not upload it; audited)."""
-    state = state_of(request)
-    approver = f"key:{key.id}"
-    try:
-        if state.packs.get(pack_id, version).author == approver:
-            raise SelfApprovalError(
-                f"{approver} uploaded {pack_id}@{version} and cannot approve it: another admin must"
-            )
-        impact = impact_for_approval(state, pack_id, version)  # what the approver approves
-        approval = state.approvals.approve(
-            pack_id,
-            version,
-            approver=approver,
-            comment=body.comment,
-            impact=impact,
-            at=state.clock(),
-        )
-    except PackNotFoundError as exc:
-        raise ProblemError(404, "pack_not_found", str(exc)) from exc
-    except SelfApprovalError as exc:
-        raise ProblemError(403, "self_approval", str(exc)) from exc
-    except PackConflictError as exc:
-        raise ProblemError(409, "already_approved", str(exc)) from exc
+    approval = approve_version(
+        state_of(request), pack_id, version, approver=f"key:{key.id}", comment=body.comment
+    )
     return approval_out(approval)
 
 
@@ -108,38 +90,12 @@ def activate_pack_version(
     switch happens at that instant. Both need an approval when the service
     requires one.
     """
-    state = state_of(request)
-    actor, now = f"key:{key.id}", state.clock()
-    state.apply_due_schedules(pack_id)
-    try:
-        stored = state.packs.get(pack_id, version)
-    except PackNotFoundError as exc:
-        raise ProblemError(404, "pack_not_found", str(exc)) from exc
-    if body is not None and body.at <= now:
-        message = (
-            f"{instant_text(body.at)} is not in the future (now is {instant_text(now)}): "
-            "give a later instant, or send no body to activate now"
-        )
-        raise ProblemError(422, "invalid_request", message, [FieldError("at", message, "$.at")])
-    if stored.state is PackState.ACTIVE:
-        if body is None:
-            return version_out(stored)  # nothing to do
-        detail = f"{stored.ref} is the active version already: there is nothing to schedule"
-        raise ProblemError(409, "already_active", detail)
-    if state.settings.require_approval:
-        _require_approval(state, stored)
-    try:
-        if body is None:
-            return version_out(state.packs.activate(pack_id, version, actor=actor, at=now))
-        scheduled = state.schedules.schedule(pack_id, version, body.at, actor=actor, now=now)
+    stored, scheduled = activate_version(
+        state_of(request), pack_id, version, actor=f"key:{key.id}", at=body.at if body else None
+    )
+    if scheduled:
         response.status_code = status.HTTP_202_ACCEPTED
-        return version_out(scheduled)
-    except PackNotFoundError as exc:  # pragma: no cover - versions are never deleted
-        raise ProblemError(404, "pack_not_found", str(exc)) from exc
-    except PackConflictError as exc:
-        raise ProblemError(409, "activation_conflict", str(exc)) from exc
-    finally:
-        state.forget_packs()
+    return version_out(stored)
 
 
 @router.delete(
@@ -179,3 +135,67 @@ def _require_approval(state: ServiceState, stored: PackVersion) -> None:
         "/approve with a comment)"
     )
     raise ProblemError(409, "approval_required", detail)
+
+
+def approve_version(
+    state: ServiceState, pack_id: str, version: str, *, approver: str, comment: str
+) -> Approval:
+    """Record an approval, with the impact report against the active version (audited).
+
+    ProblemError: 404 unknown version, 403 the approver uploaded it, 409
+    approved by this approver already.
+    """
+    try:
+        if state.packs.get(pack_id, version).author == approver:
+            raise SelfApprovalError(
+                f"{approver} uploaded {pack_id}@{version} and cannot approve it: another admin must"
+            )
+        impact = impact_for_approval(state, pack_id, version)  # what the approver approves
+        return state.approvals.approve(
+            pack_id, version, approver=approver, comment=comment, impact=impact, at=state.clock()
+        )
+    except PackNotFoundError as exc:
+        raise ProblemError(404, "pack_not_found", str(exc)) from exc
+    except SelfApprovalError as exc:
+        raise ProblemError(403, "self_approval", str(exc)) from exc
+    except PackConflictError as exc:
+        raise ProblemError(409, "already_approved", str(exc)) from exc
+
+
+def activate_version(
+    state: ServiceState, pack_id: str, version: str, *, actor: str, at: datetime | None
+) -> tuple[PackVersion, bool]:
+    """Activate a version now (``at`` None) or schedule it; the version and whether scheduled.
+
+    ProblemError: 404 unknown version, 422 ``at`` not in the future, 409 no
+    approval (when required), already active (to schedule) or a conflict.
+    """
+    now = state.clock()
+    state.apply_due_schedules(pack_id)
+    try:
+        stored = state.packs.get(pack_id, version)
+    except PackNotFoundError as exc:
+        raise ProblemError(404, "pack_not_found", str(exc)) from exc
+    if at is not None and at <= now:
+        message = (
+            f"{instant_text(at)} is not in the future (now is {instant_text(now)}): "
+            "give a later instant, or send no body to activate now"
+        )
+        raise ProblemError(422, "invalid_request", message, [FieldError("at", message, "$.at")])
+    if stored.state is PackState.ACTIVE:
+        if at is None:
+            return stored, False  # nothing to do
+        detail = f"{stored.ref} is the active version already: there is nothing to schedule"
+        raise ProblemError(409, "already_active", detail)
+    if state.settings.require_approval:
+        _require_approval(state, stored)
+    try:
+        if at is None:
+            return state.packs.activate(pack_id, version, actor=actor, at=now), False
+        return state.schedules.schedule(pack_id, version, at, actor=actor, now=now), True
+    except PackNotFoundError as exc:  # pragma: no cover - versions are never deleted
+        raise ProblemError(404, "pack_not_found", str(exc)) from exc
+    except PackConflictError as exc:
+        raise ProblemError(409, "activation_conflict", str(exc)) from exc
+    finally:
+        state.forget_packs()

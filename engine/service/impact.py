@@ -21,16 +21,23 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from sellerpolicy.engine.change.impact import impact
-from sellerpolicy.engine.change.population import population_from_replay
+from sellerpolicy.engine.change.population import Population, population_from_replay
 from sellerpolicy.engine.change.report import ImpactReport
 from sellerpolicy.engine.errors import FactsError
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.packs import PackNotFoundError
+from sellerpolicy.rules.model import CompiledPack
 
 from .problems import ProblemError, problem_responses
 from .state import ServiceState, require, state_of
 
-__all__ = ["ImpactRequest", "impact_for_approval", "replay_impact", "router"]
+__all__ = [
+    "ImpactRequest",
+    "impact_for_approval",
+    "replay_impact",
+    "replay_population",
+    "router",
+]
 
 router = APIRouter(tags=["packs"])
 
@@ -55,16 +62,10 @@ class ImpactRequest(BaseModel):
     )
 
 
-def replay_impact(
-    state: ServiceState,
-    pack_id: str,
-    version: str,
-    *,
-    as_of: date | None = None,
-    since: date | None = None,
-    explain_limit: int = 200,
-) -> ImpactReport:
-    """The impact of a stored version against the active one, on the decision log.
+def replay_population(
+    state: ServiceState, pack_id: str, version: str, *, since: date | None = None
+) -> tuple[CompiledPack, CompiledPack, Population]:
+    """The version, the active one, and the decision log's population for both.
 
     ProblemError: 404 for an unknown version, 409 when the pack has no
     active version, 422 when the log holds no decision to replay or lacks a
@@ -80,12 +81,30 @@ def replay_impact(
     except PackNotFoundError as exc:
         raise ProblemError(409, "no_active", f"{exc}: there is nothing to compare with") from exc
     new, baseline = state.compiled.get(stored), state.compiled.get(active)
-    when = as_of or state.clock().date()
     start = datetime.combine(since, time.min, tzinfo=UTC) if since is not None else None
     try:
         population = population_from_replay(state.store, [new, baseline], since=start)
     except FactsError as exc:
         raise ProblemError(422, "nothing_to_replay", str(exc)) from exc
+    return new, baseline, population
+
+
+def replay_impact(
+    state: ServiceState,
+    pack_id: str,
+    version: str,
+    *,
+    as_of: date | None = None,
+    since: date | None = None,
+    explain_limit: int = 200,
+) -> ImpactReport:
+    """The impact of a stored version against the active one, on the decision log.
+
+    As of ``as_of`` (default: today by the service's clock), with the
+    store's escalation history; ProblemError as :func:`replay_population`.
+    """
+    new, baseline, population = replay_population(state, pack_id, version, since=since)
+    when = as_of or state.clock().date()
     return impact(new, baseline, population, when, store=state.store, explain_limit=explain_limit)
 
 

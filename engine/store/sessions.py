@@ -43,8 +43,8 @@ class Session:
 
     @property
     def actor(self) -> str:
-        """Who acts, in the audit trail: the key's id, as for API calls."""
-        return self.key_id
+        """Who acts, in the audit trail: ``key:<id>``, as for API calls with that key."""
+        return f"key:{self.key_id}"
 
 
 def _digest(token: str) -> str:
