@@ -1,9 +1,15 @@
-"""Helpers of the importer tests: report files written from rows, sources loaded."""
+"""Helpers of the importer tests: report files written from rows, sources loaded,
+the command line run as a user runs it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -56,3 +62,43 @@ def load(folder: Path) -> tuple[duckdb.DuckDBPyConnection, SourceReport]:
     """A fresh connection with the source at ``folder`` loaded."""
     con = duckdb.connect()
     return con, load_source(folder, con)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = "from sellerpolicy.engine.cli.root import main; main()"
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def run_main(*args: object) -> subprocess.CompletedProcess[str]:
+    """``sellerpolicy ARGS`` in a fresh process, as a user runs it (wide lines)."""
+    return subprocess.run(
+        [sys.executable, "-c", MAIN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one ``error:`` line of a failed run (no traceback)."""
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def amazon_example() -> dict[str, Any]:
+    """The example report of Amazon's Account Health JSON Schema (its variant keys kept)."""
+    schema = json.loads((FIXTURES / "accountHealthReport-2020-11-18.schema.json").read_text())
+    example: dict[str, Any] = schema["examples"][0]
+    return example
+
+
+def write_json(path: Path, value: object) -> Path:
+    """``value`` as a JSON file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1), encoding="utf-8")
+    return path
