@@ -42,6 +42,7 @@ from sellerpolicy.engine.store.sessions import Session
 from sellerpolicy.rules.diff import diff_packs
 from sellerpolicy.rules.model import CompiledPack
 
+from .editor import run_fixture_cases
 from .render import page, security_headers
 from .session import CSRF_FIELD, check_csrf, require_page
 
@@ -188,6 +189,7 @@ def review_page(request: Request, pack_id: str, version: str, session: Reader) -
         "require_approval": state.settings.require_approval,
         "is_active": stored.state is PackState.ACTIVE,
         "mine": stored.author == session.actor,
+        "fixtures": run_fixture_cases(stored.content),
         "message": request.query_params.get("done"),
         "problem": None,
     }

@@ -85,11 +85,13 @@
       summary.textContent = answer.error ? answer.error : answer.note ? answer.note :
         (cases.length - failed) + " of " + cases.length + " cases passed";
       fixtures.appendChild(summary);
-      if (!cases.length) { return; }
+      var shown = failed ? cases.filter(function (c) { return !c.passed; }) : cases;
+      if (!shown.length) { return; }
       var table = document.createElement("table"); table.className = "fixtures";
-      var caption = document.createElement("caption"); caption.textContent = "Fixture cases";
+      var caption = document.createElement("caption");
+      caption.textContent = failed ? "Failing cases" : "Cases";
       table.appendChild(caption);
-      cases.forEach(function (c) {
+      shown.forEach(function (c) {
         var tr = document.createElement("tr");
         var name = document.createElement("td"); name.textContent = c.name;
         var result = document.createElement("td");
