@@ -4,16 +4,18 @@
 vectorized back end evaluates (``--backend auto`` or ``vector``) and
 explanations are ``summary`` or ``none`` (``full`` needs per-seller order
 dates from the source, which only the per-seller path reads). Facts stay
-columns from the metrics table (or the facts file) to the decision batch;
-full :class:`~sellerpolicy.engine.evaluation.decision.Decision` values are built from a
-batch only where a record is needed: the decision store, and the JSONL /
-CSV / Parquet sinks. An ``.arrows`` output takes the decision batches as
-they are (:func:`~sellerpolicy.engine.columnar.write.write_decisions`).
+columns from the metrics table (or the facts file) to the decision batch,
+and every output is written from decision batches
+(:func:`~sellerpolicy.engine.columnar.write.write_decisions`): ``.arrows``
+and ``.arrow`` as they are, JSON lines, CSV and typed Parquet records
+rendered column by column. Full
+:class:`~sellerpolicy.engine.evaluation.decision.Decision` values are built
+from a batch only for the decision store.
 
 Owns the leg itself (:func:`run_columnar`: the facts as Arrow batches, the
-decision batches with their sellers' history, and the ``.arrows`` file
-written through a partial file), and the counts a run summary reads off
-decision batches (:class:`ColumnarCounts`).
+decision batches with their sellers' history, and the output written
+through a partial file), and the counts a run summary reads off decision
+batches (:class:`ColumnarCounts`).
 """
 
 from __future__ import annotations
@@ -105,10 +107,10 @@ def run_columnar(
         first = next(iter(steps_ := steps()), None)
         if first is None:
             empty = decision_schema(pack, schema, explain).empty_table()
-            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial)
+            write_decisions(empty.to_batches() or [_empty_batch(empty.schema)], partial, pack=pack)
         else:
             with tally.timed("write"):
-                write_decisions(_chain(first, steps_), partial)
+                write_decisions(_chain(first, steps_), partial, pack=pack)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)

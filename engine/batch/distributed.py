@@ -18,7 +18,8 @@ the per-process salted ``hash()``). The run has three steps:
    worker reads only its sellers' rows from the staged file, computes their
    metric facts (DuckDB, one thread: one worker process per core), runs the
    vectorized bulk evaluation and writes ``part-00000.parquet`` (five-digit
-   partition number) under a
+   partition number; typed records, the layout of a single-process run's
+   ``.parquet``) under a
    temporary name, renamed when complete, so a retried task never leaves
    half a file.
 
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow.parquet as pq
 
-from sellerpolicy.engine.columnar.decisions import decisions_from_batch
+from sellerpolicy.engine.columnar.typed_rows import decisions_from_records
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
 from sellerpolicy.engine.sources.reader import load_source
@@ -250,7 +251,8 @@ def _record(  # noqa: PLR0917 - the driver's one call site
                 if result.file is None:
                     continue
                 for batch in pq.ParquetFile(out / result.file).iter_batches(HISTORY_CHUNK):
-                    records = [DecisionRecord.of(d) for d in decisions_from_batch(batch, pack)]
+                    decided = decisions_from_records(batch, pack)
+                    records = [DecisionRecord.of(d) for d in decided]
                     store.append(pack, records, run_id=run_id)
         except BaseException:
             store.fail_run(run_id)

@@ -8,8 +8,10 @@ task shipped to a worker (:class:`PartitionTask`: small and picklable), and
 worker: it reads only its sellers' rows from the staged DuckDB file, computes
 their metric facts (DuckDB, one thread: one worker process per core), runs the
 vectorized bulk evaluation and writes ``part-00000.parquet`` (five-digit
-partition number) under a temporary name, renamed when complete, so a retried
-task never leaves half a file. It returns a :class:`PartitionResult`.
+partition number; the typed record layout a single-process run writes to
+``.parquet``, :mod:`~sellerpolicy.engine.columnar.typed`) under a temporary
+name, renamed when complete, so a retried task never leaves half a file. It
+returns a :class:`PartitionResult`.
 
 The driver (:func:`~sellerpolicy.engine.batch.distributed.run_distributed`)
 stages the source, builds the tasks and collects the results.
@@ -153,7 +155,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
                         statuses[item["values"]] += item["counts"]
                     yield batch
 
-            write_decisions(counted(), temporary)
+            write_decisions(counted(), temporary, pack=pack)
         temporary.replace(out / task.file_name)
         written = task.file_name
     return PartitionResult(

@@ -51,12 +51,14 @@ from sellerpolicy.rules.model import CompiledPack, Exemption
 
 from .backends import select_backend
 from .facts_file import read_facts
-from .sinks import format_for, open_sink
+from .outputs import open_decision_sink
+from .sinks import format_for
 from .summary import Progress, ProgressCallback, RunSummary, Tally, summarize, timed_batches
 
 __all__ = [
     "COLUMNAR_CHUNK",
     "COLUMNAR_SUFFIX",
+    "COLUMNAR_SUFFIXES",
     "RECORD_CHUNK",
     "check_output",
     "evaluate_batches",
@@ -66,9 +68,12 @@ __all__ = [
 
 #: The output extension of the columnar decision layout (an Arrow IPC stream).
 COLUMNAR_SUFFIX = ".arrows"
-#: Sellers per chunk when each decision becomes a record (store, JSONL / CSV / Parquet).
+#: Outputs holding the columnar decision layout itself (the stream, or the IPC file).
+COLUMNAR_SUFFIXES = (COLUMNAR_SUFFIX, ".arrow", ".feather")
+#: Sellers per chunk when each decision becomes a :class:`Decision` (the per-seller
+#: path, and the store).
 RECORD_CHUNK = 10_000
-#: Sellers per batch when decisions stay columns end to end (``.arrows``, no store).
+#: Sellers per batch when decisions stay columns until written (the columnar leg, no store).
 COLUMNAR_CHUNK = 131_072
 
 
@@ -127,7 +132,8 @@ def run_evaluation(
     """Evaluate every seller of a source (or a facts file) and write the decisions.
 
     Exactly one of ``source`` and ``facts_path`` is given. Decisions go to
-    ``out`` (JSONL, CSV or Parquet by extension) and, with ``store_url``, to
+    ``out`` (by extension: JSON lines, CSV or typed Parquet records, or the
+    columnar layout: ``.arrows``, ``.arrow``) and, with ``store_url``, to
     the decision store, whose history drives escalation ladders. With a
     source, rejected rows go to ``<out stem>.rejects.jsonl`` beside ``out``
     (written on every run, empty when there are none); ``strict`` makes any
@@ -139,8 +145,9 @@ def run_evaluation(
     it replaces the decisions an earlier run of the same pack version and
     ``as_of`` made for the same sellers (:mod:`sellerpolicy.engine.store.runs`). ``chunk_size``
     defaults to :data:`RECORD_CHUNK` sellers, or :data:`COLUMNAR_CHUNK` when
-    no per-seller record is built (``.arrows`` output, no store). ValueError
-    for an unknown output extension or a ``chunk_size`` under 1.
+    no :class:`Decision` is built (the columnar leg without a store: every
+    output is then written from decision batches, records included).
+    ValueError for an unknown output extension or a ``chunk_size`` under 1.
     """
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
@@ -180,7 +187,7 @@ def run_evaluation(
             if explain is ExplainLevel.FULL:
                 evidence = DuckDBEvidence(con, pack.metrics, instant)
         total = None if metrics_table is None else metrics_table.num_rows
-        sink = None if columnar else stack.enter_context(open_sink(out))
+        sink = None if columnar else stack.enter_context(open_decision_sink(out, pack, explain))
 
         def recorded(decisions: list[Decision], sellers: int, index: int, started: float) -> None:
             """Store and write one chunk's decisions (if any were built), then report it."""
@@ -214,7 +221,7 @@ def run_evaluation(
                 out=out if columnar else None,
                 tally=tally,
                 recorded=recorded,
-                records=store is not None or sink is not None,
+                records=store is not None,
             )
         else:
             batches = evaluate_batches(
@@ -310,17 +317,27 @@ def _bulk(engine: Backend, explain: ExplainLevel) -> bool:
 
 
 def check_output(out: Path, engine: Backend, explain: ExplainLevel) -> bool:
-    """Whether ``out`` takes decision batches as they are (``.arrows``).
+    """Whether ``out`` is written from decision batches (the columnar leg), not decisions.
 
-    ValueError for an unknown extension, or for ``.arrows`` when the run
-    would not take the columnar leg; checked before any work starts.
+    On the columnar leg every format is (records rendered in bulk); the
+    per-seller path writes records through :mod:`.outputs`. ValueError for
+    an unknown extension, or for the columnar layout (``.arrows``,
+    ``.arrow``) when the run would not take the columnar leg; checked before
+    any work starts.
     """
-    if out.suffix.lower() != COLUMNAR_SUFFIX:
-        format_for(out)
-        return False
+    kind = out.suffix.lower()
+    if kind not in COLUMNAR_SUFFIXES:
+        try:
+            format_for(out)
+        except ValueError:
+            choices = ", ".join(sorted((".jsonl", ".csv", ".parquet", *COLUMNAR_SUFFIXES)))
+            raise ValueError(
+                f"{out}: unknown output extension {out.suffix!r} (use {choices})"
+            ) from None
+        return _bulk(engine, explain)
     if not _bulk(engine, explain):
         raise ValueError(
-            f"{out}: {COLUMNAR_SUFFIX} output is written by the vectorized back end "
+            f"{out}: {kind} output is written by the vectorized back end "
             "(--backend auto or vector) with --explain summary or none"
         )
     return True

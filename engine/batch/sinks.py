@@ -29,16 +29,20 @@ from types import TracebackType
 from typing import IO, Protocol, runtime_checkable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+# One rule for every CSV output (records rendered in bulk too): defined with the formats.
+from sellerpolicy.engine.columnar.formats import FORMULA_START, neutralise_formulas
+
 __all__ = [
+    "FORMULA_START",
     "OutputFormat",
     "Sink",
     "SupportsToJson",
     "dumps",
     "format_for",
+    "neutralise_formulas",
     "open_sink",
     "write_table",
 ]
@@ -235,33 +239,6 @@ class Sink(AbstractContextManager["Sink"]):
         tb: TracebackType | None,
     ) -> None:
         self.close(keep=exc_type is None)
-
-
-#: A text cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def neutralise_formulas(table: pa.Table) -> pa.Table:
-    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (OWASP).
-
-    A seller id or an explanation such as ``=HYPERLINK(...)`` or ``@SUM(...)``
-    is written ``'=HYPERLINK(...)``: spreadsheets show it as text. Only text
-    columns change (a dictionary column through its dictionary, so its type
-    stays); numbers, negative ones included, stay numbers.
-    """
-    return pa.Table.from_arrays(
-        [pa.chunked_array([_quoted(c) for c in col.chunks], col.type) for col in table.columns],
-        schema=table.schema,
-    )
-
-
-def _quoted(chunk: pa.Array) -> pa.Array:
-    if isinstance(chunk, pa.DictionaryArray):
-        return pa.DictionaryArray.from_arrays(chunk.indices, _quoted(chunk.dictionary))
-    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-        return chunk
-    risky = pc.match_substring_regex(chunk, FORMULA_START)
-    return pc.if_else(risky, pc.binary_join_element_wise("'", chunk, ""), chunk)
 
 
 def _array(path: Path, name: str, values: list[object], typ: pa.DataType) -> pa.Array:

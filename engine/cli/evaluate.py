@@ -30,7 +30,8 @@ Examples:
   sellerpolicy evaluate --pack amazon --source data/ --as-of 2026-11-01 \\
       --out decisions.jsonl --store sellerpolicy.db
 
-  # from a facts file written by `sellerpolicy metrics`, Parquet output
+  # from a facts file written by `sellerpolicy metrics`, typed Parquet records
+  # (query them with DuckDB, Polars or pandas: no JSON columns)
   sellerpolicy evaluate --pack amazon --facts facts.parquet --as-of 2026-11-01 \\
       --out decisions.parquet
 
@@ -149,8 +150,9 @@ def evaluate_command(
     out: Annotated[
         Path,
         typer.Option(
-            help="Decisions file: .jsonl, .csv or .parquet (records), or .arrows (the columnar"
-            " layout of the vectorized back end, fastest to write)."
+            help="Decisions file: .jsonl, .csv or .parquet (typed) records, or the columnar"
+            " layout of the vectorized back end, fastest to write: .arrows (Arrow IPC stream)"
+            " or .arrow (Arrow IPC file, Feather v2)."
         ),
     ],
     source: Annotated[
@@ -180,7 +182,7 @@ def evaluate_command(
         typer.Option(
             min=1,
             help="Sellers evaluated (and stored) per batch [default: 10,000; 131,072 for"
-            " .arrows output without --store].",
+            " the vectorized back end without --store].",
         ),
     ] = None,
     log_format: Annotated[

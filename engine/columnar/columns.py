@@ -53,10 +53,16 @@ def sparse_text(n: int, texts: Mapping[int, str]) -> pa.DictionaryArray:
 
 
 def coded_text(indices: npt.NDArray[np.int32], values: list[str]) -> pa.DictionaryArray:
-    """A dictionary-encoded string column: ``values[i]`` at each row, null where ``i < 0``."""
+    """A dictionary-encoded string column: ``values[i]`` at each row, null where ``i < 0``.
+
+    Null rows hold index 0, not -1 (valid Arrow either way, but Polars refuses
+    a negative index even under a null).
+    """
     mask = indices < 0
     return pa.DictionaryArray.from_arrays(
-        masked(indices, ~mask, pa.int32()), pa.array(values, pa.string()), safe=False
+        masked(np.maximum(indices, 0), ~mask, pa.int32()),
+        pa.array(values, pa.string()),
+        safe=False,
     )
 
 
@@ -155,7 +161,7 @@ def rule_block(
         [
             pa.DictionaryArray.from_arrays(pa.array(outcome), _OUTCOME_LABELS, safe=False),
             pa.DictionaryArray.from_arrays(
-                masked(code, ~assessed, pa.int8()),
+                masked(np.maximum(code, 0), ~assessed, pa.int8()),  # 0, not -1, under nulls
                 pa.array(reason_labels(plan), pa.string()),
                 safe=False,
             ),

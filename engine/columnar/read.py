@@ -22,11 +22,13 @@ streaks, actions, scores). Worked out here, exactly as ``evaluate`` does:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -56,6 +58,7 @@ _OUTCOME_OF = {o.value: o for o in Outcome}
 FACTS_KEY = b"sellerpolicy.facts"
 FACTS_EMBEDDED, FACTS_BESIDE = b"embedded", b"beside"
 _MATCHED, _NOT_MATCHED = (list(Outcome).index(o) for o in (Outcome.MATCHED, Outcome.NOT_MATCHED))
+_OUTCOME_LABELS = tuple(o.value for o in Outcome)
 
 
 def explain_level(schema: pa.Schema) -> ExplainLevel:
@@ -77,13 +80,8 @@ def decisions_from_batch(
     ValueError when the batch was decided by another pack (its digest): the
     texts and numbers rebuilt from a different pack would be wrong.
     """
-    digests = pc.unique(batch.column("pack_digest").cast(pa.string())).to_pylist()
-    if any(d != pack.digest for d in digests):
-        raise ValueError(
-            f"these decisions were made with pack digest {digests[0]}, not {pack.digest} "
-            f"({pack.id} {pack.version}): read them with the pack that made them"
-        )
-    batch = _with_facts(batch, facts)
+    check_digest(batch, pack)
+    batch = with_facts(batch, facts)
     plans = pack_plans(pack)
     by_rule = {p.rule.id: p for p in plans}
     level = explain_level(batch.schema)
@@ -94,7 +92,7 @@ def decisions_from_batch(
     # One as_of per batch (a constant column): windows and texts are worked out once.
     label = data["as_of"][0]
     instant = as_of_instant(datetime.fromisoformat(label.replace("Z", "+00:00")))
-    texts = _rule_texts(batch, plans, level, instant)
+    texts = rule_texts(batch, plans, level, instant)
     windows = {p.use.name: window_dates(p.use, instant) for p in plans}
     rule_cells = [_cells(data, f"rule:{plan.rule.id}.") for plan in plans]
     # Distances depend only on (rule, counts, outcome), and counts repeat across sellers.
@@ -140,7 +138,17 @@ def decisions_from_batch(
     return out
 
 
-def _with_facts(
+def check_digest(batch: pa.RecordBatch | pa.Table, pack: CompiledPack) -> None:
+    """ValueError unless every decision of ``batch`` was made by ``pack`` (its digest)."""
+    digests = pc.unique(batch.column("pack_digest").cast(pa.string())).to_pylist()
+    if any(d != pack.digest for d in digests):
+        raise ValueError(
+            f"these decisions were made with pack digest {digests[0]}, not {pack.digest} "
+            f"({pack.id} {pack.version}): read them with the pack that made them"
+        )
+
+
+def with_facts(
     batch: pa.RecordBatch | pa.Table, facts: pa.RecordBatch | pa.Table | None
 ) -> pa.RecordBatch | pa.Table:
     """The batch with its ``facts`` column, from ``facts`` when it was written without."""
@@ -165,7 +173,7 @@ def _whole(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def _rule_texts(
+def rule_texts(
     batch: pa.RecordBatch | pa.Table,
     plans: tuple[RulePlan, ...],
     level: ExplainLevel,
@@ -183,12 +191,8 @@ def _rule_texts(
     sellers = _whole(batch.column("seller_id"))
     out = []
     for plan in plans:
-        outcome = batch.column(f"rule:{plan.rule.id}.outcome")
-        codes = pa.chunked_array([outcome]) if not isinstance(outcome, pa.ChunkedArray) else outcome
-        indices = np.concatenate(
-            [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in codes.chunks]
-            or [np.zeros(0, np.int8)]
-        )
+        name = f"rule:{plan.rule.id}.outcome"
+        indices = label_codes(_whole(batch.column(name)), _OUTCOME_LABELS, name)
         fired = np.flatnonzero(indices == _MATCHED)
         texts = render_fired(plan, fired, columns, sellers, as_of)
         if level is ExplainLevel.FULL:
@@ -198,6 +202,23 @@ def _rule_texts(
             )
         out.append(texts)
     return out
+
+
+def label_codes(array: pa.Array, labels: Sequence[str], what: str) -> npt.NDArray[np.int64]:
+    """Per row, the position of its text in ``labels`` (-1 for null); ValueError if unknown.
+
+    By the dictionary's values, not its indices: a dictionary read back from
+    a file (or decoded, in an ``.arrow`` file) need not be the static one.
+    """
+    encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    position = {label: k for k, label in enumerate(labels)}
+    values = encoded.dictionary.to_pylist()
+    unknown = [v for v in values if v not in position]
+    if unknown:
+        raise ValueError(f"{what}: unknown value {unknown[0]!r}")
+    mapping = np.asarray([position[v] for v in values] + [-1], np.int64)
+    indices = np.asarray(encoded.indices.cast(pa.int64()).fill_null(-1), np.int64)
+    return mapping[indices]
 
 
 def _cells(data: dict[str, list[Any]], prefix: str) -> list[tuple[str, list[Any]]]:

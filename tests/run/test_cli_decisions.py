@@ -22,10 +22,10 @@ def _records(text: str) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def runs(small_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small marketplace evaluated twice: JSON lines and .arrows."""
+    """The small marketplace evaluated to JSON lines, .arrows, .arrow and typed Parquet."""
     folder = tmp_path_factory.mktemp("runs")
     runner = CliRunner()
-    for out in ("d.jsonl", "d.arrows"):
+    for out in ("d.jsonl", "d.arrows", "d.arrow", "d.parquet"):
         done = runner.invoke(
             app, ["evaluate", *BASE, "--source", str(small_source), "--out", str(folder / out)]
         )
@@ -76,3 +76,37 @@ def test_wrong_inputs_are_usage_errors(runs: Path, target: str, pack: str, messa
     )
     assert done.exit_code == 2
     assert message in " ".join(done.output.split())
+
+
+@pytest.mark.parametrize("target", ["d.arrow", "d.parquet"])
+def test_arrow_files_and_typed_parquet_read_back_alike(runs: Path, target: str) -> None:
+    """The IPC file and the typed Parquet records give evaluate's JSON lines too."""
+    expected = _records((runs / "d.jsonl").read_text())
+    shown = CliRunner().invoke(app, ["decisions", str(runs / target), "--pack", "amazon"])
+    assert shown.exit_code == 0, shown.output
+    assert _records(shown.stdout) == expected
+
+
+def test_records_written_from_columns_read_back_byte_for_byte(runs: Path, tmp_path: Path) -> None:
+    """.arrows to typed Parquet, then Parquet to JSON lines: the same bytes as .arrows to
+    JSON lines, decision ids included; CSV has one row per decision."""
+    args = ["decisions", str(runs / "d.arrows"), "--pack", "amazon", "--out"]
+    for out in ("a.jsonl", "b.parquet", "c.csv"):
+        done = CliRunner().invoke(app, [*args, str(tmp_path / out)])
+        assert done.exit_code == 0, done.output
+    again = CliRunner().invoke(
+        app,
+        [
+            "decisions",
+            str(tmp_path / "b.parquet"),
+            "--pack",
+            "amazon",
+            "--out",
+            str(tmp_path / "d.jsonl"),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert len(lines) == len(_records((runs / "d.jsonl").read_text()))
+    assert len((tmp_path / "c.csv").read_text().splitlines()) == len(lines) + 1

@@ -80,7 +80,8 @@ def test_evaluate_writes_valid_decisions_and_prints_a_summary(
 
 
 def test_evaluate_from_a_facts_file_to_parquet(cli: Callable[..., Done], tmp_path: Path) -> None:
-    """`evaluate --facts` reads a facts file; Parquet output keeps actions as JSON text."""
+    """`evaluate --facts` reads a facts file; Parquet output holds typed records (actions a
+    list of structs, the as_of a date)."""
     pack = load_pack("amazon")
     record = healthy_facts(pack, "S1", AS_OF) | ODR_TWO_PERCENT
     facts = tmp_path / "facts.jsonl"
@@ -94,8 +95,8 @@ def test_evaluate_from_a_facts_file_to_parquet(cli: Callable[..., Done], tmp_pat
     (row,) = pq.read_table(out).to_pylist()
     assert row["seller_id"] == "S1"
     assert row["pack_digest"] == pack.digest
-    actions = json.loads(row["actions"])
-    assert [a["rule"] for a in actions] == ["odr-over-target"]
+    assert row["as_of"] == AS_OF
+    assert [(a["rule"], a["value"]) for a in row["actions"]] == [("odr-over-target", 0.02)]
 
 
 @pytest.mark.parametrize("problem", ["missing-metric", "wrong-format"])

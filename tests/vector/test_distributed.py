@@ -13,7 +13,7 @@ import pytest
 
 from sellerpolicy.engine.batch.distributed import MANIFEST, run_distributed
 from sellerpolicy.engine.batch.partition import PartitionTask, partition_of, run_partition
-from sellerpolicy.engine.columnar.decisions import decisions_from_batch
+from sellerpolicy.engine.columnar.typed_rows import decisions_from_records
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.generate.marketplace import generate
@@ -84,7 +84,7 @@ def test_local_cluster_matches_single_process(
     got: dict[str, dict[str, Any]] = {}
     for part in sorted(out.glob("part-*.parquet")):
         batch = pq.read_table(part)
-        decided = _by_seller(decisions_from_batch(batch, pack))
+        decided = _by_seller(decisions_from_records(batch, pack))
         assert {partition_of(s, 3) for s in decided} == {int(part.stem.split("-")[1])}
         got |= decided
     assert len(expected) > 50

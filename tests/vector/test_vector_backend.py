@@ -11,12 +11,13 @@ import pytest
 
 from sellerpolicy.engine.columnar.backend import VectorBackend
 from sellerpolicy.engine.columnar.decisions import (
-    decision_schema,
     decisions_from_batch,
     evaluate_batches,
     evaluate_table,
     write_decisions,
 )
+from sellerpolicy.engine.columnar.typed import record_schema
+from sellerpolicy.engine.columnar.typed_rows import decisions_from_records
 from sellerpolicy.engine.evaluation.backends.python import PythonBackend
 from sellerpolicy.engine.evaluation.evaluate import evaluate
 from sellerpolicy.engine.metrics.facts import SellerFacts
@@ -135,7 +136,8 @@ def test_evaluate_with_vector_backend_equals_python() -> None:
 
 
 def test_write_decisions_streams_batches_to_parquet(tmp_path: Path) -> None:
-    """Every batch lands in one Parquet file that reads back into the same decisions."""
+    """Every batch lands in one Parquet file of typed records that reads back into the same
+    decisions."""
     pack = load_pack(resolve_pack("amazon"))
     facts = pa.table(
         {
@@ -148,22 +150,26 @@ def test_write_decisions_streams_batches_to_parquet(tmp_path: Path) -> None:
     )
     out = tmp_path / "d.parquet"
     batches = evaluate_batches(pack, facts.to_batches(max_chunksize=128), date(2026, 11, 1))
-    assert write_decisions(batches, out) == 1000
+    assert write_decisions(batches, out, pack=pack) == 1000
     table = pq.read_table(out)
     assert table.num_rows == 1000
-    assert table.schema.names == decision_schema(pack, facts.schema).names
+    facts_type = pa.struct([f for f in facts.schema if f.name != "seller_id"])
+    assert table.schema.names == record_schema(pack, facts_type).names
     expected = evaluate_table(pack, facts, date(2026, 11, 1))
-    strip = [{**d.to_json(), "decision_id": None} for d in decisions_from_batch(table, pack)]
+    strip = [{**d.to_json(), "decision_id": None} for d in decisions_from_records(table, pack)]
     want = [{**d.to_json(), "decision_id": None} for d in decisions_from_batch(expected, pack)]
     assert strip == want
 
 
 def test_write_decisions_refuses_other_formats_and_empty_input(tmp_path: Path) -> None:
-    """A non-Parquet path or no batch at all is a ValueError and leaves no file behind."""
+    """An unknown format, records without their pack, or no batch at all is a ValueError
+    and leaves no file behind."""
     with pytest.raises(ValueError, match="parquet"):
+        write_decisions(iter(()), tmp_path / "d.txt")
+    with pytest.raises(ValueError, match="rendered with the pack"):
         write_decisions(iter(()), tmp_path / "d.jsonl")
     with pytest.raises(ValueError, match="empty"):
-        write_decisions(iter(()), tmp_path / "d.parquet")
+        write_decisions(iter(()), tmp_path / "d.arrows")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -93,20 +93,23 @@ def test_volume_reasons_for_float_and_negative_counts() -> None:
 
 
 def test_parquet_encodings_per_column(tmp_path: Path) -> None:
-    """Integer facts are delta-encoded, ids are plain, outcomes keep their dictionary."""
+    """Typed records in Parquet: integer facts are delta-encoded, ids are plain, outcomes
+    keep their dictionary."""
     table = evaluate_table(PACK, _facts([500] * 300), AS_OF)
     options = parquet_options(table.schema)
     assert options["column_encoding"]["facts.orders"] == "DELTA_BINARY_PACKED"
     assert "seller_id" not in options["use_dictionary"]
     assert "actions.list.element.rule" in options["use_dictionary"]
     out = tmp_path / "d.parquet"
-    write_decisions(table.to_batches(), out)
+    write_decisions(table.to_batches(), out, pack=PACK)
     meta = pq.ParquetFile(out).metadata.row_group(0)
     paths = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
     assert "DELTA_BINARY_PACKED" in paths["facts.orders"].encodings
-    assert "RLE_DICTIONARY" in paths[f"rule:{PACK.rules[0].id}.outcome"].encodings
+    assert "RLE_DICTIONARY" in paths[f"rules.{PACK.rules[0].id}.outcome"].encodings
     assert "RLE_DICTIONARY" not in paths["seller_id"].encodings
     assert explain_level(pq.read_schema(out)) is ExplainLevel.SUMMARY
+    with pytest.raises(ValueError, match="rendered with the pack"):
+        write_decisions(table.to_batches(), tmp_path / "e.parquet")
 
 
 def test_arrow_stream_sink_holds_the_same_decisions(tmp_path: Path) -> None:
@@ -118,9 +121,9 @@ def test_arrow_stream_sink_holds_the_same_decisions(tmp_path: Path) -> None:
     with pa.ipc.open_stream(out) as reader:
         back = reader.read_all()
     assert _json(decisions_from_batch(back, PACK)) == _json(decisions_from_batch(table, PACK))
-    with pytest.raises(ValueError, match="parquet"):
-        write_decisions(table.to_batches(), tmp_path / "d.feather")
-    assert not (tmp_path / "d.feather").exists()
+    with pytest.raises(ValueError, match=r"not '\.txt'"):
+        write_decisions(table.to_batches(), tmp_path / "d.txt")
+    assert not (tmp_path / "d.txt").exists()
 
 
 def test_decisions_without_facts_read_back_with_the_facts_beside(tmp_path: Path) -> None:
