@@ -5,7 +5,16 @@ Each schema error becomes a :class:`Diagnostic` with code
 the JSON path of the offending value, and the ``line:column`` where it was
 written (or where its nearest written parent was). Schemas may carry an
 ``x-message`` annotation: a sentence for people that replaces the generic
-message of the failing keyword.
+message of the failing keyword, and an ``x-code`` annotation that replaces
+the ``schema_<keyword>`` code (a metric outside the catalog's enum is an
+``unknown_metric``, like a rule naming an undeclared metric use). Editors
+read the ``errorMessage`` written beside each ``x-message`` instead.
+
+The three document schemas have no ``$id``: their cross-file references
+(``rule-pack.schema.json#/$defs/date``) resolve against the files' own
+location, so check-jsonschema and the YAML language server read them as
+shipped. Here each schema is registered under its file name, which is what
+those references resolve to from a schema without an ``$id``.
 """
 
 from __future__ import annotations
@@ -53,9 +62,8 @@ def load_schema(file_name: str) -> dict[str, Any]:
 
 @functools.cache
 def _validator(kind: str) -> Draft202012Validator:
-    schemas = [load_schema(name) for name in SCHEMA_FILES.values()]
     registry: Registry[Any] = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas
+        (name, Resource.from_contents(load_schema(name))) for name in SCHEMA_FILES.values()
     )
     return Draft202012Validator(load_schema(SCHEMA_FILES[kind]), registry=registry)
 
@@ -89,8 +97,8 @@ class _Reporter:
     def convert(self, error: ValidationError) -> Iterator[Diagnostic]:
         path = join_path(error.absolute_path)
         keyword = str(error.validator)
-        code = f"schema_{keyword}"
         schema = error.schema if isinstance(error.schema, Mapping) else {}
+        code = str(schema.get("x-code", f"schema_{keyword}"))
         custom = schema.get("x-message")
         instance = error.instance
         if "propertyNames" in error.relative_schema_path:
@@ -114,7 +122,7 @@ class _Reporter:
     @staticmethod
     def message(error: ValidationError, keyword: str, custom: str | None) -> str:
         instance = error.instance
-        if keyword == "pattern" and custom:
+        if keyword in ("pattern", "enum") and custom:
             return f"{_short(instance)}: {custom}"
         if custom and keyword != "type":
             return str(custom)
