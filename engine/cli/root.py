@@ -162,6 +162,8 @@ COMMANDS: dict[str, str] = {
     "impact": "impact",
     "backtest": "backtest",
     "sweep": "sweep",
+    "import": "importing",
+    "reconcile": "reconcile",
     "generate": "generate",
     "metrics": "metrics",
     "evaluate": "evaluate",
