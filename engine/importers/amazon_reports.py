@@ -174,8 +174,8 @@ def import_amazon_reports(
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    return int(rows[0][0])
 
 
 def _import_orders(
@@ -281,7 +281,7 @@ def _write(
         for c, t in TABLES[table]
     )  # fmt: skip
     options = {
-        Format.PARQUET: "FORMAT parquet, COMPRESSION zstd",
+        Format.PARQUET: "FORMAT parquet, COMPRESSION snappy",
         Format.CSV: "FORMAT csv, HEADER true",
         Format.JSONL: "FORMAT json",
     }[fmt]

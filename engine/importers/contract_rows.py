@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import duckdb
+import pyarrow as pa
 
 from sellerpolicy.engine.formats.flat import FieldType, FlatFileMapping, Fold, StatusRole
 from sellerpolicy.engine.importers.report_files import ReportFile, ReportReject, column_alias
@@ -54,14 +55,21 @@ column prefixed ``report:``), ``reason``."""
 def register_sellers(con: duckdb.DuckDBPyConnection, reports: Sequence[ReportFile]) -> None:
     """``__imp_sellers``: each report file's index, its account (seller id) and name;
     and an empty :data:`BAD_TABLE` when there is none yet."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __imp_sellers "
-        "(__file INTEGER, seller_id VARCHAR, __shown VARCHAR)"
+    sellers = pa.Table.from_arrays(
+        [
+            pa.array(range(len(reports)), pa.int32()),
+            pa.array([r.seller_id for r in reports], pa.string()),
+            pa.array([r.shown for r in reports], pa.string()),
+        ],
+        names=["__file", "seller_id", "__shown"],
     )
-    con.executemany(
-        "INSERT INTO __imp_sellers VALUES (?, ?, ?)",
-        [[i, r.seller_id, r.shown] for i, r in enumerate(reports)],
-    )
+    con.register("__imp_sellers_arrow", sellers)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __imp_sellers AS SELECT * FROM __imp_sellers_arrow"
+        )
+    finally:
+        con.unregister("__imp_sellers_arrow")
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {BAD_TABLE} "
         "(_file INTEGER, _line BIGINT, col VARCHAR, reason VARCHAR)"
@@ -108,6 +116,8 @@ def parse_lines(
             )
         for target, value in mapping.constants.items():
             columns[target] = SourceColumn(quote_literal(value))
+        if not fast and not _any(con, "__imp_base WHERE NOT __quick"):
+            break  # every timestamp had the documented shape
         source = f"(SELECT * FROM __imp_base WHERE {'' if fast else 'NOT '}__quick)"
         selects.append(local_select_sql(mapping.table, columns, source, row=row))
         if not times:
@@ -202,10 +212,10 @@ def fold_lines(
     ident = quote_ident(key)
     filled = [f.target for f in mapping.fields if f.target != key]
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __imp_folded AS SELECT _file, {ident}, "
-        f"any_value(seller_id) AS seller_id, min(_line) AS _line, any_value(_status) AS _status, "
-        f"{_folded_values(mapping, filled)}, {_conflict_sql(mapping)} AS _conflict "
-        f"FROM {parsed} GROUP BY _file, {ident}"
+        f"CREATE OR REPLACE TEMP TABLE __imp_folded AS SELECT *, {_conflict_sql(mapping)} "
+        f"AS _conflict FROM (SELECT _file, {ident}, min(_line) AS _line, "
+        f"min(_status) AS _status, max(_status) AS __max__status, count(*) AS __lines, "
+        f"{_folded_values(mapping, filled)} FROM {parsed} GROUP BY _file, {ident})"
     )
     dropped = []  # SQL conditions on a folded record ``f`` that reject it
     if _any(con, BAD_TABLE):
@@ -239,7 +249,7 @@ def fold_lines(
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT _file, _line, {outputs} "
-        f"FROM __imp_folded f WHERE {kept}"
+        f"FROM __imp_folded f JOIN __imp_sellers s ON s.__file = f._file WHERE {kept}"
     )
     for name in ("__imp_folded", "__imp_tainted", "__imp_dups"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -247,7 +257,7 @@ def fold_lines(
 
 def _any(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     """Whether ``relation`` (a table, optionally with a WHERE) has a row."""
-    return con.execute(f"SELECT 1 FROM {relation} LIMIT 1").fetchone() is not None
+    return bool(con.execute(f"SELECT 1 FROM {relation} LIMIT 1").fetchall())
 
 
 def _reject_tainted(
@@ -309,7 +319,8 @@ def _reject_duplicates(
 
 
 def _folded_values(mapping: FlatFileMapping, filled: Sequence[str]) -> str:
-    """SQL: the folded value of each contract column the report fills (not the key)."""
+    """SQL: the folded values of each contract column the report fills (not the key):
+    a sum, or the least and greatest value and how many lines have one."""
     summed = {f.target for f in mapping.fields if f.fold is Fold.SUM}
     values = []
     for name in filled:
@@ -318,21 +329,29 @@ def _folded_values(mapping: FlatFileMapping, filled: Sequence[str]) -> str:
             # Exact decimal sums (item prices have few decimals), then one rounding.
             values.append(f"CAST(sum(TRY_CAST({ident} AS DECIMAL(38, 9))) AS DOUBLE) AS {ident}")
         else:
-            values.append(f"any_value({ident}) AS {ident}")
+            extra = quote_ident(f"__max_{name}"), quote_ident(f"__count_{name}")
+            values.append(
+                f"min({ident}) AS {ident}, max({ident}) AS {extra[0]}, count({ident}) AS {extra[1]}"
+            )
     return ", ".join(values)
 
 
 def _conflict_sql(mapping: FlatFileMapping) -> str:
-    """SQL: the report column the lines of a record disagree on (null: none)."""
+    """SQL over the folded columns: the report column the lines of a record disagree
+    on (null: none)."""
     conflicts = []
     for field in mapping.fields:
         if field.fold is Fold.SAME:
             x = quote_ident(field.target)
-            differ = f"min({x}) <> max({x}) OR count({x}) NOT IN (0, count(*))"
+            top, count = (
+                quote_ident(f"__max_{field.target}"),
+                quote_ident(f"__count_{field.target}"),
+            )
+            differ = f"{x} <> {top} OR {count} NOT IN (0, __lines)"
             conflicts.append(f"CASE WHEN {differ} THEN {quote_literal(field.column)} END")
     if mapping.status is not None:
         status = quote_literal(mapping.status.column)
-        conflicts.append(f"CASE WHEN min(_status) <> max(_status) THEN {status} END")
+        conflicts.append(f"CASE WHEN _status <> __max__status THEN {status} END")
     return f"coalesce({', '.join(conflicts)})" if conflicts else "NULL::VARCHAR"
 
 

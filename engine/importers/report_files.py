@@ -1,46 +1,46 @@
-"""Tab-separated report files read into DuckDB, every line numbered, bad lines rejected.
+"""Tab-separated report files read, every line numbered, bad lines rejected.
 
 :func:`read_reports` reads the report files of one format (each file one
-account's report, its header naming the columns) into one DuckDB table:
-``__file`` (the file's index), ``__line`` (its 1-based line, the header being
-line 1) and the columns the mapping reads, as text (an empty value is null).
+account's report, its header naming the columns) into one Arrow table,
+registered in DuckDB under a name: ``__file`` (the file's index), ``__line``
+(its 1-based line, the header being line 1) and the columns the mapping reads,
+as text (an empty value is null).
 
 Each file's header is checked first (:class:`~sellerpolicy.engine.errors.SourceError`,
 naming the file, for a column the mapping does not know or a column it needs
 that is missing). Then a file is read one of two ways:
 
-* the fast way, when one pass over its bytes shows plain lines only (one line
-  break throughout, no blank line): DuckDB parses the files of one header
-  together, strictly, reading only the columns needed; a line DuckDB refuses
-  (a wrong number of fields, bytes that are not UTF-8) sends that file the slow
-  way, and so does a row count that is not the file's line count;
+* the fast way, when one pass over its bytes shows one kind of line break
+  throughout: Arrow's CSV reader parses it strictly (no quoting, no blank
+  line, the header's number of fields on every line, UTF-8 in the columns
+  read), reading only the columns needed; a file it refuses, or whose row
+  count is not its line count, is read the slow way;
 * the slow way: line by line in Python (lines bounded in length), each
-  malformed line a :class:`ReportReject` (``field_count``, ``bad_encoding``,
-  ``line_too_long``) and every other line keeping its number.
+  malformed line a :class:`ReportReject` (``field_count``, ``bad_encoding``
+  naming the column, ``line_too_long``), blank lines skipped, and every other
+  line keeping its number.
 
 Quoting is not part of these formats: a value is everything between two tabs.
 """
 
-# SQL here is built from this module's own identifiers and quoted literals
-# (quote_ident, quote_literal); report values are only ever data: S608 does not apply.
-# ruff: noqa: S608
-
 from __future__ import annotations
 
+import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.formats.flat import FlatFileMapping
 from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES, physical_lines
-from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal
 
 __all__ = [
     "ReportFile",
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _BOM = b"\xef\xbb\xbf"
+_GROUP_BYTES = 64 << 20  # plain files of one header are parsed together up to this size
 _SCAN = 1 << 22
 _HEADER_MAX = 1 << 20
 
@@ -119,25 +120,42 @@ class _Scan:
     header: tuple[str, ...]
     newline: str  # "\n" or "\r\n"
     lines: int  # physical lines after the header (blank ones included)
-    plain: bool  # one kind of line break throughout: DuckDB may read it
+    plain: bool  # one kind of line break throughout: Arrow may read it
+    body: bytes | None  # the lines after the header, kept for a small plain file
+
+    def without_body(self) -> _Scan:
+        """The same scan, its lines let go."""
+        return _Scan(self.header, self.newline, self.lines, self.plain, None)
 
 
 def _scan(report: ReportFile, mapping: FlatFileMapping) -> _Scan:
-    """The header (checked against the mapping) and the shape of the file's lines.
+    """The header (checked against the mapping) and the shape of the file's lines;
+    a small file is read whole, and its lines kept when plain.
 
-    Blank lines are not looked for here: DuckDB leaves them out, so a file with
-    one reads fewer rows than it has lines and is then read line by line.
+    Blank lines are not looked for here: Arrow refuses them (a line of one
+    field), and the file is then read line by line.
     """
     try:
+        size = report.path.stat().st_size
         with report.path.open("rb") as fh:
-            first = fh.readline(_HEADER_MAX)
-            lf, crlf, stray_cr, ends_open = _count_breaks(fh, first)
+            if size <= _GROUP_BYTES:
+                data = fh.read()
+                end = data.find(b"\n") + 1 or len(data)
+                first, rest = data[:end], io.BytesIO(data[end:])
+                lf, crlf, stray_cr, ends_open = _count_breaks(rest, first)
+            else:
+                first = fh.readline(_HEADER_MAX)
+                lf, crlf, stray_cr, ends_open = _count_breaks(fh, first)
+                data, end = None, None
     except OSError as exc:
         raise SourceError(report.shown, f"cannot be read: {exc.strerror or exc}") from None
     header = _header(first, report, mapping)
     newline = "\r\n" if crlf and crlf == lf else "\n"
     plain = not stray_cr and (crlf == 0 or newline == "\r\n")
-    return _Scan(header, newline, lf - 1 + ends_open, plain)
+    body = None
+    if plain and data is not None and end is not None:
+        body = data[end:] if data.endswith(b"\n") else data[end:] + newline.encode()
+    return _Scan(header, newline, lf - 1 + ends_open, plain, body)
 
 
 def _count_breaks(fh: BinaryIO, first: bytes) -> tuple[int, int, bool, int]:
@@ -186,142 +204,170 @@ def read_reports(
     mapping: FlatFileMapping,
     name: str,
 ) -> list[ReportReject]:
-    """Create the view ``name`` (``__file``, ``__line``, one text column per column the
-    mapping reads) over ``reports``; return the malformed lines' rejects.
+    """Register ``name`` in ``con`` (``__file``, ``__line``, one text column per column
+    the mapping reads, ``c0``, ``c1``...) holding the lines of ``reports``; return the
+    malformed lines' rejects. :func:`drop_reports` unregisters it.
 
-    The rows are kept in tables named ``<name>_...``: drop them all with
-    :func:`drop_reports`.
+    Small plain files of one header are parsed together, up to
+    :data:`_GROUP_BYTES` at a time (their lines held only until then).
     """
-    aliases = [column_alias(i) for i in range(len(mapping.used_columns))]
-    columns = ", ".join(f"{a} VARCHAR" for a in aliases)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name}_slow (__file INTEGER, __line BIGINT, {columns})"
-    )
-    scans = [_scan(r, mapping) for r in reports]
-    groups: dict[tuple[tuple[str, ...], str], list[int]] = {}
-    for index, scan in enumerate(scans):
-        if scan.plain and scan.lines > 0:
-            groups.setdefault((scan.header, scan.newline), []).append(index)
-    slow = [i for i, s in enumerate(scans) if not s.plain and s.lines > 0]
-    parts = [f"SELECT * FROM {name}_slow"]
-    for k, ((header, newline), indexes) in enumerate(groups.items()):
-        group = _FastGroup(f"{name}_fast{k}", header, newline, indexes)
-        refused = _read_fast(con, reports, scans, group, mapping)
-        slow += refused
-        if len(refused) < len(indexes):
-            # The files' rows are in file order: a row's line is its distance from its
-            # file's first row, plus the header line.
-            parts.append(
-                f"SELECT x.__file, f.rowid - x.__first + 2 AS __line, {', '.join(aliases)} "
-                f"FROM {group.table} f JOIN {group.table}_index x USING (__name)"
-            )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {' UNION ALL '.join(parts)}")
+    used = mapping.used_columns
+    parts: list[pa.Table] = []
     rejects: list[ReportReject] = []
+    slow: list[int] = []
+    scans: dict[int, _Scan] = {}
+    group: list[int] = []
+
+    def flush() -> None:
+        if group:
+            slow.extend(_read_group(group, reports, scans, mapping, parts))
+            for index in group:
+                scans[index] = scans[index].without_body()
+            group.clear()
+
+    size = 0
+    for index, report in enumerate(reports):
+        scan = scans[index] = _scan(report, mapping)
+        if scan.lines == 0:
+            continue
+        if scan.body is None or (group and scans[group[0]].header != scan.header):
+            flush()
+        if scan.body is None:
+            if scan.plain:
+                group.append(index)
+            else:
+                slow.append(index)
+            flush()
+            continue
+        if size + len(scan.body) > _GROUP_BYTES:
+            flush()
+        if not group:
+            size = 0
+        group.append(index)
+        size += len(scan.body)
+    flush()
     for index in sorted(slow):
-        rejects += _read_slow(con, reports[index], index, scans[index].header, mapping, name)
+        table = _read_slow(reports[index], scans[index].header, mapping, rejects)
+        files = pa.array(np.full(table.num_rows, index, dtype=np.int32))
+        parts.append(table.add_column(0, "__file", files))
+    schema = pa.schema(
+        [
+            ("__file", pa.int32()),
+            ("__line", pa.int64()),
+            *((a, pa.string()) for a in _aliases(used)),
+        ]
+    )
+    con.register(name, pa.concat_tables(parts) if parts else schema.empty_table())
     return rejects
 
 
-def drop_reports(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the view ``name`` of :func:`read_reports` and the tables holding its rows."""
-    con.execute(f"DROP VIEW IF EXISTS {name}")
-    tables = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
-        [f"{name}_"],
-    ).fetchall()
-    for (table,) in tables:
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(str(table))}")
-
-
-@dataclass(frozen=True, slots=True)
-class _FastGroup:
-    """Files with the same header and line break, read by DuckDB together."""
-
-    table: str
-    header: tuple[str, ...]
-    newline: str
-    indexes: Sequence[int]
-
-
-def _read_fast(
-    con: duckdb.DuckDBPyConnection,
+def _read_group(
+    group: Sequence[int],
     reports: Sequence[ReportFile],
-    scans: Sequence[_Scan],
-    group: _FastGroup,
+    scans: Mapping[int, _Scan],
     mapping: FlatFileMapping,
+    parts: list[pa.Table],
 ) -> list[int]:
-    """Read a group of plain files with DuckDB into ``group.table`` and its index
-    (``__name``, ``__file``, ``__first`` row); return the indexes of the files to
-    read line by line instead (their rows are left out of the index)."""
-    spec = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in group.header) + "}"
-    names = {str(reports[i].path): i for i in group.indexes}
-    paths = "[" + ", ".join(quote_literal(n) for n in names) + "]"
-    newline = quote_literal(group.newline.encode("unicode_escape").decode())
-    picked = ", ".join(
-        f"{quote_ident(c)} AS {column_alias(k)}" for k, c in enumerate(mapping.used_columns)
-    )
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {group.table} AS SELECT filename AS __name, {picked} "
-            f"FROM read_csv({paths}, delim={quote_literal(mapping.delimiter)}, quote='', "
-            f"escape='', header=true, columns={spec}, auto_detect=false, strict_mode=true, "
-            f"new_line={newline}, store_rejects=true, rejects_table='__rep_errors', "
-            f"rejects_scan='__rep_scans', filename=true, max_line_size={MAX_LINE_BYTES})"
-        )
-    except duckdb.Error:
-        return list(group.indexes)  # a file DuckDB cannot read at all: each line by line
-    finally:
-        con.execute("SET preserve_insertion_order = false")
-    try:
-        refused = {
-            str(n)
-            for (n,) in con.execute(
-                "SELECT DISTINCT s.file_path FROM __rep_errors e JOIN __rep_scans s "
-                "USING (scan_id, file_id)"
-            ).fetchall()
-        }
-    finally:
-        con.execute("DROP TABLE IF EXISTS __rep_errors")
-        con.execute("DROP TABLE IF EXISTS __rep_scans")
-    found = con.execute(
-        f"SELECT __name, count(*), min(rowid) FROM {group.table} GROUP BY __name"
-    ).fetchall()
-    counts = {str(n): (int(c), int(first)) for n, c, first in found}
-    slow = [
-        i for n, i in names.items() if n in refused or counts.get(n, (0, 0))[0] != scans[i].lines
-    ]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {group.table}_index "
-        "(__name VARCHAR, __file INTEGER, __first BIGINT)"
-    )
-    rows = [[n, i, counts[n][1]] for n, i in names.items() if i not in slow and n in counts]
-    if rows:
-        con.executemany(f"INSERT INTO {group.table}_index VALUES (?, ?, ?)", rows)
+    """Parse a group of plain files into ``parts``; return those to read line by line
+    (when Arrow refuses the group, each file is tried alone)."""
+    table = _read_fast(group, reports, scans, mapping)
+    if table is not None:
+        parts.append(table)
+        return []
+    if len(group) == 1:
+        return list(group)
+    slow = []
+    for index in group:
+        alone = _read_fast([index], reports, scans, mapping)
+        if alone is None:
+            slow.append(index)
+        else:
+            parts.append(alone)
     return slow
 
 
-def _read_slow(  # noqa: PLR0917 - one file and where it goes
-    con: duckdb.DuckDBPyConnection,
+def drop_reports(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Unregister the lines of :func:`read_reports`."""
+    con.unregister(name)
+
+
+def _aliases(used: Sequence[str]) -> list[str]:
+    return [column_alias(i) for i in range(len(used))]
+
+
+def _read_fast(
+    group: Sequence[int],
+    reports: Sequence[ReportFile],
+    scans: Mapping[int, _Scan],
+    mapping: FlatFileMapping,
+) -> pa.Table | None:
+    """The lines of a group of plain files (``__file``, ``__line``, the used columns),
+    parsed strictly by Arrow in one go; None when Arrow refuses a line or the rows are
+    not the files' lines."""
+    if not all(scans[i].plain for i in group):
+        return None
+    header = scans[group[0]].header
+    used = list(mapping.used_columns)
+    bodies = [scans[i].body for i in group]
+    try:
+        if any(b is None for b in bodies):  # one large file, read from its path
+            source: object = reports[group[0]].path
+            skip = 1
+        else:
+            source, skip = pa.BufferReader(b"".join(b for b in bodies if b is not None)), 0
+        table = pa_csv.read_csv(
+            source,
+            read_options=pa_csv.ReadOptions(
+                use_threads=True, block_size=1 << 22, skip_rows=skip, column_names=list(header)
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=mapping.delimiter,
+                quote_char=False,
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=used,
+                column_types=dict.fromkeys(used, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError):
+        return None
+    counts = np.array([scans[i].lines for i in group], dtype=np.int64)
+    if table.num_rows != int(counts.sum()):
+        return None
+    files = np.repeat(np.array(group, dtype=np.int32), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    lines = np.arange(table.num_rows, dtype=np.int64) - starts + 2
+    columns = [pa.array(files), pa.array(lines), *table.select(used).columns]
+    return pa.Table.from_arrays(columns, names=["__file", "__line", *_aliases(used)])
+
+
+def _read_slow(
     report: ReportFile,
-    index: int,
     header: tuple[str, ...],
     mapping: FlatFileMapping,
-    table: str,
-) -> list[ReportReject]:
-    """Read one file line by line; malformed lines become rejects."""
+    rejects: list[ReportReject],
+) -> pa.Table:
+    """One file read line by line; malformed lines become rejects."""
     positions = [header.index(c) for c in mapping.used_columns]
-    rejects: list[ReportReject] = []
-    for batch in _slow_batches(report, header, positions, mapping.delimiter, rejects):
-        arrays = [pa.array([index] * len(batch[0]), pa.int32()), pa.array(batch[0], pa.int64())]
-        arrays += [pa.array(values, pa.string()) for values in batch[1:]]
-        names = ["__file", "__line", *(column_alias(k) for k in range(len(positions)))]
-        con.register("__rep_batch", pa.table(arrays, names=names))
-        try:
-            con.execute(f"INSERT INTO {table}_slow SELECT * FROM __rep_batch")
-        finally:
-            con.unregister("__rep_batch")
-    return rejects
+    names = [*(header[p] for p in positions)]
+    batches = [
+        pa.table(
+            [pa.array(batch[0], pa.int64()), *(pa.array(v, pa.string()) for v in batch[1:])],
+            names=["__line", *_aliases(names)],
+        )
+        for batch in _slow_batches(report, header, positions, mapping.delimiter, rejects)
+    ]
+    if not batches:
+        empty = [("__line", pa.int64()), *((a, pa.string()) for a in _aliases(names))]
+        return pa.schema(empty).empty_table()
+    return pa.concat_tables(batches)
 
 
 def _slow_batches(
@@ -333,6 +379,7 @@ def _slow_batches(
 ) -> Iterator[list[list[object]]]:
     """Columns (line numbers first) of the good lines, 100,000 lines at a time."""
     width = len(header)
+    separator = delimiter.encode("utf-8")
     batch: list[list[object]] = [[] for _ in range(len(positions) + 1)]
     with report.path.open("rb") as fh:
         for number, raw in enumerate(physical_lines(fh, MAX_LINE_BYTES), start=1):
@@ -345,22 +392,31 @@ def _slow_batches(
             line = raw.removesuffix(b"\r")
             if not line:
                 continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                reason = "bad_encoding: the line is not UTF-8 text"
-                rejects.append(ReportReject(report.shown, number, None, reason))
-                continue
-            fields = text.split(delimiter)
+            fields = line.split(separator)
             if len(fields) != width:
                 reason = f"field_count: {len(fields)} fields, the header has {width}"
                 rejects.append(ReportReject(report.shown, number, None, reason))
                 continue
+            try:
+                values = [fields[p].decode("utf-8") or None for p in positions]
+            except UnicodeDecodeError:
+                bad = next(p for p in positions if not _utf8(fields[p]))
+                reason = f"bad_encoding: {header[bad]} is not UTF-8 text"
+                rejects.append(ReportReject(report.shown, number, header[bad], reason))
+                continue
             batch[0].append(number)
-            for k, position in enumerate(positions, start=1):
-                batch[k].append(fields[position] or None)
+            for k, value in enumerate(values, start=1):
+                batch[k].append(value)
             if len(batch[0]) >= 100_000:
                 yield batch
                 batch = [[] for _ in range(len(positions) + 1)]
     if batch[0]:
         yield batch
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
