@@ -9,17 +9,23 @@ construct the plain data ourselves so that we can
 * bound the work: file size, node count, nesting depth and alias expansions
   (a "billion laughs" document is rejected after a few thousand steps).
 
-Timestamps stay strings (``2026-01-01``): the schema decides what a date is.
+Plain scalars mean what YAML 1.2 says (its core schema), which is what editors
+and most tools read: ``yes``, ``on``, ``1:40`` and ``1_000`` are text, ``1e-2``
+a number, ``0o10`` octal. Timestamps stay strings (``2026-01-01``): the schema
+decides what a date is. A number that YAML 1.1 (PyYAML's default) reads as a
+different number (``010``: 10 here, 8 there) is an error, ``yaml_dialect``,
+and so is a ``%YAML 1.1`` directive (``yaml_version``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -32,17 +38,36 @@ MAX_ALIAS_EXPANSIONS = 1_000
 MAX_DEPTH = 64
 
 _STR = "tag:yaml.org,2002:str"
-_SCALAR_TAGS = frozenset(
-    {
-        _STR,
-        "tag:yaml.org,2002:int",
-        "tag:yaml.org,2002:float",
-        "tag:yaml.org,2002:bool",
-        "tag:yaml.org,2002:null",
-    }
-)
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+
+#: The plain scalars of the YAML 1.2 core schema (spec 1.2.2, section 10.3.2), by tag.
+CORE_SCHEMA: Mapping[str, re.Pattern[str]] = MappingProxyType(
+    {
+        _NULL: re.compile(r"^(?:~|null|Null|NULL|)$"),
+        _BOOL: re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        _INT: re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        _FLOAT: re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+    }
+)
+_SCALAR_TAGS = frozenset({_STR, *CORE_SCHEMA})
+_FIRST_CHARACTERS: Mapping[str, str] = MappingProxyType(
+    {
+        _NULL: "~nN",
+        _BOOL: "tTfF",
+        _INT: "-+0123456789",
+        _FLOAT: "-+.0123456789",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +111,66 @@ def _parent_path(json_path: str) -> str | None:
     return json_path[:cut] if cut > 0 else "$"
 
 
-_RESOLVERS = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+def _core_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """PyYAML's resolver table for the core schema; ``<<`` stays a merge key (refused)."""
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {"": [(_NULL, CORE_SCHEMA[_NULL])]}
+    for tag, firsts in _FIRST_CHARACTERS.items():  # int before float: 1 is an int
+        for first in firsts:
+            table.setdefault(first, []).append((tag, CORE_SCHEMA[tag]))
+    table["<"] = [(_MERGE, re.compile(r"^(?:<<)$"))]
+    return table
+
+
+_RESOLVERS = _core_resolvers()
+
+#: PyYAML's own (YAML 1.1) table, timestamps left out as here: what older tools read.
+_YAML11_RESOLVERS = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+_YAML11_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def core_value(tag: str, text: str) -> object:
+    """The value of a scalar of a core-schema ``tag`` (``text`` matches its pattern)."""
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return text.lower() == "true"
+    if tag == _INT:
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(text)
+
+
+def yaml11_reading(text: str) -> object:
+    """What a YAML 1.1 reader (PyYAML's safe loader) makes of the plain scalar ``text``.
+
+    Timestamps stay text, as they always did here.
+    """
+    resolvers = _YAML11_RESOLVERS.get(text[:1], [])
+    tag = next((tag for tag, regexp in resolvers if regexp.match(text)), _STR)
+    if tag not in CORE_SCHEMA:
+        return text
+    construct = _YAML11_CONSTRUCTOR.yaml_constructors[tag]  # scalars: no state kept
+    return construct(_YAML11_CONSTRUCTOR, yaml.ScalarNode(tag, text))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same_number(first: object, second: object) -> bool:
+    nans = [isinstance(v, float) and math.isnan(v) for v in (first, second)]
+    return all(nans) or (not any(nans) and first == second)
 
 
 _Loader = yaml.CSafeLoader | yaml.SafeLoader
@@ -101,7 +182,7 @@ def _loader_class() -> type[_Loader]:
 
 
 def _new_loader(text: str) -> _Loader:
-    """A safe loader that leaves timestamps as strings."""
+    """A safe loader that resolves plain scalars by the YAML 1.2 core schema."""
     loader = _loader_class()(text)
     loader.yaml_implicit_resolvers = _RESOLVERS  # shadows the class table, for this loader only
     return loader
@@ -184,7 +265,17 @@ class _Builder:
             raise _RejectedError(
                 self.diag(node, "yaml_tag", path, f"unsupported YAML tag {node.tag!r}")
             )
-        value = self.loader.construct_object(node, deep=True)
+        text = str(node.value)
+        if node.tag == _STR:
+            return text
+        if not CORE_SCHEMA[node.tag].match(text):  # an explicit tag: !!int 1_000
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise _RejectedError(
+                self.diag(node, "yaml_tag", path, f"{text!r} is not a YAML 1.2 {kind}")
+            )
+        value = core_value(node.tag, text)
+        if not node.style:  # plain: None from PyYAML, '' from libyaml
+            self.check_dialect(node, path, value)
         if isinstance(value, float) and not math.isfinite(value):
             self.diagnostics.append(
                 self.diag(
@@ -192,6 +283,30 @@ class _Builder:
                 )
             )
         return value
+
+    def check_dialect(self, node: yaml.ScalarNode, path: str, value: object) -> None:
+        """Refuse a number that YAML 1.1 reads as another number (``010``: 10 or 8)."""
+        text = str(node.value)
+        older = yaml11_reading(text)
+        if not (_is_number(value) and _is_number(older)) or _same_number(value, older):
+            return
+        hint = "quote it if it is text"
+        if re.fullmatch(r"[-+]?0[0-9]+", text):
+            hint = f"write {value} without the leading 0"
+            if isinstance(older, int) and older >= 0:
+                hint += f", or 0o{older:o} for octal {older}"
+        self.diagnostics.append(
+            Diagnostic(
+                self.file,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                "yaml_dialect",
+                path,
+                f"{text!r} is {value!r} in YAML 1.2, which sellerpolicy and editors read, "
+                f"but {older!r} in YAML 1.1",
+                hint,
+            )
+        )
 
     def mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -230,14 +345,42 @@ class _Builder:
         return out
 
 
-def _prescan(text: str, file: str) -> Diagnostic | None:
+class _Mark(Protocol):
+    """Where an event starts (PyYAML's and libyaml's marks alike), 0-based."""
+
+    line: int
+    column: int
+
+
+def _mark(mark: _Mark | None) -> Position:
+    return Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+
+
+def _prescan(text: str, file: str) -> tuple[Diagnostic | None, list[Diagnostic]]:
     """Refuse too many or too deeply nested nodes from the event stream alone.
 
     This bounds the work before anything is composed: composing (in PyYAML or
     libyaml) is not interruptible and libyaml's composer recurses in C.
+    Returns that refusal, if any, and the ``%YAML`` directives asking for
+    another version than 1.2 (the document is still read as YAML 1.2).
     """
     depth = 0
+    found: list[Diagnostic] = []
     for events, event in enumerate(yaml.parse(text, Loader=_loader_class()), start=1):
+        if isinstance(event, yaml.DocumentStartEvent) and event.version not in (None, (1, 2)):
+            where = _mark(event.start_mark)
+            major, minor = event.version
+            found.append(
+                Diagnostic(
+                    file,
+                    where.line,
+                    where.column,
+                    "yaml_version",
+                    "$",
+                    f"%YAML {major}.{minor}: packs are YAML 1.2, as editors read them",
+                    "remove the %YAML directive",
+                )
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
         elif isinstance(event, yaml.CollectionEndEvent):
@@ -248,10 +391,12 @@ def _prescan(text: str, file: str) -> Diagnostic | None:
         elif depth > MAX_DEPTH:
             problem = f"nested deeper than {MAX_DEPTH}"
         if problem:
-            mark = event.start_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            return Diagnostic(file, line, column, "document_too_large", "$", problem)
-    return None
+            where = _mark(event.start_mark)
+            too_large = Diagnostic(
+                file, where.line, where.column, "document_too_large", "$", problem
+            )
+            return too_large, found
+    return None, found
 
 
 def _syntax_error(file: str, exc: yaml.YAMLError) -> Diagnostic:
@@ -273,13 +418,14 @@ def parse_text(text: str, file: str) -> tuple[LoadedDocument | None, list[Diagno
         ]
     loader = _new_loader(text)
     try:
-        too_large = _prescan(text, file)
+        too_large, found = _prescan(text, file)
         if too_large is not None:
             return None, [too_large]
         node = loader.get_single_node()
         if node is None:
             return None, [Diagnostic(file, 1, 1, "empty_document", "$", "the document is empty")]
         builder = _Builder(file, loader)
+        builder.diagnostics.extend(found)
         data = builder.build(node, "$", 0)
     except _RejectedError as rejected:
         return None, [rejected.diagnostic]

@@ -32,7 +32,7 @@ from referencing import Registry, Resource
 
 from .diagnostics import Diagnostic
 from .jsonpath import child_path, join_path
-from .loader import LoadedDocument
+from .loader import LoadedDocument, yaml11_reading
 from .suggest import did_you_mean
 
 #: The schema file of each document kind.
@@ -143,6 +143,13 @@ class _Reporter:
 
     @staticmethod
     def hint(error: ValidationError, keyword: str, custom: str | None) -> str | None:
+        if keyword in ("type", "anyOf") and isinstance(error.instance, str):
+            older = yaml11_reading(error.instance)
+            if not isinstance(older, str):
+                return (
+                    f"YAML 1.2 reads {error.instance} as text; "
+                    f"YAML 1.1 read it as {json.dumps(older)}"
+                )
         if keyword == "type" and custom:
             return custom
         if keyword == "enum" and isinstance(error.instance, str):

@@ -33,10 +33,11 @@ def test_positions_are_one_based_for_values_and_keys() -> None:
 
 
 def test_dates_stay_strings_and_plain_data_comes_back() -> None:
-    """Timestamps are not converted (the schema decides); other scalars are typed."""
+    """Timestamps are not converted (the schema decides); other scalars are typed
+    as YAML 1.2 types them (``yes`` is text: tests/rules/test_yaml_dialect.py)."""
     document, _ = parse_text(DOC, "f.yaml")
     assert document is not None
-    assert document.data == {"a": 1, "b": {"c": ["x", {"d": "2026-01-01"}], "odd key": True}}
+    assert document.data == {"a": 1, "b": {"c": ["x", {"d": "2026-01-01"}], "odd key": "yes"}}
 
 
 def test_locate_falls_back_to_nearest_written_parent() -> None:
@@ -119,7 +120,7 @@ def test_oversized_file_is_rejected_without_parsing(tmp_path: Path) -> None:
         ("a: [1, 2\n", "yaml_syntax", 2, 1),
         ("a: !!python/object:os.system x\n", "yaml_tag", 1, 4),
         ("a: !!set {x}\n", "yaml_tag", 1, 4),
-        ("on: 1\n", "yaml_key_type", 1, 1),
+        ("true: 1\n", "yaml_key_type", 1, 1),
         ("1: x\n", "yaml_key_type", 1, 1),
         ("b: &b {x: 1}\na: {<<: *b}\n", "yaml_merge_key", 2, 5),
         ("---\na: 1\n---\nb: 2\n", "yaml_syntax", 3, 1),
