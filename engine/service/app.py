@@ -17,8 +17,15 @@ that are due every ``Settings.schedule_check_seconds`` (the audit and the
 activation history record each at its scheduled instant; every read of the
 active version applies due ones first anyway).
 
+Under load (:mod:`.load`): past ``Settings.max_in_flight`` requests a
+worker answers 503 at once; a request past ``request_timeout_seconds`` is
+answered 504 and stores nothing; keys past their ``rate_limits`` get 429. On
+``SIGTERM`` ``/readyz`` turns 503 for ``drain_seconds`` while requests are
+still served; then uvicorn stops accepting, finishes what is in flight and
+the app closes the store.
+
 Open endpoints: ``/healthz`` (the process answers) and ``/readyz`` (the store
-answers and a pack is active). Everything else needs an API key, ``/metrics``
+answers, a pack is active, no shutdown has begun). Everything else needs an API key, ``/metrics``
 included (a reader key: Prometheus sends it with ``authorization``), since
 its labels name packs and routes.
 """
@@ -47,6 +54,7 @@ from .evaluate import router as evaluations_router
 from .fast import PATH as FAST_PATH
 from .fast import FastEvaluations
 from .impact import router as impact_router
+from .load import install_drain
 from .metrics import CONTENT_TYPE_LATEST
 from .middleware import ServiceMiddleware
 from .pack_diff import router as diff_router
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        install_drain(state, state.settings.drain_seconds)  # SIGTERM: /readyz 503 first
         stop = asyncio.Event()
         schedules = asyncio.create_task(_apply_schedules(state, stop), name="scheduled activations")
         try:
@@ -107,6 +116,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         max_body_bytes=state.settings.max_body_bytes,
         offload_body_bytes=state.settings.offload_body_bytes,
         fast=FastEvaluations(state, _route(evaluations_router, FAST_PATH, "POST")),
+        max_in_flight=state.settings.max_in_flight,
+        timeout_seconds=state.settings.request_timeout_seconds,
+        service=state,
     )
 
     @app.get("/healthz", tags=["operations"])
@@ -116,8 +128,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.get("/readyz", tags=["operations"], responses=problem_responses(503))
     def readyz(request: Request) -> JSONResponse:
-        """The store answers and at least one pack version is active."""
+        """The store answers, at least one pack version is active, and no shutdown began."""
         service = state_of(request)
+        if service.draining:
+            return _not_ready("the service is shutting down (SIGTERM)")
         try:
             service.store.ping()
             active = [v for v in service.packs.versions() if v.state is PackState.ACTIVE]

@@ -47,6 +47,7 @@ from sellerpolicy.rules.model import CompiledPack
 from sellerpolicy.rules.suggest import did_you_mean
 
 from .events import facts_from_events
+from .load import begin_write
 from .models import EvaluationRequest, EvaluationResponse
 from .offload import let_the_server_run
 from .problems import FieldError, ProblemError, problem_responses
@@ -180,16 +181,26 @@ def finish(
     copies all of it more than once (10,000 decisions are some 25 MB).
     ``once`` (an idempotency key and the request's hash): the answer is kept
     with the decisions; :class:`KeyTakenError` when another request kept the
-    key first (then nothing was stored).
+    key first (then nothing was stored). Past the request's deadline
+    (:func:`.load.begin_write`), or once the app has stopped, a problem is
+    raised and nothing is stored; a write made while the service drains is
+    logged (``stored_during_shutdown``, with its run id).
     """
     pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
     content = _answer(pack, records, run_id, prepared.selection)
     whole_run = (RunKind.SERVICE, min((r.as_of for r in records), default=datetime.now(UTC)))
     kept = None if once is None else (once[0], once[1], content.decode())
+    if state.closed:
+        raise ProblemError(503, "shutting_down", "the service has stopped; retry elsewhere")
+    begin_write()  # a 504 past the deadline: then nothing is stored
     state.store.append(
         pack, records, run_id=run_id, wait=wait, whole_run=whole_run, idempotency=kept
     )
+    if state.draining:  # its client may be gone by the time the answer is sent
+        get_logger(component="service").info(
+            "stored_during_shutdown", run_id=run_id, decisions=len(records)
+        )
     for (pack_id, status), count in Counter((pack.id, r.status) for r in records).items():
         state.metrics.decisions.labels(pack_id, status).inc(count)
     return content

@@ -20,6 +20,8 @@ untouched:
   query parameter...) goes to the regular route with the body it already
   read replayed, so that route answers it as it always did, naming the bad
   field in its problem document;
+* a key past its rate limit (``Settings.rate_limits``) is answered 429
+  here, as the route's dependency would;
 * a problem the evaluation raises (pack not found, unknown facts...) is
   answered with the same problem document the regular route's handler
   would send; unexpected exceptions propagate to the outer layer, as they
@@ -57,7 +59,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.store.decisions import StoreBusyError
-from sellerpolicy.engine.store.keys import Role
+from sellerpolicy.engine.store.keys import ApiKey, Role
 
 from .evaluate import answer, finish, prepare
 from .models import EvaluationRequest
@@ -94,9 +96,16 @@ class FastEvaluations:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         """Answer the request of ``scope`` (:meth:`takes` said yes), or let ``app`` answer it."""
-        if not self._usual_headers(scope):
+        key = self._usual_key(scope)
+        if key is None:
             await app(scope, receive, send)
             return
+        if self.state.limits:
+            try:
+                self.state.check_rate(key)
+            except ProblemError as exc:
+                await problem_response(exc)(scope, receive, send)
+                return
         messages: list[Message] = []
         while True:
             message = await receive()
@@ -132,8 +141,8 @@ class FastEvaluations:
         except StoreBusyError:
             return await run_in_threadpool(finish, self.state, prepared)
 
-    def _usual_headers(self, scope: Scope) -> bool:
-        """JSON content and a remembered key with at least the evaluator role."""
+    def _usual_key(self, scope: Scope) -> ApiKey | None:
+        """The key, when the content is JSON and the key remembered with the evaluator role."""
         content_type = authorization = None
         for name, value in scope["headers"]:
             if name == b"content-type" and content_type is None:
@@ -141,14 +150,14 @@ class FastEvaluations:
             elif name == b"authorization" and authorization is None:
                 authorization = value
             elif name == b"idempotency-key":  # the route keeps and replays answers
-                return False
+                return None
         if content_type != b"application/json" or authorization is None:
-            return False
+            return None
         scheme, token = get_authorization_scheme_param(authorization.decode("latin-1"))
         if scheme.lower() != "bearer" or not token:
-            return False
+            return None
         key = self.state.trusted_key(token)
-        return key is not None and key.role >= Role.EVALUATOR
+        return key if key is not None and key.role >= Role.EVALUATOR else None
 
 
 def _parse(body: bytes) -> EvaluationRequest | None:

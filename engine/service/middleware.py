@@ -17,27 +17,50 @@
 * an exception nothing else handled becomes a 500 problem with a
   correlation id; the log line carries that id, the route and the exception
   type, never its message (it may quote request data) and never a stack
-  trace, and no response ever carries more than the id.
+  trace, and no response ever carries more than the id;
+* past ``max_in_flight`` requests in this worker the next is answered at once
+  with a 503 problem and ``Retry-After: 1``, its body unread, and counted in
+  ``sellerpolicy_shed_total`` (``/healthz``, ``/readyz`` and ``/metrics`` are
+  never shed); a request entering yields the event loop once, so requests
+  that arrived together are all counted before the first runs;
+* a request still running after ``request_timeout_seconds`` is answered 504
+  and stores nothing (:class:`.load.Deadline`); writes outside evaluations
+  (uploads, approvals, activations) are small single transactions and get
+  no deadline, so a 504 never hides a change that was made; nor do the
+  probes and ``/metrics``;
+* while the service drains (``SIGTERM``) every answer says ``Connection:
+  close``, moving keep-alive clients to another worker or replica.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sellerpolicy.engine.logs import get_logger
 
+from .fast import PATH as FAST_PATH
 from .fast import FastEvaluations
+from .load import NEVER_SHED, Deadline, InFlight, deadline_problem, set_deadline
 from .metrics import ServiceMetrics
 from .offload import in_worker_thread, note_server_loop
 from .problems import PROBLEM_MEDIA_TYPE, problem_body
 from .state import DEFAULT_OFFLOAD_BODY
 
 __all__ = ["ServiceMiddleware"]
+
+#: Without a timeout setting: a day (no request gets near it).
+_NO_DEADLINE = 86_400.0
+_RETRY_AFTER = [(b"retry-after", b"1")]
+
+
+class _Draining(Protocol):
+    draining: bool
 
 
 class ServiceMiddleware:
@@ -51,44 +74,66 @@ class ServiceMiddleware:
         max_body_bytes: int,
         offload_body_bytes: int = DEFAULT_OFFLOAD_BODY,
         fast: FastEvaluations | None = None,
+        max_in_flight: int | None = None,
+        timeout_seconds: float | None = None,
+        service: _Draining | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.offload_body_bytes = offload_body_bytes
         self.fast = fast
+        self.in_flight = InFlight(max_in_flight) if max_in_flight else None
+        self.timeout_seconds = timeout_seconds or _NO_DEADLINE
+        self.service = service  # its ``draining`` flag: answers then close their connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        in_flight = self.in_flight
+        if in_flight is None or scope["path"] in NEVER_SHED:
+            await self._handle(scope, receive, send)
+            return
+        started = time.perf_counter()
+        if not in_flight.enter():
+            await self._shed(scope, send, started)
+            return
+        self.metrics.in_flight.inc()
+        try:
+            await asyncio.sleep(0)  # let requests that arrived with this one be counted first
+            await self._handle(scope, receive, send)
+        finally:
+            in_flight.leave()
+            self.metrics.in_flight.dec()
+
+    async def _shed(self, scope: Scope, send: Send, started: float) -> None:
+        """Answer 503 at once (the body unread): this worker has enough in flight."""
+        self.metrics.shed.labels("in_flight").inc()
+        detail = "the service is at capacity; retry after the time given"
+        await self._problem(send, 503, "overloaded", detail, extra=_RETRY_AFTER)
+        self.metrics.errors.labels("503").inc()
+        self.metrics.observe(scope["method"], "unmatched", 503, time.perf_counter() - started)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One request: body limit, deadline, dispatch, last-resort 500, metrics."""
         note_server_loop()  # work this request hands to threads can yield to this loop
         started = time.perf_counter()
-        status = 500
-        response_started = False
-        refused = False  # this layer answered 413: drop whatever the app still sends
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal status, response_started
-            if refused:
-                return
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                response_started = True
-            await send(message)
+        exchange = _Exchange(send, self._deadline(scope), self.service)
+        set_deadline(exchange.deadline)
+        timer = self._timer(exchange)
 
         async def refuse() -> None:
-            nonlocal refused
-            if not response_started:
+            if not exchange.response_started:
                 detail = f"the request body is larger than {self.max_body_bytes:,} bytes"
-                await self._problem(tracked_send, 413, "body_too_large", detail)
-            refused = True
+                await self._problem(exchange.send, 413, "body_too_large", detail)
+            exchange.refused = True
 
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
-            if refused:
+            if exchange.refused:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
@@ -102,9 +147,9 @@ class ServiceMiddleware:
             if self._declared_length(scope) > self.max_body_bytes:
                 await refuse()
             elif self._large(scope):
-                await in_worker_thread(self._dispatch, scope, limited_receive, tracked_send)
+                await in_worker_thread(self._dispatch, scope, limited_receive, exchange.send)
             else:
-                await self._dispatch(scope, limited_receive, tracked_send)
+                await self._dispatch(scope, limited_receive, exchange.send)
         except Exception as exc:  # the last resort: answer 500, never crash
             correlation_id = str(uuid.uuid4())
             get_logger(component="service").error(
@@ -114,15 +159,43 @@ class ServiceMiddleware:
                 error=type(exc).__name__,
             )
             self.metrics.errors.labels("internal").inc()
-            if not response_started:
+            if not exchange.response_started:
                 detail = "an unexpected error occurred; quote the correlation id to report it"
-                await self._problem(tracked_send, 500, "internal", detail, correlation_id)
+                await self._problem(exchange.send, 500, "internal", detail, correlation_id)
         finally:
+            if timer is not None:
+                timer.cancel()
+            status = exchange.status
             if status >= 400:
                 self.metrics.errors.labels(str(status)).inc()
             self.metrics.observe(
                 scope.get("method", ""), _route(scope), status, time.perf_counter() - started
             )
+
+    def _timer(self, exchange: _Exchange) -> asyncio.TimerHandle | None:
+        """At the deadline: answer 504 unless the write or the answer has begun."""
+        deadline = exchange.deadline
+        if deadline is None:
+            return None
+
+        async def time_out() -> None:
+            if deadline.time_out():  # nothing written nor answered yet: nothing will be
+                exchange.refused, exchange.status, exchange.response_started = True, 504, True
+                self.metrics.shed.labels("deadline").inc()
+                problem = deadline_problem(deadline.seconds)
+                await self._problem(exchange.raw_send, 504, problem.slug, problem.detail)
+
+        loop = asyncio.get_running_loop()
+        return loop.call_later(deadline.seconds, lambda: _spawn(loop, time_out()))
+
+    def _deadline(self, scope: Scope) -> Deadline | None:
+        """A deadline for evaluations and reads; none for other writes, probes and metrics."""
+        path = scope["path"]
+        if path in NEVER_SHED:
+            return None
+        if scope["method"] in ("GET", "HEAD") or path == FAST_PATH:
+            return Deadline(self.timeout_seconds)
+        return None
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The fast path when it may take the request, else the app."""
@@ -149,18 +222,62 @@ class ServiceMiddleware:
         return 0
 
     @staticmethod
-    async def _problem(
-        send: Send, status: int, slug: str, detail: str, correlation_id: str | None = None
+    async def _problem(  # noqa: PLR0917
+        send: Send,
+        status: int,
+        slug: str,
+        detail: str,
+        correlation_id: str | None = None,
+        extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         body = json.dumps(problem_body(status, slug, detail, (), correlation_id)).encode()
         headers = [
             (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
             (b"content-length", str(len(body)).encode()),
+            *(extra or ()),
         ]
         if correlation_id is not None:
             headers.append((b"x-correlation-id", correlation_id.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class _Exchange:
+    """One request's answer as it goes out: its status, and what this layer refused."""
+
+    __slots__ = ("deadline", "raw_send", "refused", "response_started", "service", "status")
+
+    def __init__(self, send: Send, deadline: Deadline | None, service: _Draining | None) -> None:
+        self.raw_send = send
+        self.deadline = deadline
+        self.service = service
+        self.status = 500
+        self.response_started = False
+        self.refused = False  # this layer answered 413 or 504: drop what the app still sends
+
+    async def send(self, message: Message) -> None:
+        """Send ``message`` unless refused; note the status; ``Connection: close`` if draining."""
+        if self.refused:
+            return
+        if message["type"] == "http.response.start":
+            if self.deadline is not None and not self.deadline.answer():
+                return
+            self.status = int(message["status"])
+            self.response_started = True
+            if self.service is not None and self.service.draining:
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+        await self.raw_send(message)
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, step: Any) -> None:
+    """Run ``step`` as a task on ``loop``, holding a reference until it ends."""
+    task = loop.create_task(step)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 def _route(scope: Scope) -> str:

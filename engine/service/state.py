@@ -13,12 +13,16 @@ of one per request; a revoked key therefore stops working within that time.
 Unknown keys are never remembered.
 
 Likewise a resolved pack reference (``amazon`` -> its active version) is
-remembered for ``Settings.pack_cache_seconds`` (1 s by default): reading the
+remembered for ``Settings.pack_cache_seconds`` (0.5 s by default): reading the
 version row (the whole pack text) costs a request about as much as the
 evaluation itself. This service forgets every remembered reference at once
 when it stores or activates a version (:meth:`ServiceState.forget_packs`), so
-only an activation made by *another* process on the same database can take
-up to that long to be seen. A reference is never used past the instant of
+only an activation made by *another* process on the same database (another
+worker of ``serve --workers N``, another replica) can take up to that long
+to be seen. These two intervals are the only bounds on agreement between
+processes: idempotency keys, escalation history and decisions are read from
+the store on every request, and compiled packs are kept by digest (a stored
+version never changes). A reference is never used past the instant of
 its pack's pending scheduled activation: resolving it then applies the
 schedule (:mod:`sellerpolicy.engine.store.schedules`), so every reader sees
 the new version from that instant on, by the service's clock
@@ -63,6 +67,7 @@ from sellerpolicy.engine.store.packs import (
 from sellerpolicy.engine.store.schedules import Schedules
 from sellerpolicy.rules.model import CompiledPack
 
+from .load import RateLimit, RateLimits
 from .metrics import ServiceMetrics
 from .problems import FieldError, ProblemError
 
@@ -105,9 +110,13 @@ class Settings:
     offload_body_bytes: int = DEFAULT_OFFLOAD_BODY  # larger bodies: handled in a worker thread
     import_shipped: bool = True  # import and activate the shipped packs into an empty store
     key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
-    pack_cache_seconds: float = 1.0  # how long a resolved pack reference is used without a lookup
+    pack_cache_seconds: float = 0.5  # how long a resolved pack reference is used without a lookup
     require_approval: bool = True  # activating a version needs another admin's approval
     schedule_check_seconds: float = 1.0  # how often due scheduled activations are applied
+    max_in_flight: int = 16  # requests one worker handles at once; more: 503 (0: no bound)
+    request_timeout_seconds: float = 30.0  # evaluations and reads past this: 504, nothing stored
+    drain_seconds: float = 1.0  # after SIGTERM: /readyz says 503, requests still served
+    rate_limits: tuple[RateLimit, ...] = ()  # token buckets per key, by role label or key id
 
 
 def utc_now() -> datetime:
@@ -165,12 +174,24 @@ class ServiceState:
         self._resolved: dict[str, _Resolved] = {}
         self._resolved_lock = threading.Lock()
         self._generation = 0  # bumped by forget_packs: lookups begun before it are not kept
+        self.limits = RateLimits(settings.rate_limits)
+        self.draining = False  # SIGTERM came: /readyz answers 503 (see .load.install_drain)
+        self.closed = False  # the app has stopped: nothing more is stored
         if settings.import_shipped:
             self.packs.import_shipped(at=self.clock())
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Refuse further writes, release the database connections."""
+        self.closed = True
         self.store.close()
+
+    def check_rate(self, key: ApiKey) -> None:
+        """Raise the 429 problem when ``key`` is past its rate limit (counted as shed)."""
+        try:
+            self.limits.check(key)
+        except ProblemError:
+            self.metrics.shed.labels("rate").inc()
+            raise
 
     def may_block_loop(self) -> bool:
         """Whether a small evaluation may run on the event loop itself.
@@ -382,6 +403,9 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
         if key.role < role:
             detail = f"this needs the {role.label} role; key {key.id} is {key.role.label}"
             raise ProblemError(403, "forbidden", detail)
+        service = state_of(request)
+        if service.limits:
+            service.check_rate(key)
         return key
 
     return caller

@@ -16,10 +16,13 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from sellerpolicy.engine.service.app import Settings, create_app
 from sellerpolicy.engine.service.state import ServiceState
+from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.keys import Role
+from sellerpolicy.engine.store.migrations.schema import decisions_table
 from sellerpolicy.rules import resolve_pack
 
 BASE_PACK = "walmart-seller-performance"
@@ -153,3 +156,59 @@ def serve_process(store: str, port: int) -> subprocess.Popen[bytes]:
             process.wait(timeout=30)
             raise RuntimeError(f"sellerpolicy serve on port {port} did not become ready")
         time.sleep(0.1)
+
+
+def start_serve(
+    store: str, port: int, *options: str, log: Path | None = None, wait: bool = True
+) -> subprocess.Popen[bytes]:
+    """``sellerpolicy serve`` with more ``options`` (its log to ``log``), ready unless not ``wait``.
+
+    Unlike :func:`serve_process` the caller sees the process's log: its
+    stdout and stderr go to ``log`` (or nowhere).
+    """
+    exe = str(Path(sys.executable).with_name("sellerpolicy"))
+    command = [exe, "serve", "--port", str(port), "--store", store, "--no-access-log", *options]
+    sink = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    finally:
+        if log is not None:
+            sink.close()  # type: ignore[union-attr]
+    if wait:
+        wait_ready(process, port)
+    return process
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, seconds: float = 60) -> None:
+    """Wait until ``/readyz`` on ``port`` answers 200; kill ``process`` if it never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait(timeout=30)
+            raise RuntimeError(f"sellerpolicy serve on port {port} did not become ready")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes], seconds: float = 60) -> int:
+    """SIGTERM ``process`` and wait for it (killed after ``seconds``): its exit code."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=30)
+
+
+def stored_runs(store: str, schema: str | None = None) -> dict[str, int]:
+    """Decisions stored per run id in ``store`` (a SQLite path or a URL)."""
+    with DecisionStore(store, schema=schema) as opened, opened.engine.connect() as connection:
+        run_id = decisions_table.c.run_id
+        rows = connection.execute(select(run_id, func.count()).group_by(run_id))
+        return {row[0]: row[1] for row in rows}
