@@ -1,10 +1,11 @@
 """The stages in one place: load -> validate -> check -> compile.
 
-Each stage returns diagnostics; a later stage runs only when the earlier ones
-left the document usable (the schema must pass before semantic checks run,
-and any error stops compilation). Only :func:`load_pack`,
-:func:`load_exemption` and :func:`load_packtest` raise, once, with every
-diagnostic.
+Each stage returns diagnostics, and one run reports them all: the schema's
+findings, then the calendar and semantic checks of the parts the schema
+accepted (a rule with a schema error is skipped, the others are checked).
+Only a document that YAML could not read stops early, and any error stops
+compilation. Only :func:`load_pack`, :func:`load_exemption` and
+:func:`load_packtest` raise, once, with every diagnostic.
 """
 
 from __future__ import annotations
@@ -45,11 +46,10 @@ def _run(path: Path, kind: str | None, default: str) -> tuple[Document | None, l
     kind = kind or document_kind(document, default)
     schema_found = validate_schema(document, kind)
     found += schema_found
-    if schema_found:
-        return None, sorted(found)
-    found += calendar_date_errors(document)
+    refused = frozenset(d.json_path for d in schema_found)
+    found += calendar_date_errors(document, refused)
     if kind == PACK_KIND:
-        found += check_semantics(document)
+        found += check_semantics(document, refused)
     if errors(found):
         return None, sorted(found)
     if kind == PACK_KIND:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from .diagnostics import Diagnostic
 from .loader import LoadedDocument
 from .semantic import (
@@ -15,9 +17,17 @@ from .semantic import (
 from .semantic_scores import check_scores
 
 
-def check_semantics(document: LoadedDocument) -> list[Diagnostic]:
-    """Every semantic finding of a schema-valid pack document, sorted."""
-    checker = Checker(document)
+def check_semantics(document: LoadedDocument, refused: Iterable[str] = ()) -> list[Diagnostic]:
+    """Every semantic finding of a pack document, sorted.
+
+    ``refused`` are the JSON paths of the schema's findings: the parts under
+    them are skipped (:class:`Checker`). A document whose top level or
+    ``spec`` is no mapping has nothing to check.
+    """
+    data = document.data
+    if not (isinstance(data, Mapping) and isinstance(data.get("spec"), Mapping)):
+        return []
+    checker = Checker(document, frozenset(refused))
     check_actions(checker)
     check_metric_uses(checker)
     check_rules(checker)

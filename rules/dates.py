@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
@@ -35,11 +35,17 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def calendar_date_errors(document: LoadedDocument) -> list[Diagnostic]:
-    """``invalid_date`` for each date-shaped value that names no real day."""
+def calendar_date_errors(
+    document: LoadedDocument, refused: Collection[str] = frozenset()
+) -> list[Diagnostic]:
+    """``invalid_date`` for each date-shaped value that names no real day.
+
+    Values at ``refused`` paths (the schema's findings: not date-shaped, or
+    where no date belongs) are left to the schema.
+    """
     found = []
     for path, text in _date_fields(document.data, "$"):
-        if parse_date(text) is None:
+        if path not in refused and parse_date(text) is None:
             where = document.locate(path)
             found.append(
                 Diagnostic(

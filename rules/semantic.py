@@ -1,14 +1,21 @@
 """Stage 3, check: what the schema cannot say about a pack.
 
-Runs on a document that passed the schema. Every check reports with its own
-code (``unknown_metric``, ``duplicate_rule_id``, ``impossible_condition``...);
-all findings are collected and returned sorted. Score and grade checks live
-in :mod:`.semantic_scores`.
+Runs on whatever parts of a pack are well-formed: a metric use, an action, a
+rule's condition, actions, explanation and ladder steps, a score's dimension
+or grade is checked when its own schema subtree is valid (no schema finding
+at or under its path), so that one run reports the schema's findings and the
+semantic ones together. A part the schema refused is skipped, but the names
+it declares (a metric use's name, an action's id) and the metric uses it
+reads still count, so that one mistake is not reported again as others.
+Every check reports with its own code (``unknown_metric``,
+``duplicate_rule_id``, ``impossible_condition``...); all findings are
+collected and returned sorted. Score and grade checks live in
+:mod:`.semantic_scores`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +24,7 @@ from .dates import parse_date
 from .diagnostics import Diagnostic, Level
 from .durations import parse_duration
 from .intervals import Interval, compare_interval, domain
+from .jsonpath import child_path
 from .loader import LoadedDocument
 from .model import ACTIONS, Field, Op
 from .suggest import did_you_mean
@@ -30,22 +38,76 @@ _OPS = tuple(op.value for op in Op)
 PERCENT_KINDS = frozenset({MetricKind.RATE, MetricKind.GROWTH})
 
 
+def _under(path: str, parent: str) -> bool:
+    """Whether ``path`` is ``parent`` or lies below it."""
+    return path == parent or path.startswith((f"{parent}.", f"{parent}["))
+
+
 @dataclass(slots=True)
 class Checker:
-    """Shared state of one pack's checks: what is declared, what was found."""
+    """Shared state of one pack's checks: what is declared, what was found.
+
+    ``refused`` holds the JSON paths of the schema's findings; the parts
+    under them are not checked (:meth:`valid`).
+    """
 
     document: LoadedDocument
+    refused: frozenset[str] = frozenset()
     uses: dict[str, MetricKind | None] = field(default_factory=dict)
     referenced: set[str] = field(default_factory=set)
     vocabulary: set[str] = field(default_factory=set)
     status: Mapping[str, Any] = field(default_factory=dict)
+    status_known: bool = True
     found: list[Diagnostic] = field(default_factory=list)
 
     @property
     def spec(self) -> Mapping[str, Any]:
-        """The pack's ``spec`` mapping."""
-        spec: Mapping[str, Any] = self.document.data["spec"]
-        return spec
+        """The pack's ``spec`` mapping (empty when it is none)."""
+        spec = self.document.data.get("spec")
+        return spec if isinstance(spec, Mapping) else {}
+
+    def valid(self, path: str) -> bool:
+        """Whether the schema found nothing at or under ``path``."""
+        return not any(_under(refused, path) for refused in self.refused)
+
+    def items(self, key: str) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+        """``(index, path, item)`` of every mapping in the list ``spec[key]``."""
+        items = self.spec.get(key)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, Mapping):
+                    yield i, f"$.spec.{key}[{i}]", item
+
+    def valid_items(self, key: str) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+        """The items of ``spec[key]`` whose whole subtree passed the schema."""
+        return ((i, path, item) for i, path, item in self.items(key) if self.valid(path))
+
+    def part(self, item: Mapping[str, Any], path: str, key: str) -> Any:
+        """``item[key]`` when it is written and the schema found nothing at or under it.
+
+        Such a part has the shape its schema gives it; else None.
+        """
+        return item[key] if key in item and self.valid(f"{path}.{key}") else None
+
+    def elements(self, item: Mapping[str, Any], path: str, key: str) -> Iterator[tuple[str, Any]]:
+        """``(path, element)`` of each element of the list ``item[key]`` the schema accepted."""
+        values = item.get(key)
+        for j, value in enumerate(values if isinstance(values, list) else ()):
+            where = f"{path}.{key}[{j}]"
+            if self.valid(where):
+                yield where, value
+
+    def refer(self, condition: Any) -> None:
+        """Count the metric uses a condition the schema refused reads as read."""
+        if isinstance(condition, Mapping):
+            for key in ("metric", "count"):
+                if isinstance(condition.get(key), str):
+                    self.referenced.add(condition[key])
+            for key in ("all", "any"):
+                children = condition.get(key)
+                for child in children if isinstance(children, list) else ():
+                    self.refer(child)
+            self.refer(condition.get("not"))
 
     def report(
         self,
@@ -79,11 +141,11 @@ class Checker:
         return None
 
     def check_action(self, name: str, path: str) -> None:
-        """An action must be known and mapped to a status."""
+        """An action must be known and mapped to a status (when the status map is usable)."""
         if name not in self.vocabulary:
             hint = did_you_mean(name, sorted(self.vocabulary))
             self.report(path, "unknown_action", f"{name!r} is not an action", hint)
-        elif name not in self.status:
+        elif self.status_known and name not in self.status:
             self.report(
                 path,
                 "unmapped_action",
@@ -98,18 +160,33 @@ def with_article(kind: MetricKind) -> str:
     return f"{article} {kind.value}"
 
 
-def _duplicates(items: Sequence[str]) -> Iterator[tuple[int, str]]:
+def _duplicates(items: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The ``(index, value)`` pairs whose value an earlier pair already had."""
     seen: set[str] = set()
-    for i, item in enumerate(items):
+    for i, item in items:
         if item in seen:
             yield i, item
         seen.add(item)
 
 
+def valid_strings(
+    checker: Checker, items: Iterable[tuple[int, str, Mapping[str, Any]]], key: str
+) -> Iterator[tuple[int, str]]:
+    """``(index, item[key])`` of the items whose ``key`` is a string the schema accepted."""
+    for i, path, item in items:
+        value = item.get(key)
+        if isinstance(value, str) and checker.valid(f"{path}.{key}"):
+            yield i, value
+
+
 def check_metric_uses(checker: Checker) -> None:
     """Catalog metrics, unique names, positive windows, applicable knobs."""
-    for i, use in enumerate(checker.spec["metrics"]):
-        path = f"$.spec.metrics[{i}]"
+    for _, path, use in checker.items("metrics"):
+        if not checker.valid(path):  # declared all the same: rules reading it stay quiet
+            name = use.get("name", use.get("metric"))
+            if isinstance(name, str):
+                checker.uses.setdefault(name, None)
+            continue
         metric = use["metric"]
         name = use.get("name", metric)
         spec = CATALOG.get(metric)
@@ -141,8 +218,11 @@ def check_metric_uses(checker: Checker) -> None:
                     f"knob {knob!r} does not apply to {metric!r} (its knobs: {listed})",
                     key=True,
                 )
-    declared = {use["metric"] for use in checker.spec["metrics"]}
-    for knob in checker.spec.get("knobs", {}):
+    declared = {use["metric"] for _, _, use in checker.valid_items("metrics")}
+    knobs = checker.spec.get("knobs")
+    if not isinstance(knobs, Mapping) or not checker.valid("$.spec.knobs"):
+        return
+    for knob in knobs:
         if not any(knob in CATALOG[m].knobs for m in declared if m in CATALOG):
             checker.report(
                 f"$.spec.knobs.{knob}",
@@ -156,16 +236,20 @@ def check_metric_uses(checker: Checker) -> None:
 def check_actions(checker: Checker) -> None:
     """Pack-defined actions are new names; status keys are known actions."""
     checker.vocabulary = set(ACTIONS)
-    for i, action in enumerate(checker.spec.get("actions", [])):
-        if action["id"] in checker.vocabulary:
+    for i, action_id in valid_strings(checker, checker.items("actions"), "id"):
+        if action_id in checker.vocabulary:
             checker.report(
                 f"$.spec.actions[{i}].id",
                 "duplicate_action",
-                f"action {action['id']!r} is already defined",
+                f"action {action_id!r} is already defined",
             )
-        checker.vocabulary.add(action["id"])
-    checker.status = checker.spec["status"]
+        checker.vocabulary.add(action_id)
+    status = checker.spec.get("status")
+    checker.status_known = isinstance(status, Mapping)
+    checker.status = status if isinstance(status, Mapping) else {}
     for name in checker.status:
+        if not checker.valid(child_path("$.spec.status", name)):
+            continue
         if name not in checker.vocabulary:
             hint = did_you_mean(name, sorted(checker.vocabulary))
             checker.report(
@@ -281,44 +365,56 @@ def check_template(checker: Checker, text: str, path: str) -> None:
 
 def check_rules(checker: Checker) -> None:
     """Ids, conditions, actions, templates and ladders of every rule."""
-    ids = [rule["id"] for rule in checker.spec.get("rules", [])]
-    for i, rule_id in _duplicates(ids):
+    for i, rule_id in _duplicates(valid_strings(checker, checker.items("rules"), "id")):
         checker.report(
             f"$.spec.rules[{i}].id", "duplicate_rule_id", f"rule id {rule_id!r} is used twice"
         )
-    for i, rule in enumerate(checker.spec.get("rules", [])):
-        path = f"$.spec.rules[{i}]"
-        _analyze(checker, rule["when"], f"{path}.when")
-        for j, action in enumerate(rule["actions"]):
-            checker.check_action(action, f"{path}.actions[{j}]")
-        check_template(checker, rule["explanation"], f"{path}.explanation")
-        ladder = rule.get("escalation")
-        if ladder is None:
-            continue
-        if parse_duration(ladder["lapse"]).total_seconds() <= 0:
+    for _, path, rule in checker.items("rules"):
+        when = checker.part(rule, path, "when")
+        if when is None:
+            checker.refer(rule.get("when"))
+        else:
+            _analyze(checker, when, f"{path}.when")
+        for where, action in checker.elements(rule, path, "actions"):
+            checker.check_action(action, where)
+        explanation = checker.part(rule, path, "explanation")
+        if explanation is not None:
+            check_template(checker, explanation, f"{path}.explanation")
+        if "escalation" in rule and isinstance(rule["escalation"], Mapping):
+            _check_ladder(checker, rule["escalation"], f"{path}.escalation")
+
+
+def _check_ladder(checker: Checker, ladder: Mapping[str, Any], path: str) -> None:
+    """A positive lapse; steps whose ``after`` grows; known, mapped actions."""
+    lapse = checker.part(ladder, path, "lapse")
+    if lapse is not None and parse_duration(lapse).total_seconds() <= 0:
+        checker.report(f"{path}.lapse", "non_positive_window", "a lapse must be longer than 0")
+    previous = 0
+    for step_path, step in checker.elements(ladder, path, "steps"):
+        if step["after"] <= previous:
             checker.report(
-                f"{path}.escalation.lapse", "non_positive_window", "a lapse must be longer than 0"
+                f"{step_path}.after",
+                "unreachable_ladder_step",
+                f"step after {step['after']} firings never applies: "
+                f"'after' must grow from step to step (previous: {previous})",
             )
-        previous = 0
-        for j, step in enumerate(ladder["steps"]):
-            step_path = f"{path}.escalation.steps[{j}]"
-            if step["after"] <= previous:
-                checker.report(
-                    f"{step_path}.after",
-                    "unreachable_ladder_step",
-                    f"step after {step['after']} firings never applies: "
-                    f"'after' must grow from step to step (previous: {previous})",
-                )
-            previous = max(previous, step["after"])
-            for k, action in enumerate(step["actions"]):
-                checker.check_action(action, f"{step_path}.actions[{k}]")
+        previous = max(previous, step["after"])
+        for where, action in checker.elements(step, step_path, "actions"):
+            checker.check_action(action, where)
 
 
 def check_dates(checker: Checker) -> None:
     """A pack stops being effective after it starts (calendar checks: :mod:`.dates`)."""
-    meta = checker.document.data["metadata"]
-    start = parse_date(meta["effective_from"])
-    until = parse_date(meta["effective_until"]) if "effective_until" in meta else None
+    meta = checker.document.data.get("metadata")
+    dates = [
+        parse_date(meta[key])
+        if isinstance(meta, Mapping)
+        and isinstance(meta.get(key), str)
+        and checker.valid(f"$.metadata.{key}")
+        else None
+        for key in ("effective_from", "effective_until")
+    ]
+    start, until = dates
     if start is not None and until is not None and until <= start:
         checker.report(
             "$.metadata.effective_until",
@@ -329,11 +425,11 @@ def check_dates(checker: Checker) -> None:
 
 def check_unused(checker: Checker) -> None:
     """Warn about metric uses that no rule or score reads."""
-    for i, use in enumerate(checker.spec["metrics"]):
+    for _, path, use in checker.valid_items("metrics"):
         name = use.get("name", use["metric"])
         if name not in checker.referenced and name != "orders":  # facts always carry orders
             checker.report(
-                f"$.spec.metrics[{i}]",
+                path,
                 "unused_metric",
                 f"metric use {name!r} is read by no rule or score",
                 level=Level.WARNING,

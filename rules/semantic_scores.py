@@ -2,18 +2,19 @@
 
 Bands are ``lower <= value < upper``; a dimension's bands must cover every
 value its metric can take, and a score's grades every score from 0 to the
-sum of the weights, each exactly once.
+sum of the weights, each exactly once. A dimension or grade the schema
+refused is skipped (the metric use it reads still counts as read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .catalog import MetricKind
 from .intervals import Coverage, Interval, band_issues, domain
 from .model import Field
-from .semantic import PERCENT_KINDS, Checker, with_article
+from .semantic import PERCENT_KINDS, Checker, valid_strings, with_article
 from .thresholds import is_percent, to_fraction
 
 
@@ -22,15 +23,20 @@ def _bound(band: Mapping[str, Any], key: str) -> float | None:
 
 
 def _report_unique(
-    checker: Checker, items: Sequence[Mapping[str, Any]], key: str, path: str, code: str
+    checker: Checker, named: Iterable[tuple[int, str]], key: str, path: str, code: str
 ) -> None:
+    """Report each ``(index, value)`` whose value an earlier one had."""
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item[key] in seen:
-            checker.report(
-                f"{path}[{i}].{key}", code, f"{key} {item[key]!r} is used twice in {path}"
-            )
-        seen.add(item[key])
+    for i, value in named:
+        if value in seen:
+            checker.report(f"{path}[{i}].{key}", code, f"{key} {value!r} is used twice in {path}")
+        seen.add(value)
+
+
+def _items(values: Any, path: str) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """``(index, path, item)`` of the mappings in the list ``values`` (at ``path``)."""
+    listed = values if isinstance(values, list) else []
+    return [(i, f"{path}[{i}]", v) for i, v in enumerate(listed) if isinstance(v, Mapping)]
 
 
 def _report_coverage(
@@ -82,11 +88,13 @@ def _check_band_values(
 
 
 def _check_dimensions(checker: Checker, score: Mapping[str, Any], path: str) -> None:
-    _report_unique(
-        checker, score["dimensions"], "id", f"{path}.dimensions", "duplicate_dimension_id"
-    )
-    for i, dim in enumerate(score["dimensions"]):
-        dim_path = f"{path}.dimensions[{i}]"
+    dimensions = _items(score.get("dimensions"), f"{path}.dimensions")
+    named = valid_strings(checker, dimensions, "id")
+    _report_unique(checker, named, "id", f"{path}.dimensions", "duplicate_dimension_id")
+    for _, dim_path, dim in dimensions:
+        if not checker.valid(dim_path):
+            checker.refer(dim)
+            continue
         kind = checker.kind_of(dim["metric"], f"{dim_path}.metric")
         if kind is None:
             continue
@@ -103,34 +111,46 @@ def _check_dimensions(checker: Checker, score: Mapping[str, Any], path: str) -> 
 
 
 def _check_grades(checker: Checker, score: Mapping[str, Any], path: str) -> None:
-    grades = score["grades"]
-    _report_unique(checker, grades, "grade", f"{path}.grades", "duplicate_grade")
-    total = float(sum(dim["weight"] for dim in score["dimensions"]))
-    for i, grade in enumerate(grades):
-        for j, action in enumerate(grade.get("actions", [])):
-            checker.check_action(action, f"{path}.grades[{i}].actions[{j}]")
+    """Grade names, actions and bounds; coverage of 0..total when every part is valid.
+
+    The total (the sum of the weights) is known only when every dimension's
+    weight passed the schema.
+    """
+    grades = _items(score.get("grades"), f"{path}.grades")
+    named = valid_strings(checker, grades, "grade")
+    _report_unique(checker, named, "grade", f"{path}.grades", "duplicate_grade")
+    dimensions = _items(score.get("dimensions"), f"{path}.dimensions")
+    weights = [checker.part(dim, dim_path, "weight") for _, dim_path, dim in dimensions]
+    known = bool(weights) and None not in weights and checker.valid(f"{path}.dimensions")
+    total = float(sum(weights)) if known else None
+    for _, grade_path, grade in grades:
+        if not checker.valid(grade_path):
+            continue
+        for where, action in checker.elements(grade, grade_path, "actions"):
+            checker.check_action(action, where)
         low, high = grade.get("gte"), grade.get("lt")
-        if low is not None and low > total:
+        if total is not None and low is not None and low > total:
             checker.report(
-                f"{path}.grades[{i}].gte",
+                f"{grade_path}.gte",
                 "threshold_out_of_range",
                 f"no score reaches {low:g}: the weights add up to {total:g}",
             )
         if high is not None and high <= 0:
             checker.report(
-                f"{path}.grades[{i}].lt",
+                f"{grade_path}.lt",
                 "threshold_out_of_range",
                 f"no score is below {high:g}: scores start at 0",
             )
-    bounds = [(grade.get("gte"), grade.get("lt")) for grade in grades]
-    _report_coverage(checker, bounds, Interval(0.0, total, True, True), f"{path}.grades", "grade")
+    if total is not None and checker.valid(f"{path}.grades"):
+        bounds = [(grade.get("gte"), grade.get("lt")) for _, _, grade in grades]
+        span = Interval(0.0, total, True, True)
+        _report_coverage(checker, bounds, span, f"{path}.grades", "grade")
 
 
 def check_scores(checker: Checker) -> None:
-    """Every score's ids, dimensions, bands and grades."""
-    scores = checker.spec.get("scores", [])
-    _report_unique(checker, scores, "id", "$.spec.scores", "duplicate_score_id")
-    for i, score in enumerate(scores):
-        path = f"$.spec.scores[{i}]"
+    """Every score's ids, dimensions, bands and grades (the parts the schema accepted)."""
+    named = valid_strings(checker, checker.items("scores"), "id")
+    _report_unique(checker, named, "id", "$.spec.scores", "duplicate_score_id")
+    for _, path, score in checker.items("scores"):
         _check_dimensions(checker, score, path)
         _check_grades(checker, score, path)

@@ -196,14 +196,15 @@ def test_exemption_loads(tmp_path: Path) -> None:
 
 
 def test_exemption_errors_are_located(tmp_path: Path) -> None:
-    """A bad exemption is rejected with located schema and calendar errors."""
+    """A bad exemption is rejected with located schema and calendar errors, together."""
     text = EXEMPTION.replace("expires: 2026-12-31", "expires: 2026-02-31").replace(
         "  approver: jane.doe@example.com\n", ""
     )
     with pytest.raises(PackError) as raised:
         load_exemption(write(tmp_path, text, "exm.yaml"))
     assert [(d.code, d.json_path) for d in raised.value.diagnostics] == [
-        ("schema_required", "$.spec")
+        ("schema_required", "$.spec"),
+        ("invalid_date", "$.spec.expires"),
     ]
     text = EXEMPTION.replace("expires: 2026-12-31", "expires: 2026-02-31")
     with pytest.raises(PackError) as raised:
