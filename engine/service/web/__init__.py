@@ -18,10 +18,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from .decisions import router as decisions_router
 from .editor import router as editor_router
 from .pages import router as pages_router
 from .render import Static, page, security_headers
 from .review import router as review_router
+from .sellers import router as sellers_router
 from .session import Forbidden, SignInRequired, optional_session
 
 __all__ = ["install_workbench"]
@@ -40,6 +42,8 @@ _DOCS = """<!doctype html>
 def install_workbench(app: FastAPI) -> None:
     """Add the workbench's pages, static files, error pages and the offline API docs."""
     app.include_router(pages_router)
+    app.include_router(sellers_router)
+    app.include_router(decisions_router)
     app.include_router(editor_router)
     app.include_router(review_router)
     app.mount("/static", Static(directory=_STATIC), name="static")

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 __all__ = ["HEAD", "downgrade", "upgrade"]
 
 #: The newest revision: what :func:`upgrade` brings a database to.
-HEAD = "0005"
+HEAD = "0006"
 
 _HERE = Path(__file__).resolve().parent
 _LOCK_KEY = 0x5E11E4_0001  # the PostgreSQL advisory lock held while migrating

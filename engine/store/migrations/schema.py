@@ -17,16 +17,19 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "FIRED_ROWS",
     "JSONText",
     "api_keys_table",
     "audit_table",
@@ -77,6 +80,22 @@ decisions_table = Table(
     Column("evaluated_at", DateTime(), nullable=False),
     Column("decision", JSONText(), nullable=False),
     Column("rules", JSONText(), nullable=True),
+)
+#: 0006: the workbench's decision list, counts and export, newest day first; the
+#: second index holds only the decisions in which a rule fired (``FIRED_ROWS``).
+FIRED_ROWS = "CAST(rules AS TEXT) LIKE '%,true,%' OR rules IS NULL"
+_BROWSE = ("pack_id", "pack_version", "seller_id", "decision_id", "status")  # after as_of
+Index(
+    "ix_decisions_as_of_browse",
+    decisions_table.c.as_of.desc(),
+    *(decisions_table.c[name] for name in _BROWSE),
+)
+Index(
+    "ix_decisions_fired_browse",
+    decisions_table.c.as_of.desc(),
+    *(decisions_table.c[name] for name in _BROWSE),
+    sqlite_where=text(FIRED_ROWS),
+    postgresql_where=text(FIRED_ROWS),
 )
 
 decision_rules_table = Table(
