@@ -37,7 +37,7 @@ from sellerpolicy.engine.importers.report_files import ReportFile, ReportReject,
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.sources.validate_rows import (
     ABSENT,
-    Native,
+    TABLE_SPECS,
     SourceColumn,
     local_select_sql,
     quote_ident,
@@ -81,60 +81,103 @@ def parse_lines(
 ) -> str:
     """``out``: one row per line of ``lines``, parsed; problems go to :data:`BAD_TABLE`.
 
-    ``out`` has ``_file``, ``_line``, the contract table's columns, ``_status``
-    (the status value, when the mapping has a status column) and ``_bad`` (the
-    line's problem). Returns the SQL relation of its good lines (no ``_bad``).
+    ``out`` has ``_file``, ``_line``, ``seller_id``, the contract columns the
+    report fills, ``_status`` (the status value, when the mapping has a status
+    column) and ``_bad`` (the line's problem). Returns the SQL relation of its
+    good lines (without ``_bad``).
+
+    A line whose every value has its documented shape (a timestamp written
+    ``2003-07-14T18:53:56+00:00``, a number, three letters, a listed status...)
+    is parsed here, cheaply, into the very values the contract's parser gives it;
+    any other line (an empty value, another shape, a bad value) is parsed by the
+    contract's own rules (``sources.validate_rows``), which also name its problem.
     """
-    used = mapping.used_columns
-    alias = {column: column_alias(i) for i, column in enumerate(used)}
-    times = [f for f in mapping.fields if f.type in (FieldType.TIMESTAMP, FieldType.DATE)]
-    quick = {f.target: f"__t{k}" for k, f in enumerate(times)}
-    parsed = "".join(f", {_quick_time(_text(alias[f.column]))} AS {quick[f.target]}" for f in times)
-    # Timestamps in the documented shape are parsed here, cheaply; any other value
-    # (or a bad one) is parsed by the contract's own rules, which also name its problem.
-    ok = " AND ".join(
-        f"({_text(alias[f.column])} IS NULL OR {quick[f.target]} IS NOT NULL)" for f in times
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __imp_base AS SELECT *, {ok or 'true'} AS __quick FROM "
-        f"(SELECT l.*, s.seller_id AS __seller{parsed} FROM {lines} l "
-        "JOIN __imp_sellers s USING (__file))"
-    )
+    alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
+    values = {f.target: _quick(f.type, _text(alias[f.column])) for f in mapping.fields}
     status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
-    row = f"{{'file': __file, 'line': __line, 'status': {status}}}"
-    selects = []
-    for fast in (True, False):
-        columns: dict[str, SourceColumn] = dict.fromkeys(
-            (c for c, _ in TABLES[mapping.table]), ABSENT
-        )
-        columns["seller_id"] = SourceColumn("__seller")
-        for field in mapping.fields:
-            native = fast and field.target in quick
-            text = SourceColumn(f"trim({alias[field.column]})")
-            columns[field.target] = (
-                SourceColumn(quick[field.target], Native.TIMESTAMP) if native else text
-            )
-        for target, value in mapping.constants.items():
-            columns[target] = SourceColumn(quote_literal(value))
-        if not fast and not _any(con, "__imp_base WHERE NOT __quick"):
-            break  # every timestamp had the documented shape
-        source = f"(SELECT * FROM __imp_base WHERE {'' if fast else 'NOT '}__quick)"
-        selects.append(local_select_sql(mapping.table, columns, source, row=row))
-        if not times:
-            break
-    select = " UNION ALL ".join(f"SELECT * FROM ({s})" for s in selects)
-    status_check = _status_check(mapping)
+    shaped = [
+        f"{v} IS NOT NULL" if _required(mapping, f.target) else
+        f"({_text(alias[f.column])} IS NULL OR {v} IS NOT NULL)"
+        for f in mapping.fields
+        for v in (values[f.target],)
+    ]  # fmt: skip
+    if mapping.status is not None:
+        listed = ", ".join(quote_literal(v) for v in mapping.status.values)
+        shaped.append(f"list_position([{listed}], {status}) IS NOT NULL")
+    types = dict(TABLES[mapping.table])
+    columns = [f"CAST({v} AS {types[t]}) AS {quote_ident(t)}" for t, v in values.items()]
+    columns += [
+        f"CAST({quote_literal(v)} AS {types[t]}) AS {quote_ident(t)}"
+        for t, v in mapping.constants.items()
+    ]
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT _row.file AS _file, "
-        f"_row.line AS _line, _row.status AS _status, * EXCLUDE (_row, _bad), "
-        f"coalesce(_bad, {status_check}) AS _bad FROM ({select})"
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT l.__file AS _file, l.__line AS _line, "
+        f"s.seller_id, {', '.join(columns)}, {status} AS _status, "
+        f"NULL::STRUCT(col VARCHAR, reason VARCHAR) AS _bad, NOT ({' AND '.join(shaped)}) "
+        f"AS __odd FROM {lines} l JOIN __imp_sellers s USING (__file)"
     )
-    con.execute("DROP TABLE __imp_base")
+    if _any(con, f"{out} WHERE __odd"):
+        _parse_odd(con, mapping, lines, out, alias)
     con.execute(
         f"INSERT INTO {BAD_TABLE} SELECT _file, _line, _bad.col, _bad.reason "
         f"FROM {out} WHERE _bad IS NOT NULL"
     )
-    return f"(SELECT * EXCLUDE (_bad) FROM {out} WHERE _bad IS NULL)"
+    return f"(SELECT * EXCLUDE (_bad, __odd) FROM {out} WHERE _bad IS NULL)"
+
+
+def _parse_odd(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FlatFileMapping,
+    lines: str,
+    out: str,
+    alias: Mapping[str, str],
+) -> None:
+    """Replace the odd lines of ``out`` by the contract parser's reading of them."""
+    columns: dict[str, SourceColumn] = dict.fromkeys((c for c, _ in TABLES[mapping.table]), ABSENT)
+    columns["seller_id"] = SourceColumn("__seller")
+    for field in mapping.fields:
+        columns[field.target] = SourceColumn(f"trim({alias[field.column]})")
+    for target, value in mapping.constants.items():
+        columns[target] = SourceColumn(quote_literal(value))
+    status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
+    row = f"{{'file': __file, 'line': __line, 'status': {status}}}"
+    source = (
+        f"(SELECT l.*, s.seller_id AS __seller FROM {lines} l JOIN __imp_sellers s "
+        f"USING (__file) SEMI JOIN (SELECT _file AS __file, _line AS __line FROM {out} "
+        f"WHERE __odd) USING (__file, __line))"
+    )
+    select = local_select_sql(mapping.table, columns, source, row=row)
+    kept = [quote_ident(t) for t in (*(f.target for f in mapping.fields), *mapping.constants)]
+    # The contract's readings go in first (they are no longer odd), then the odd rows go.
+    con.execute(
+        f"INSERT INTO {out} BY NAME SELECT _row.file AS _file, _row.line AS _line, seller_id, "
+        f"{', '.join(kept)}, _row.status AS _status, coalesce(_bad, {_status_check(mapping)}) "
+        f"AS _bad, false AS __odd FROM ({select})"
+    )
+    con.execute(f"DELETE FROM {out} WHERE __odd")
+
+
+def _required(mapping: FlatFileMapping, target: str) -> bool:
+    """Whether the contract needs a value in ``target`` (a feedback rating: for every
+    event but a removal, so for the ``left`` events a report gives)."""
+    spec = next(c for c in TABLE_SPECS[mapping.table] if c.name == target)
+    rating = mapping.table == "feedback" and target == "rating"
+    return spec.required or (rating and mapping.constants.get("event") != "removed")
+
+
+def _quick(kind: FieldType, value: str) -> str:
+    """SQL: a report value parsed as the contract parses it when it has its documented
+    shape; NULL otherwise (the line then goes to the contract's parser)."""
+    number = f"try_cast({value} AS DOUBLE)"
+    if kind in (FieldType.TIMESTAMP, FieldType.DATE):
+        return _quick_time(value)
+    if kind is FieldType.DECIMAL:
+        return f"CASE WHEN isfinite({number}) THEN {number} END"
+    if kind is FieldType.INTEGER:  # a rating: a whole number 1..5
+        return f"CASE WHEN {number} IN (1, 2, 3, 4, 5) THEN CAST({number} AS TINYINT) END"
+    if kind is FieldType.CURRENCY:
+        return f"CASE WHEN regexp_full_match(upper({value}), '[A-Z]{{3}}') THEN upper({value}) END"
+    return value
 
 
 def _text(column: str) -> str:
