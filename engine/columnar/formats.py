@@ -12,25 +12,30 @@ By the output's extension (:data:`SUFFIXES`):
 * ``.jsonl`` and ``.csv``: decision records (:mod:`.records`), the bytes the
   record sinks write for ``Decision.to_json``.
 
-The record formats need the pack that made the decisions. CSV text cells a
-spreadsheet would run as a formula are quoted (:func:`neutralise_formulas`).
+The record formats need the pack that made the decisions; they are rendered
+slice by slice (:data:`SLICE_ROWS` decisions) on :data:`RENDERERS` threads
+and written in order. CSV text cells a spreadsheet would run as a formula
+are quoted (:func:`neutralise_formulas`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from sellerpolicy.rules.model import CompiledPack
 
-from .records import csv_chunks, json_line_chunks, text_bytes
+from .records import json_line_chunks, text_bytes
+from .records_csv import FORMULA_START, HEADER, csv_chunks, csv_line_chunks, neutralise_formulas
 from .typed import record_batch
 
 __all__ = [
@@ -47,8 +52,10 @@ __all__ = [
 RECORD_SUFFIXES = (".parquet", ".jsonl", ".csv")
 #: Every output format of decision batches.
 SUFFIXES = (".arrows", ".arrow", ".feather", *RECORD_SUFFIXES)
-#: A text cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_START = r"^[=+\-@\t\r]"
+#: Decisions per slice rendered as records, and slices rendered at once (threads).
+SLICE_ROWS = 32_768
+RENDERERS = 2
+_T = TypeVar("_T")
 
 
 class BatchWriter(Protocol):
@@ -111,27 +118,22 @@ def decoded_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_type(_decoded(f.type)) for f in schema], metadata=schema.metadata)
 
 
-def neutralise_formulas(table: pa.Table) -> pa.Table:
-    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (OWASP).
-
-    A seller id or an explanation such as ``=HYPERLINK(...)`` or ``@SUM(...)``
-    is written ``'=HYPERLINK(...)``: spreadsheets show it as text. Only text
-    columns change (a dictionary column through its dictionary, so its type
-    stays); numbers, negative ones included, stay numbers.
-    """
-    return pa.Table.from_arrays(
-        [pa.chunked_array([_quoted(c) for c in col.chunks], col.type) for col in table.columns],
-        schema=table.schema,
-    )
-
-
-def _quoted(chunk: pa.Array) -> pa.Array:
-    if isinstance(chunk, pa.DictionaryArray):
-        return pa.DictionaryArray.from_arrays(chunk.indices, _quoted(chunk.dictionary))
-    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-        return chunk
-    risky = pc.match_substring_regex(chunk, FORMULA_START)
-    return pc.if_else(risky, pc.binary_join_element_wise("'", chunk, ""), chunk)
+def _records(
+    path: Path, kind: str, pack: CompiledPack, compression: str | None, threads: ThreadPoolExecutor
+) -> Iterator[BatchWriter]:
+    if kind == ".parquet":
+        parquet = _Parquet(path, pack, compression, threads)
+        try:
+            yield parquet
+        finally:
+            if parquet.writer is not None:
+                parquet.writer.close()
+    elif kind == ".jsonl":
+        with path.open("wb") as text:
+            yield _JsonLines(text, pack, threads)
+    else:
+        with path.open("wb") as text:
+            yield _Csv(text, pack, threads)
 
 
 class _ArrowFile:
@@ -142,48 +144,87 @@ class _ArrowFile:
         self._writer.write_batch(pa.Table.from_batches([batch]).cast(self._schema).to_batches()[0])
 
 
+def _rendered(
+    batch: pa.RecordBatch, render: Callable[[pa.RecordBatch], _T], threads: ThreadPoolExecutor
+) -> Iterator[_T]:
+    """``render`` of each slice of ``batch``, in order, a few slices rendering at once.
+
+    Rendering is mostly Arrow and NumPy kernels, which release the GIL: two
+    threads render at once. At most ``RENDERERS`` slices' results wait to be
+    written, so memory stays bounded (about 100 MB a slice of JSON lines).
+    """
+    pending: deque[Future[_T]] = deque()
+    for start in range(0, batch.num_rows, SLICE_ROWS):
+        pending.append(threads.submit(render, batch.slice(start, SLICE_ROWS)))
+        if len(pending) >= RENDERERS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 class _Parquet:
-    def __init__(self, path: Path, pack: CompiledPack, compression: str | None) -> None:
+    def __init__(
+        self, path: Path, pack: CompiledPack, compression: str | None, threads: ThreadPoolExecutor
+    ) -> None:
         self._path, self._pack, self._compression = path, pack, compression
+        self._threads = threads
         self.writer: pq.ParquetWriter | None = None
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        records = record_batch(batch, self._pack)
+        slices = list(_rendered(batch, partial(record_batch, pack=self._pack), self._threads))
+        records = pa.Table.from_batches(slices) if slices else record_batch(batch, self._pack)
         if self.writer is None:
             options = {
                 **parquet_options(records.schema),
                 "compression": self._compression or "snappy",
             }
             self.writer = pq.ParquetWriter(self._path, records.schema, **options)
-        self.writer.write_batch(records)
+        # one row group per decision batch, whatever the slices
+        self.writer.write_table(records, row_group_size=max(1, records.num_rows))
+
+
+def _json_lines(batch: pa.RecordBatch, pack: CompiledPack) -> list[pa.StringArray]:
+    return list(json_line_chunks(record_batch(batch, pack), pack))
 
 
 class _JsonLines:
-    def __init__(self, file: IO[bytes], pack: CompiledPack) -> None:
-        self._file, self._pack = file, pack
+    def __init__(self, file: IO[bytes], pack: CompiledPack, threads: ThreadPoolExecutor) -> None:
+        self._file, self._pack, self._threads = file, pack, threads
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        for chunk in json_line_chunks(record_batch(batch, self._pack), self._pack):
-            self._file.write(text_bytes(chunk))
+        for chunks in _rendered(batch, partial(_json_lines, pack=self._pack), self._threads):
+            for chunk in chunks:
+                self._file.write(text_bytes(chunk))
+
+
+def _csv_lines(batch: pa.RecordBatch, pack: CompiledPack) -> list[pa.Array | pa.Buffer]:
+    records = record_batch(batch, pack)
+    if records.column("seller_id").null_count:  # Arrow writes a null cell unquoted: let it
+        out = pa.BufferOutputStream()
+        options = pa_csv.WriteOptions(include_header=False)
+        for table in csv_chunks(records, pack):
+            pa_csv.write_csv(table, out, options)
+        return [out.getvalue()]
+    return list(csv_line_chunks(records, pack))
 
 
 class _Csv:
-    def __init__(self, path: Path, pack: CompiledPack) -> None:
-        self._path, self._pack = path, pack
-        self.writer: pa_csv.CSVWriter | None = None
+    """CSV lines as the CSV sink's Arrow writer writes them: the header before the first row
+    (no row at all: an empty file, as the sink writes no record)."""
+
+    def __init__(self, file: IO[bytes], pack: CompiledPack, threads: ThreadPoolExecutor) -> None:
+        self._file, self._pack, self._threads = file, pack, threads
+        self._header = False
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        for table in csv_chunks(record_batch(batch, self._pack), self._pack):
-            self._write(table)
-
-    def _write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = pa_csv.CSVWriter(str(self._path), table.schema)
-        self.writer.write_table(neutralise_formulas(table))
-
-    def finish(self) -> None:
-        if self.writer is None:  # no row at all: what the CSV sink writes for no record
-            self._write(pa.table({}))
+        if not batch.num_rows:
+            return
+        if not self._header:
+            self._file.write(HEADER.encode())
+            self._header = True
+        for parts in _rendered(batch, partial(_csv_lines, pack=self._pack), self._threads):
+            for part in parts:
+                self._file.write(part if isinstance(part, pa.Buffer) else text_bytes(part))
 
 
 @contextlib.contextmanager
@@ -196,31 +237,11 @@ def open_output(
     compression: str | None,
 ) -> Iterator[BatchWriter]:
     """A writer of decision batches of ``schema`` on ``path``, in the format ``kind``."""
-    if kind in RECORD_SUFFIXES and pack is None:
-        raise ValueError(f"{path}: {kind} records are rendered with the pack: give it")
-    if kind == ".parquet":
-        assert pack is not None
-        parquet = _Parquet(path, pack, compression)
-        try:
-            yield parquet
-        finally:
-            if parquet.writer is not None:
-                parquet.writer.close()
-        return
-    if kind == ".jsonl":
-        assert pack is not None
-        with path.open("wb") as text:
-            yield _JsonLines(text, pack)
-        return
-    if kind == ".csv":
-        assert pack is not None
-        table = _Csv(path, pack)
-        try:
-            yield table
-            table.finish()
-        finally:
-            if table.writer is not None:
-                table.writer.close()
+    if kind in RECORD_SUFFIXES:
+        if pack is None:
+            raise ValueError(f"{path}: {kind} records are rendered with the pack: give it")
+        with ThreadPoolExecutor(RENDERERS, thread_name_prefix="decision-records") as threads:
+            yield from _records(path, kind, pack, compression, threads)
         return
     ipc = pa.ipc.IpcWriteOptions(compression=compression)
     with pa.OSFile(str(path), "wb") as sink:

@@ -1,4 +1,4 @@
-"""Decision records rendered in bulk: JSON lines and CSV from typed record batches.
+"""Decision records rendered in bulk: JSON lines from typed record batches.
 
 :func:`json_lines` gives, for every row of a record batch (:mod:`.typed`),
 exactly the bytes ``json.dumps(decision.to_json(), separators=(",", ":"),
@@ -7,8 +7,8 @@ encoding; a byte-equality test over every shipped pack guards it), built
 column by column (:class:`~.jsontext.Rows`): what the pack says once per
 rule (mode, metric, operator, threshold, window) is a constant, values and
 counts are the fact columns' JSON, outcomes, reasons, explanations and
-distances are encoded once per distinct value. :func:`csv_table` gives the
-columns the CSV sink writes (nested values as the same JSON text).
+distances are encoded once per distinct value. :func:`nested_fields`
+serves the CSV records of :mod:`.records_csv` as well.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from sellerpolicy.engine.evaluation.plans import RulePlan, pack_plans
 from sellerpolicy.engine.metrics.facts import as_of_label
 from sellerpolicy.rules.model import CompiledPack
 
-from .jsontext import Rows, coded, dumps, number_texts
+from .jsontext import Rows, coded, dumps, is_number, number_texts
 from .read import check_digest
 from .typed import RECORDS_KEY, single_batch
 
-__all__ = ["csv_chunks", "csv_table", "json_line_chunks", "json_lines", "text_bytes"]
+__all__ = ["json_line_chunks", "json_lines", "nested_fields", "record_instants", "text_bytes"]
 _SMALL = 1 << 18  # distances with counts under this are packed into one int64 key each
 _FIELD = 20  # bits per packed count: 19 for the count plus _SMALL, one for "not null"
 
@@ -39,14 +39,14 @@ def _key(name: str) -> str:
     return dumps(name) + ":"
 
 
-def _instants(records: pa.RecordBatch) -> tuple[npt.NDArray[np.int64], list[datetime]]:
+def record_instants(records: pa.RecordBatch) -> tuple[npt.NDArray[np.int64], list[datetime]]:
     """Per row, the code of its ``as_of`` instant, and the distinct instants."""
     encoded = pc.dictionary_encode(records.column("as_of_instant"))
     codes = np.asarray(encoded.indices.cast(pa.int64()), np.int64)
     return codes, encoded.dictionary.to_pylist()
 
 
-def _check(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.RecordBatch:
+def checked(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.RecordBatch:
     if RECORDS_KEY not in (records.schema.metadata or {}):
         raise ValueError("not a typed record batch (engine.columnar.typed.record_batch)")
     check_digest(records, pack)
@@ -62,19 +62,19 @@ def json_line_chunks(
     records: pa.RecordBatch | pa.Table, pack: CompiledPack
 ) -> Iterator[pa.StringArray]:
     """:func:`json_lines`, a few thousand lines at a time, rendered as they are asked for."""
-    records = _check(records, pack)
+    records = checked(records, pack)
     rows = Rows(records.num_rows)
     rows.text('{"decision_id":"')
     rows.column(records.column("decision_id"))  # UUIDs: nothing to escape, never null
     rows.text('","seller_id":')
     rows.string(records.column("seller_id"))
-    codes, instants = _instants(records)
+    codes, instants = record_instants(records)
     rows.text(',"as_of":')
     rows.pick(codes, [dumps(as_of_label(i)) for i in instants])
     for name in ("pack", "pack_version", "pack_digest", "status"):
         rows.text(f",{_key(name)}")
         rows.pick(*coded(records.column(name)))
-    for name, render in _nested(records, pack, codes, instants):
+    for name, render in nested_fields(records, pack, codes, instants):
         rows.text(f",{_key(name)}")
         render(rows)
     return rows.chunks(end="}\n")
@@ -92,48 +92,10 @@ def text_bytes(chunk: pa.StringArray) -> memoryview:
     return memoryview(chunk.buffers()[2])[start:stop]
 
 
-def csv_table(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.Table:
-    """The columns of the CSV record output: plain fields, then nested ones as JSON text."""
-    return pa.concat_tables(list(csv_chunks(records, pack))) if records.num_rows else _no_rows()
-
-
-def _no_rows() -> pa.Table:
-    names = [*_PLAIN, "actions", "facts", "rules", "scores"]
-    return pa.table({name: pa.array([], pa.string()) for name in names})
-
-
-_PLAIN = ("decision_id", "seller_id", "as_of", "pack", "pack_version", "pack_digest", "status")
-
-
-def csv_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> Iterator[pa.Table]:
-    """:func:`csv_table`, a few thousand rows at a time, rendered as they are asked for."""
-    records = _check(records, pack)
-    codes, instants = _instants(records)
-    labels = pa.array([as_of_label(i) for i in instants], pa.string())
-    plain: dict[str, pa.Array] = {
-        "decision_id": records.column("decision_id"),
-        "seller_id": records.column("seller_id").cast(pa.string()),
-        "as_of": labels.take(pa.array(codes)),
-    }
-    for name in _PLAIN[3:]:
-        plain[name] = records.column(name).cast(pa.string())
-    nested: dict[str, Iterator[pa.StringArray]] = {}
-    for name, render in _nested(records, pack, codes, instants):
-        rows = Rows(records.num_rows)
-        render(rows)
-        nested[name] = rows.chunks()
-    start = 0
-    for parts in zip(*nested.values(), strict=True):
-        size = len(parts[0])
-        columns = {name: column.slice(start, size) for name, column in plain.items()}
-        yield pa.table({**columns, **dict(zip(nested, parts, strict=True))})
-        start += size
-
-
 Render = Callable[[Rows], None]
 
 
-def _nested(
+def nested_fields(
     records: pa.RecordBatch,
     pack: CompiledPack,
     codes: npt.NDArray[np.int64],
@@ -158,7 +120,7 @@ def _nested(
             return
         if name not in numbers:
             numbers[name] = number_texts(column)
-        rows.digits(*numbers[name])
+        rows.digits(*numbers[name], plain=is_number(kind))
 
     def actions(rows: Rows) -> None:
         rows.text("[")
@@ -242,8 +204,8 @@ def _rule(  # noqa: PLR0917 - one private call site
     rows.text(f",{_key('distance')}")
     _distance(rows, cell.field("distance"))
     rows.text(f",{_key('streak')}")
-    streak = np.asarray(cell.field("streak").to_numpy(zero_copy_only=False))
-    distinct, inverse = np.unique(streak, return_inverse=True)
+    streak = np.asarray(cell.field("streak").to_numpy(zero_copy_only=False), np.int64)
+    distinct, inverse = _distinct(streak)
     if distinct.size <= 64:
         rows.pick(inverse, [str(v) for v in distinct.tolist()])
     else:
@@ -251,9 +213,20 @@ def _rule(  # noqa: PLR0917 - one private call site
     rows.text("}")
 
 
+def _distinct(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct values (in order of appearance) and each row's index among them.
+
+    (Arrow's hash encoding: linear, where ``np.unique`` sorts.)
+    """
+    encoded = pc.dictionary_encode(pa.array(values, pa.int64()))
+    return (
+        np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), np.int64),
+        np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64),
+    )
+
+
 def _distance(rows: Rows, distance: pa.StructArray) -> None:
     """``Distance.to_json`` (or ``null``) per row, encoded once per distinct distance."""
-    n = len(distance)
     present = np.asarray(distance.is_valid(), np.bool_)
     parts = []
     for name in ("headroom", "excess", "good_needed"):
@@ -269,7 +242,7 @@ def _distance(rows: Rows, distance: pa.StructArray) -> None:
     key = present.astype(np.int64)
     for values, ok in parts:
         key = (key << _FIELD) | ((values + _SMALL) << 1) | ok
-    distinct, inverse = np.unique(key, return_inverse=True)
+    distinct, inverse = _distinct(key)
     choices = []
     for key_value in distinct.tolist():
         packed, fields = key_value, []
@@ -280,7 +253,7 @@ def _distance(rows: Rows, distance: pa.StructArray) -> None:
         good, excess, headroom = fields
         record = {"headroom": headroom, "excess": excess, "good_needed": good, "clears_on": None}
         choices.append(dumps(record) if packed & 1 else "null")
-    rows.pick(inverse.reshape(n), choices)
+    rows.pick(inverse, choices)
 
 
 def _distance_rows(rows: Rows, distance: pa.StructArray) -> None:
@@ -313,8 +286,7 @@ def _actions(records: pa.RecordBatch, pack: CompiledPack) -> pa.Array:
         rows.pick(*coded(items.field(name)))
     rows.text(f",{_key('value')}")
     texts, dot = _item_values(records, pack, items.field("rule"), parents)
-    rows.column(texts)
-    rows.pick(dot.view(np.int8), ["", ".0"])
+    rows.digits(texts, dot, plain=False)
     rows.text(f",{_key('threshold')}")
     rows.number(items.field("threshold"))
     rows.text(f",{_key('explanation')}")
