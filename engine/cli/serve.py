@@ -8,6 +8,24 @@ version needs an approval by an admin other than its uploader;
 packages (FastAPI, uvicorn, prometheus-client) are imported only when the
 command runs, so the rest of the CLI works without them.
 
+``--workers N`` runs N processes sharing the port (uvicorn's supervisor),
+on PostgreSQL only: SQLite takes one writer at a time, and its fast path
+stores small evaluations on the event loop by only *trying* the write lock,
+which several processes would take from each other; one SQLite worker uses
+its core fully. The store is migrated (and the shipped packs imported) once
+before the workers start; each worker then reads active versions and keys
+from the store within ``pack_cache_seconds`` / ``key_cache_seconds`` (see
+:mod:`sellerpolicy.engine.service.state`), and ``/metrics`` reports the sum
+over the workers (prometheus_client's multiprocess mode, in a fresh folder).
+Rate limits (``--rate-limit``) are kept per worker: each gets 1/N of them.
+
+Load (:mod:`sellerpolicy.engine.service.load`): ``--max-in-flight``
+requests per worker, more are answered 503 at once; ``--request-timeout``
+answers a slower evaluation 504 and stores nothing of it. On ``SIGTERM``
+``/readyz`` turns 503 for ``--drain-seconds`` while requests are still
+served, then the listeners close, in-flight requests get up to
+``--shutdown-timeout`` to finish, and the store is closed.
+
 Before serving, everything loaded so far (the app, the compiled shipped
 packs, pandas, DuckDB, SQLAlchemy...: over 100,000 objects) is moved out of
 the garbage collector's reach with :func:`gc.freeze`: a full collection of
@@ -18,15 +36,27 @@ later are still collected as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
-from dataclasses import replace
-from typing import Annotated
+import json
+import os
+import shutil
+import tempfile
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console
 from sellerpolicy.engine.logs import configure_logging
 from sellerpolicy.engine.store import DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from sellerpolicy.engine.service.state import Settings
+
+#: The environment variable handing the settings to worker processes (JSON).
+SETTINGS_VARIABLE = "SELLERPOLICY_SERVE_SETTINGS"
 
 
 @app.command("serve")
@@ -50,26 +80,119 @@ def serve_command(
             "admin other than its uploader; --no-require-approval: any admin activates."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Processes sharing the port (PostgreSQL stores only)."),
+    ] = 1,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(min=0, help="Requests a worker handles at once; more get 503 (0: no bound)."),
+    ] = 16,
+    request_timeout: Annotated[
+        float,
+        typer.Option(min=0.01, help="Seconds an evaluation or read may take; then 504."),
+    ] = 30.0,
+    drain_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="After SIGTERM: seconds /readyz says 503 while still serving."),
+    ] = 1.0,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option(min=0, help="After draining: seconds in-flight requests get to finish."),
+    ] = 30.0,
+    rate_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SUBJECT=RATE[:BURST]: requests/s per key of a role (evaluator...) or a key "
+            "id; repeat for several."
+        ),
+    ] = None,
 ) -> None:
     """Serve the evaluation API (OpenAPI at /openapi.json, docs at /docs)."""
     try:
         import uvicorn
 
-        from sellerpolicy.engine.service.app import Settings, create_app
+        from sellerpolicy.engine.service.load import RateLimit
+        from sellerpolicy.engine.service.state import ServiceState, Settings
     except ImportError as exc:
-        err_console().print(
-            f"error: the HTTP service needs {exc.name}: pip install 'sellerpolicy[service]'",
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_INPUT) from exc
+        _fail(f"the HTTP service needs {exc.name}: pip install 'sellerpolicy[service]'", exc)
+    try:
+        limits = tuple(RateLimit.parse(text) for text in rate_limit or ())
+    except ValueError as exc:
+        _fail(f"--rate-limit {exc}", exc)
     configure_logging()
-    settings = Settings(store_url=store, require_approval=require_approval)
+    settings = Settings(
+        store_url=store,
+        require_approval=require_approval,
+        max_in_flight=max_in_flight,
+        request_timeout_seconds=request_timeout,
+        drain_seconds=drain_seconds,
+        rate_limits=limits,
+    )
     if max_body is not None:
-        settings = replace(settings, max_body_bytes=max_body)
+        settings = dataclasses.replace(settings, max_body_bytes=max_body)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": "info",
+        "timeout_graceful_shutdown": shutdown_timeout,
+    }
+    if workers == 1:
+        from sellerpolicy.engine.service.app import create_app
+
+        service = create_app(settings)
+        _freeze_heap()
+        uvicorn.run(service, **options)
+        return
+    if not _postgres(store):
+        _fail(
+            "--workers needs a PostgreSQL store: SQLite takes one writer at a time, and "
+            "workers would take its write lock from each other (one worker on SQLite "
+            "uses its core fully; run replicas on PostgreSQL to scale)"
+        )
+    ServiceState(settings).close()  # migrate and import the shipped packs once, not per worker
+    per_worker = tuple(
+        dataclasses.replace(
+            limit, per_second=limit.per_second / workers, burst=max(1.0, limit.burst / workers)
+        )
+        if limit.burst
+        else dataclasses.replace(limit, per_second=limit.per_second / workers)
+        for limit in limits
+    )
+    settings = dataclasses.replace(settings, import_shipped=False, rate_limits=per_worker)
+    folder = tempfile.mkdtemp(prefix="sellerpolicy-metrics-")
+    os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # read by each worker's prometheus_client
+    try:
+        target = "sellerpolicy.engine.cli.serve:worker_app"
+        uvicorn.run(target, factory=True, workers=workers, **options)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (``--workers N``): settings from the environment."""
+    from sellerpolicy.engine.service.app import create_app
+    from sellerpolicy.engine.service.load import RateLimit
+    from sellerpolicy.engine.service.state import Settings
+
+    configure_logging()
+    given = json.loads(os.environ[SETTINGS_VARIABLE])
+    given["rate_limits"] = tuple(RateLimit(**limit) for limit in given["rate_limits"])
+    settings: Settings = Settings(**given)
     service = create_app(settings)
     _freeze_heap()
-    uvicorn.run(service, host=host, port=port, access_log=access_log, log_level="info")
+    return service
+
+
+def _postgres(store: str) -> bool:
+    return store.startswith(("postgresql:", "postgresql+", "postgres:"))
+
+
+def _fail(message: str, cause: BaseException | None = None) -> Any:
+    err_console().print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_INPUT) from cause
 
 
 def _freeze_heap() -> None:
