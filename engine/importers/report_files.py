@@ -25,7 +25,6 @@ Quoting is not part of these formats: a value is everything between two tabs.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -121,7 +120,7 @@ class _Scan:
     newline: str  # "\n" or "\r\n"
     lines: int  # physical lines after the header (blank ones included)
     plain: bool  # one kind of line break throughout: Arrow may read it
-    body: bytes | None  # the lines after the header, kept for a small plain file
+    body: bytes | memoryview | None  # the lines after the header (a small plain file)
 
     def without_body(self) -> _Scan:
         """The same scan, its lines let go."""
@@ -141,8 +140,9 @@ def _scan(report: ReportFile, mapping: FlatFileMapping) -> _Scan:
             if size <= _GROUP_BYTES:
                 data = fh.read()
                 end = data.find(b"\n") + 1 or len(data)
-                first, rest = data[:end], io.BytesIO(data[end:])
-                lf, crlf, stray_cr, ends_open = _count_breaks(rest, first)
+                first = data[:end]
+                lf, cr, crlf = data.count(b"\n"), data.count(b"\r"), data.count(b"\r\n")
+                stray_cr, ends_open = cr != crlf, int(bool(data) and not data.endswith(b"\n"))
             else:
                 first = fh.readline(_HEADER_MAX)
                 lf, crlf, stray_cr, ends_open = _count_breaks(fh, first)
@@ -152,9 +152,9 @@ def _scan(report: ReportFile, mapping: FlatFileMapping) -> _Scan:
     header = _header(first, report, mapping)
     newline = "\r\n" if crlf and crlf == lf else "\n"
     plain = not stray_cr and (crlf == 0 or newline == "\r\n")
-    body = None
+    body: bytes | memoryview | None = None
     if plain and data is not None and end is not None:
-        body = data[end:] if data.endswith(b"\n") else data[end:] + newline.encode()
+        body = memoryview(data)[end:] if data.endswith(b"\n") else data[end:] + newline.encode()
     return _Scan(header, newline, lf - 1 + ends_open, plain, body)
 
 
