@@ -41,15 +41,15 @@ AS_OF = Annotated[
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
-        help="Date the facts are as of [default: the day the reported windows end].",
+        help="Date the facts are as of (default: the day the reported windows end).",
     ),
 ]
 SELLER = Annotated[
     str | None,
     typer.Option(
         "--seller-id",
-        help="The account the report is of (reports name none) [default: each file's name "
-        "up to its first dot].",
+        help="The account the report is of (reports name none; default: each file's name "
+        "up to its first dot).",
     ),
 ]
 
