@@ -192,8 +192,13 @@ def _import_orders(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __imp_rejected_ids AS SELECT DISTINCT trim(l.{key}) "
         f"AS order_id FROM {BAD_TABLE} b JOIN __imp_lines l ON l.__file = b._file AND "
-        f"l.__line = b._line WHERE trim(l.{key}) <> '' EXCEPT SELECT order_id FROM __imp_orders"
+        f"l.__line = b._line WHERE trim(l.{key}) <> ''"
     )
+    if _count(con, "__imp_rejected_ids"):
+        con.execute(
+            "DELETE FROM __imp_rejected_ids r WHERE EXISTS "
+            "(SELECT 1 FROM __imp_orders o WHERE o.order_id = r.order_id)"
+        )
     con.execute("DROP TABLE __imp_order_lines")
     drop_reports(con, "__imp_lines")
     return rejects + take_rejects(con, reports, mapping), lines
