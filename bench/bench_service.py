@@ -19,6 +19,16 @@ request, where ``--client httpx`` (``httpx.AsyncClient``) costs about 2 ms,
 enough on a 2-core machine to measure the client instead of the server.
 Loopback only; bounded in count and time.
 
+``python bench/bench_service.py ramp --store postgresql+psycopg://...``: the
+overload benchmark. For each worker count (``--workers 1 2``) it starts
+``sellerpolicy serve --workers N`` on a fresh PostgreSQL database (created
+beside the one in the URL, dropped after), then sends an open-loop load at
+rising rates (``--rates``, default 200 to 2,000 requests/s, ``--seconds``
+10 each) over up to ``--concurrency`` connections (default 256), and prints
+for each rate: the rate served (2xx per second), how many requests were shed
+(503) and how fast (p99), and p50/p99 of the answered ones, measured from
+each request's scheduled start.
+
 ``python bench/bench_service.py asgi [--requests N] [--gap-ms G]``: the same
 requests sent one at a time straight to the ASGI app in this process (no
 sockets, no uvicorn; a fresh SQLite store), printing the CPU time per
@@ -210,6 +220,152 @@ async def _load_raw(port: int, key: str, args: argparse.Namespace) -> None:
         idle.get_nowait().writer.close()
     errors = sum(1 for status in statuses if status != 200)
     _report([x * 1000 for x in latencies], elapsed, errors, args)
+
+
+async def _load_open(
+    port: int, key: str, rate: float, seconds: float, connections: int
+) -> tuple[list[int], list[float], float]:
+    """An open-loop load at ``rate``: each request's status and latency (s), and the time taken.
+
+    A request starts at its scheduled instant on an idle connection, or on a
+    new one while fewer than ``connections`` are open; otherwise it waits for
+    one (counted in its latency). A connection the server closed is replaced.
+    """
+    total = int(rate * seconds)
+    head = (
+        "POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        "Content-Length: {length}\r\n\r\n"
+    )
+    requests = [
+        head.format(port=port, key=key, length=len(body)).encode() + body for body in _bodies(total)
+    ]
+    idle: list[_Connection] = []
+    opened = 0
+    freed = asyncio.Condition()
+    latencies = [0.0] * total
+    statuses = [0] * total
+
+    async def connection() -> _Connection:
+        nonlocal opened
+        async with freed:
+            while not idle and opened >= connections:
+                await freed.wait()
+            if idle:
+                return idle.pop()
+            opened += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return _Connection(reader, writer)
+
+    async def one(index: int, scheduled: float) -> None:
+        nonlocal opened
+        chosen = await connection()
+        try:
+            statuses[index] = await chosen.exchange(requests[index])
+            kept = True
+        except (OSError, asyncio.IncompleteReadError):
+            statuses[index], kept = -1, False
+        latencies[index] = time.perf_counter() - scheduled
+        async with freed:
+            if kept:
+                idle.append(chosen)
+            else:
+                opened -= 1
+            freed.notify()
+
+    tasks = []
+    start = time.perf_counter()
+    for index in range(total):
+        scheduled = start + index / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index, scheduled)))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds * 3 + 60)
+    elapsed = time.perf_counter() - start
+    for chosen in idle:
+        chosen.writer.close()
+    return statuses, latencies, elapsed
+
+
+def run_ramp(args: argparse.Namespace) -> None:
+    """Rising open-loop rates against 1 and 2 workers on PostgreSQL: served, shed, p50/p99."""
+    if not args.store.startswith("postgresql"):
+        raise SystemExit("ramp needs --store postgresql+psycopg://... (workers need PostgreSQL)")
+    exe = [str(Path(sys.executable).with_name("sellerpolicy"))]
+    print(
+        f"{'workers':>7} {'offered/s':>9} {'served/s':>9} {'shed':>6} {'shed p99 ms':>11} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'other':>5}",
+        flush=True,
+    )
+    for workers in args.workers:
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = args.store  # CREATE DATABASE runs from the database given
+        _pg(admin, f'CREATE DATABASE "{name}"', autocommit=True)
+        store = args.store.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            key = subprocess.run(
+                [*exe, "keys", "create", "--role", "evaluator", "--store", store],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            port = _free_port()
+            command = [*exe, "serve", "--port", str(port), "--store", store, "--no-access-log"]
+            server = subprocess.Popen(
+                [*command, "--workers", str(workers)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait_ready(server, port)
+                asyncio.run(_load_open(port, key, 100, 2, 16))  # warm up: keys, packs, pools
+                for rate in args.rates:
+                    _ramp_step(workers, port, key, rate, args)
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+        finally:
+            _pg(admin, f'DROP DATABASE "{name}" WITH (FORCE)', autocommit=True)
+
+
+def _ramp_step(workers: int, port: int, key: str, rate: float, args: argparse.Namespace) -> None:
+    """One rate of the ramp: one line of the table."""
+    gc.collect()
+    gc.disable()  # a collection in this client would be timed as server latency
+    busy_before, wall_before, own_before = _machine_busy(), time.monotonic(), time.process_time()
+    try:
+        statuses, latencies, elapsed = asyncio.run(
+            _load_open(port, key, rate, args.seconds, args.concurrency)
+        )
+    finally:
+        gc.enable()
+    wall = time.monotonic() - wall_before
+    ok = [x * 1000 for x, s in zip(latencies, statuses, strict=True) if s == 200]
+    shed = [x * 1000 for x, s in zip(latencies, statuses, strict=True) if s == 503]
+    busy = _machine_busy() - busy_before - (time.process_time() - own_before)
+    p50 = f"{_percentile(ok, 0.5):7.1f}" if ok else "      -"
+    p99 = f"{_percentile(ok, 0.99):7.1f}" if ok else "      -"
+    shed_p99 = f"{_percentile(shed, 0.99):11.1f}" if shed else "          -"
+    others = sum(1 for s in statuses if s not in (200, 503))
+    print(
+        f"{workers:>7} {rate:>9g} {len(ok) / elapsed:>9.0f} {len(shed):>6} {shed_p99} "
+        f"{p50} {p99} {others:>5}  (cores busy besides this client: {busy / wall:.2f})",
+        flush=True,
+    )
+
+
+def _wait_ready(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.2)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -418,10 +574,11 @@ def run_store(args: argparse.Namespace) -> None:
     print(f"append:                     {len(records) / appended:,.0f} decisions/s")
 
 
-def _pg(url: str, statement: str) -> None:
+def _pg(url: str, statement: str, *, autocommit: bool = False) -> None:
     from sqlalchemy import create_engine, text  # noqa: PLC0415
 
-    engine = create_engine(url)
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    engine = create_engine(url, **options)
     with engine.begin() as connection:
         connection.execute(text(statement))
     engine.dispose()
@@ -443,6 +600,14 @@ def main() -> None:
         default="raw",
         help="raw: pre-built requests on keep-alive sockets (light); httpx: httpx.AsyncClient",
     )
+    ramp = sub.add_parser("ramp", help="rising open-loop rates, 1 and 2 workers (PostgreSQL)")
+    ramp.add_argument("--store", required=True, help="a PostgreSQL URL (a database beside it)")
+    ramp.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ramp.add_argument(
+        "--rates", type=float, nargs="+", default=[200.0, 500.0, 1000.0, 1500.0, 2000.0]
+    )
+    ramp.add_argument("--seconds", type=float, default=10.0, help="at each rate")
+    ramp.add_argument("--concurrency", type=int, default=256, help="connections at most")
     asgi = sub.add_parser("asgi", help="CPU per request through the ASGI app, in process")
     asgi.add_argument("--requests", type=int, default=3000)
     asgi.add_argument("--gap-ms", type=float, default=0.0, help="idle time between requests")
@@ -454,6 +619,10 @@ def main() -> None:
         args.seconds = min(args.seconds, 120.0)
         args.repeat = max(1, min(args.repeat, 20))
         run_http(args)
+    elif args.bench == "ramp":
+        args.seconds = min(args.seconds, 60.0)
+        args.workers = [max(1, min(w, 8)) for w in args.workers]
+        run_ramp(args)
     elif args.bench == "asgi":
         args.requests = max(1, min(args.requests, 100_000))
         run_asgi(args)
