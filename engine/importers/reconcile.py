@@ -48,7 +48,12 @@ from sellerpolicy.rules.model import CompiledPack, MetricUse
 
 __all__ = ["DefinitionNote", "ReconcileResult", "ReconcileRow", "Status", "reconcile"]
 
-_READERS = {".jsonl": "read_json_auto", ".csv": "read_csv_auto", ".parquet": "read_parquet"}
+_READERS = {
+    ".jsonl": "read_json_auto({path})",
+    # Seller ids stay text ('00123' is not 123); as_of is compared as written.
+    ".csv": "read_csv_auto({path}, types={{'seller_id': 'VARCHAR', 'as_of': 'VARCHAR'}})",
+    ".parquet": "read_parquet({path})",
+}
 
 
 class Status(StrEnum):
@@ -179,7 +184,8 @@ def _read_reported(
     if not path.is_file():
         raise FactsError(f"{path}: no such file")
     try:
-        rows = con.sql(f"SELECT * FROM {reader}({quote_literal(str(path))})").to_arrow_table()
+        relation = reader.format(path=quote_literal(str(path)))
+        rows = con.sql(f"SELECT * FROM {relation}").to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise FactsError(f"{path}: cannot be read: {first}") from None

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 from importkit import ORDER_COLUMNS, amazon_example, order_line, run_main, write_json, write_report
 
@@ -190,3 +193,19 @@ def test_definitions_name_reported_windows_and_what_they_count(tmp_path: Path) -
     pack_side, reported_side = counts["order_defect_rate"]
     assert "claim_statuses: granted, refunded" in pack_side
     assert "Amazon decides" in reported_side
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_reported_facts_in_csv_and_parquet(
+    source: Path, computed: list[dict[str, Any]], tmp_path: Path, suffix: str
+) -> None:
+    """Any facts file format; seller ids stay text in CSV."""
+    table = pa.Table.from_pylist(computed)
+    path = tmp_path / f"reported{suffix}"
+    if suffix == ".csv":
+        pa_csv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    result = reconcile(source, path, PACK, AS_OF)
+    assert result.sellers_reported == len(computed)
+    assert not result.different
