@@ -71,7 +71,7 @@ class PartitionTask:
     """Everything a worker needs for one partition (small, picklable)."""
 
     index: int
-    source: str  # a DuckDB file of validated canonical tables
+    source: str | None  # a DuckDB file of validated canonical tables (those not in views)
     sellers: tuple[str, ...]  # the partition's sellers
     pack: str  # a pack file, loaded on the worker
     pack_digest: str  # checked on the worker: every partition runs the same pack
@@ -79,6 +79,7 @@ class PartitionTask:
     out_dir: str
     explain: ExplainLevel = ExplainLevel.SUMMARY
     store: str | None = None  # a decision store URL: escalation history is read from it
+    views: tuple[tuple[str, str], ...] = ()  # (table, query of its valid rows read in place)
 
     @property
     def file_name(self) -> str:
@@ -123,12 +124,15 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     with duckdb.connect() as con:
         con.execute("SET threads TO 1")  # one worker process per core
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"ATTACH '{quoted(task.source)}' AS src (READ_ONLY)")
+        if task.source is not None:
+            con.execute(f"ATTACH '{quoted(task.source)}' AS src (READ_ONLY)")
         con.register("partition_sellers_input", pa.table({"seller_id": list(task.sellers)}))
         con.execute("CREATE TEMP TABLE partition_sellers AS FROM partition_sellers_input")
+        in_place = dict(task.views)
         for table in TABLES:  # views: the metrics query filters while it scans
+            rows = f"({in_place[table]})" if table in in_place else f"src.{table}"
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM src.{table} "  # noqa: S608 (fixed names)
+                f"CREATE VIEW {table} AS SELECT * FROM {rows} "  # noqa: S608 (our own SQL)
                 "WHERE seller_id IN (SELECT seller_id FROM partition_sellers)"
             )
         facts = compute_metrics(con, pack.metrics, instant).table

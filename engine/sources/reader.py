@@ -51,7 +51,7 @@ the stages over all tables; finding the tables and the SQL scanning them are in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -95,6 +95,10 @@ class SourceReport:
     rows_read: Mapping[str, int]
     rows_valid: Mapping[str, int]
     rejects: tuple[Reject, ...]
+    #: The tables read in place (Parquet files), each with the query of its view: the
+    #: valid rows, by the file's absolute path and the rejected row numbers. (How the
+    #: rows were read, not what they are: left out of comparisons.)
+    in_place: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
 
     @property
     def reject_count(self) -> int:
@@ -164,6 +168,7 @@ def _load(
     ``in_place`` names the tables read in place (Parquet files).
     """
     rows_read: dict[str, int] = {}
+    queries: dict[str, str] = {}
     bad: dict[str, list[tuple[int, str | None, str]]] = {}
     sources: dict[str, tuple[Input, Mapping[str, SourceColumn]]] = {}
     try:
@@ -190,7 +195,9 @@ def _load(
             # A file read in place is only read in full here: name what failed.
             raise SourceError(path, f"cannot be read: {first_line(exc)}") from None
         for table in TABLES:
-            register(table, table in in_place, sources.get(table), bad[table], con)
+            query = register(table, table in in_place, sources.get(table), bad[table], con)
+            if query is not None:
+                queries[table] = query
     finally:
         _drop_views(con)
         for name in scratch_objects():
@@ -204,6 +211,7 @@ def _load(
             for table in TABLES
             for row, col, why in bad[table]
         ),
+        in_place=MappingProxyType(queries),
     )
 
 

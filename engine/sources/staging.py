@@ -215,8 +215,14 @@ def register(
     source: tuple[Input, Mapping[str, SourceColumn]] | None,
     bad: list[tuple[int, str | None, str]],
     con: duckdb.DuckDBPyConnection,
-) -> None:
-    """Replace the caller's ``table`` (a table or a view) with the loaded one."""
+) -> str | None:
+    """Replace the caller's ``table`` (a table or a view) with the loaded one.
+
+    Returns, for a table read in place, the query of its view: the valid rows
+    of the file, by its absolute path and the rejected row numbers (another
+    process can read them with it, where it sees the same file); ``None``
+    for a table copied.
+    """
     name = quote_ident(table)
     for kind in ("TABLE", "VIEW"):
         try:
@@ -225,13 +231,15 @@ def register(
             continue
     if not in_place or source is None or len(bad) > IN_PLACE_REJECTS:
         run_statements(rename_statements(table), con)
-        return
+        return None
     if not bad:
-        con.execute(f"CREATE VIEW {name} AS {_parsed_sql(table, source, con, numbered=False)}")
-        return
-    parsed = _parsed_sql(table, source, con, numbered=True)
-    kept = _unlisted_sql(sorted(row for row, _, _ in bad))
-    con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row) FROM ({parsed}) WHERE {kept}")
+        query = _parsed_sql(table, source, con, numbered=False)
+    else:
+        parsed = _parsed_sql(table, source, con, numbered=True)
+        kept = _unlisted_sql(sorted(row for row, _, _ in bad))
+        query = f"SELECT * EXCLUDE (_row) FROM ({parsed}) WHERE {kept}"
+    con.execute(f"CREATE VIEW {name} AS {query}")
+    return query
 
 
 def run_statements(statements: list[str], con: duckdb.DuckDBPyConnection) -> None:
