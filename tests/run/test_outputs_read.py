@@ -19,10 +19,14 @@ import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from runkit import AS_OF
 
 from sellerpolicy.engine.batch.run import run_evaluation
+from sellerpolicy.engine.columnar.typed_rows import decisions_from_records
+from sellerpolicy.engine.evaluation.backends.protocol import BackendName
+from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.rules import load_pack, resolve_pack
 
 FORMATS = (".jsonl", ".csv", ".parquet", ".arrows", ".arrow")
@@ -158,3 +162,36 @@ def test_parquet_is_typed(outputs: Path) -> None:
     frame = pl.read_parquet(outputs / "d.parquet")
     assert frame.schema["as_of"] == pl.Date
     assert all(len(i) == 36 and i.count("-") == 4 for i in frame["decision_id"].to_list())
+
+
+@pytest.mark.parametrize("explain", [ExplainLevel.SUMMARY, ExplainLevel.FULL])
+def test_per_seller_parquet_has_the_one_layout(
+    small_source: Path, tmp_path: Path, explain: ExplainLevel
+) -> None:
+    """durable-rules (and ``explain=full``: per seller, with dates in distances) writes the
+    same typed Parquet layout, whose records read back as its JSON lines."""
+    pack = load_pack(resolve_pack("amazon"))
+    for suffix in (".jsonl", ".parquet"):
+        run_evaluation(
+            pack,
+            source=small_source,
+            as_of=AS_OF,
+            out=tmp_path / f"d{suffix}",
+            backend=BackendName.DURABLE,
+            explain=explain,
+        )
+    run_evaluation(pack, source=small_source, as_of=AS_OF, out=tmp_path / "bulk.parquet")
+    table = pq.read_table(tmp_path / "d.parquet")
+    assert table.schema.names == pq.read_schema(tmp_path / "bulk.parquet").names
+    expected = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    got = [d.to_json() for d in decisions_from_records(table, pack)]
+    for record in expected + got:
+        del record["decision_id"]
+    assert got == expected
+    dates = [
+        r["distance"]["clears_on"]
+        for d in got
+        for r in d["rules"]
+        if r["distance"] and r["distance"]["clears_on"]
+    ]
+    assert bool(dates) is (explain is ExplainLevel.FULL)
