@@ -141,7 +141,9 @@ def _scan(report: ReportFile, mapping: FlatFileMapping) -> _Scan:
                 data = fh.read()
                 end = data.find(b"\n") + 1 or len(data)
                 first = data[:end]
-                lf, cr, crlf = data.count(b"\n"), data.count(b"\r"), data.count(b"\r\n")
+                lf, cr, crlf = data.count(b"\n"), 0, 0
+                if b"\r" in data:  # one search; counted only in the files that have one
+                    cr, crlf = data.count(b"\r"), data.count(b"\r\n")
                 stray_cr, ends_open = cr != crlf, int(bool(data) and not data.endswith(b"\n"))
             else:
                 first = fh.readline(_HEADER_MAX)
