@@ -1,9 +1,10 @@
 """The metric catalog: names, kinds and knobs, as the domain defines them.
 
 Names here are fixed by the data contract. Each metric lists the knobs that
-apply to it (domain.md: "knobs apply only to the metrics whose row lists
-them") and the catalog defaults. A knob set on a metric use wins over the
-same knob set for the whole pack, which wins over these defaults.
+apply to it (a knob applies only to the metrics that list it) and the
+catalog defaults; docs/metrics.md defines every metric and knob. A knob set
+on a metric use wins over the same knob set for the whole pack, which wins
+over these defaults.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ DISPUTE_KINDS = ("not_received", "not_as_described", "other")
 
 
 class LateBasis(StrEnum):
-    """How a late shipment is decided (domain.md, ``late_shipment_rate``)."""
+    """How a late shipment is decided (docs/metrics.md, ``late_shipment_rate``)."""
 
     SHIP_BY = "ship_by"
     HOURS_AFTER_ORDER = "hours_after_order"
@@ -152,7 +153,7 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
                 "perfect_order_rate",
                 MetricKind.RATE,
                 "orders with no claim, cancel, late shipment, message, negative feedback, "
-                "refund or counted chargeback (catalog defaults: domain.md lists no knobs)",
+                "refund or counted chargeback (catalog defaults: it has no knobs)",
             ),
             _spec(
                 "message_response_rate",

@@ -63,7 +63,7 @@ class Status(IntEnum):
         return self.name.lower()
 
 
-#: The fixed action vocabulary (domain.md); packs may declare their own.
+#: The fixed action vocabulary (docs/pack-format.md); packs may declare their own.
 ACTIONS = (
     "warn",
     "restrict_listings",

@@ -132,7 +132,7 @@ class Checker:
         self.referenced.add(name)
         if name in self.uses:
             return self.uses[name]
-        if name == "orders":  # implicit: the compiler adds it (domain.md windows)
+        if name == "orders":  # implicit: the compiler adds it (docs/metrics.md, orders)
             return MetricKind.COUNT
         hint = did_you_mean(name, sorted(self.uses))
         if hint is None and name in CATALOG:

@@ -13,7 +13,7 @@ left-joined only with the event tables the uses need, each pre-aggregated per
 order, and one ``GROUP BY seller_id`` computing every use with ``FILTER``
 clauses; ``messages`` get the same treatment for response-time uses.
 
-Limitation (domain.md): claim status, ``tracking_valid``, ``escalated`` and
+Limitation (docs/metrics.md): claim status, ``tracking_valid``, ``escalated`` and
 ``seller_responsible`` are current values without history, so replaying a
 past ``as_of`` is exact only for timestamps.
 """
@@ -92,7 +92,7 @@ def configure_connection(
 
 
 def fact_columns(uses: Sequence[MetricUse]) -> list[str]:
-    """The output columns for ``uses``, in order (the facts naming of data-contract.md)."""
+    """The output columns for ``uses``, in order (the facts naming of docs/data-contract.md)."""
     columns = ["seller_id", "as_of", "orders"]
     for use in uses:
         if use.name == "orders":

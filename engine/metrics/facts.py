@@ -1,6 +1,6 @@
 """Metric facts: the numbers one seller is judged on, as of one instant.
 
-A facts record is what ``sellerpolicy metrics`` writes (data-contract.md):
+A facts record is what ``sellerpolicy metrics`` writes (docs/data-contract.md):
 ``seller_id``, ``as_of``, ``orders``, one field per metric use of the pack
 under the use's name, and ``<name>__num`` / ``<name>__den`` beside every rate
 and average. ``None`` means "not measured" (an empty denominator), never 0.
@@ -64,7 +64,7 @@ def check_as_of(value: date | datetime) -> date | datetime:
 
 
 def as_of_label(instant: datetime) -> str:
-    """``2026-11-01`` at midnight UTC, else the ISO UTC timestamp (data-contract.md)."""
+    """``2026-11-01`` at midnight UTC, else the ISO UTC timestamp (docs/data-contract.md)."""
     utc = instant.astimezone(UTC)
     if utc.time() == time.min:
         return utc.date().isoformat()

@@ -73,7 +73,7 @@ def orders_use(uses: Sequence[MetricUse]) -> MetricUse:
     """The use behind the ``orders`` column.
 
     A use named ``orders`` is the pack's own declaration; otherwise the count
-    shares the ODR window (domain.md); otherwise 30 days, lag 0.
+    shares the ODR window (docs/metrics.md); otherwise 30 days, lag 0.
     """
     for use in uses:
         if use.name == "orders":

@@ -14,8 +14,8 @@ In order:
   finds an unknown order, a rejected order, another seller's order, a
   timestamp before the order; then per table a duplicated event id;
 * ratings: a second rating of one order (the earliest is kept);
-* feedback (domain.md "Feedback, exactly"): the earliest ``left`` is the
-  original, another ``left`` is rejected; an ``updated`` without a left,
+* feedback (docs/metrics.md, "The effective feedback rating"): the earliest
+  ``left`` is the original, another ``left`` is rejected; an ``updated`` without a left,
   before it, more than 60 days after it, or after the first accepted update
   is rejected.
 

@@ -1,6 +1,6 @@
 """Row-local validation of the input tables, as DuckDB SQL.
 
-Each input table of ``shared/spec/data-contract.md`` is described here once,
+Each input table of docs/data-contract.md is described here once,
 column by column (:data:`TABLE_SPECS`). From that description this module
 builds one ``SELECT`` per table that parses every text value into its
 canonical type (``engine.tables``) and finds the first row-local problem of

@@ -1,7 +1,7 @@
-"""A plain-Python reference implementation of the metric catalog (domain.md).
+"""A plain-Python reference implementation of the metric catalog (docs/metrics.md).
 
 Deliberately naive: for every seller and every metric use it loops over the
-rows and applies the rules of ``shared/spec/domain.md`` word for word. It is
+rows and applies the rules of docs/metrics.md word for word. It is
 slow and obviously correct; the property test compares the SQL against it.
 Timestamps are naive UTC datetimes, as in the canonical tables.
 """

@@ -1,4 +1,4 @@
-"""Hand-computed fixtures for every metric and every edge rule of domain.md."""
+"""Hand-computed fixtures for every metric and every edge rule of docs/metrics.md."""
 
 from __future__ import annotations
 

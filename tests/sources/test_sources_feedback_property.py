@@ -1,4 +1,4 @@
-"""Property: feedback sequencing in SQL agrees with a plain-Python reading of domain.md."""
+"""Property: feedback sequencing in SQL agrees with a plain-Python reading of docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ Event = tuple[str, str, int]  # order id, event, minutes after START
 
 
 def reference(events: list[Event]) -> dict[int, str]:
-    """Expected reject code per 1-based row, straight from domain.md "Feedback"."""
+    """Expected reject code per 1-based row, straight from docs/metrics.md (feedback)."""
     codes: dict[int, str] = {}
     rows = list(enumerate(events, start=1))
     for order_id in {e[0] for e in events}:

@@ -106,7 +106,7 @@ def test_first_duplicate_is_kept_and_events_attach_to_it(tmp_path: Path) -> None
 
 
 def test_feedback_update_exactly_60_days_after_is_accepted(tmp_path: Path) -> None:
-    """An update exactly 60 days after the left is the accepted revision (domain.md)."""
+    """An update exactly 60 days after the left is the accepted revision (docs/metrics.md)."""
     base = {"order_id": "O1", "seller_id": "S1", "removed_by": None}
     feedback = [
         base | {"event": "left", "rating": 1, "at": "2026-10-02T00:00:00Z"},

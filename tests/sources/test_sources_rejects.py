@@ -1,4 +1,4 @@
-"""Every reject reason of data-contract.md "Bad input" and domain.md "Precise rules",
+"""Every reject reason of docs/data-contract.md ("Rejects") and the feedback rules,
 each on a tiny hand-written source, in CSV, JSONL and Parquet."""
 
 from __future__ import annotations
