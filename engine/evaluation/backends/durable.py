@@ -61,18 +61,23 @@ machine; each has a test in ``tests/durable/test_durable_sharp_edges.py``
 Numbers are compared as IEEE doubles: every value is sent as a float, and an
 integer beyond 2**53 (not exact as a double), a boolean or a non-finite value
 is refused with :class:`FactsError` naming the seller and the fact.
+
+durable-rules is installed only on Python 3.11 and 3.12 (an environment marker
+in ``pyproject.toml``): its C extension compiles on 3.13 but cannot be loaded
+there (it calls ``PyEval_CallObject``, removed in 3.13). This module still
+imports without it; building a :class:`DurableBackend` then raises
+:class:`DurableUnavailableError`, one message saying why and what to use
+instead. Every other back end, and ``--backend auto``, never needs durable.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
-
-# durable-rules' C engine ships without type stubs.
-import durable_rules_engine as _dre  # type: ignore[import-not-found, unused-ignore]
+from typing import Any, TypeVar
 
 from sellerpolicy.engine.errors import FactsError
 from sellerpolicy.engine.metrics.facts import SellerFacts
@@ -86,7 +91,21 @@ from sellerpolicy.rules.compile_durable import (
 from sellerpolicy.rules.diagnostics import SellerPolicyError
 from sellerpolicy.rules.model import CompiledPack
 
-__all__ = ["DurableBackend", "DurableEngineError"]
+_dre: Any
+try:  # durable-rules' C engine ships without type stubs.
+    import durable_rules_engine as _dre  # type: ignore[import-not-found, no-redef, unused-ignore]
+except ImportError as _error:  # not installed (Python 3.13+), or not loadable
+    _dre = None
+    _LOAD_PROBLEM: str | None = f"{type(_error).__name__}: {_error}"
+else:
+    _LOAD_PROBLEM = None
+
+__all__ = [
+    "DurableBackend",
+    "DurableEngineError",
+    "DurableUnavailableError",
+    "durable_available",
+]
 
 #: Meanings of durable-rules' numeric error codes (src/rules/rules.h, 2.0.28).
 ERROR_MEANINGS = {
@@ -139,6 +158,24 @@ class DurableEngineError(SellerPolicyError):
             super().__init__(
                 f"durable-rules could not {operation}: {meaning} (code {code}): {detail}"
             )
+
+
+class DurableUnavailableError(SellerPolicyError):
+    """durable-rules cannot be loaded in this Python: the durable back end cannot run."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        super().__init__(
+            f"the durable back end needs durable-rules 2.0.28, which cannot be loaded on "
+            f"Python {version} ({problem}); sellerpolicy installs it on Python 3.11 and 3.12 "
+            "only. Use --backend auto, vector or python: the back ends agree exactly"
+        )
+
+
+def durable_available() -> bool:
+    """Whether durable-rules' C engine loaded in this Python."""
+    return _LOAD_PROBLEM is None
 
 
 def _call(operation: str, function: Callable[..., _T], *args: object) -> _T:
@@ -273,6 +310,10 @@ class DurableBackend:
     """Evaluate rule conditions with durable-rules' Rete engine, one fact set per seller."""
 
     name = "durable"
+
+    def __init__(self) -> None:
+        if _LOAD_PROBLEM is not None:
+            raise DurableUnavailableError(_LOAD_PROBLEM)
 
     def match(self, pack: CompiledPack, facts: Sequence[SellerFacts]) -> list[frozenset[str]]:
         """For each seller, in order, the ids of rules whose condition is true."""
