@@ -5,11 +5,20 @@ Amazon pack and the 2015 one through the same batch run the ``evaluate``
 command uses, shows what the policy change does to the same sellers (the
 impact report of ``sellerpolicy impact``, written as JSON and HTML), and
 explains one seller that breaches the order defect rate.
+
+``demo --serve`` builds a history instead and serves the workbench on it:
+the marketplace is evaluated with the Amazon and Walmart packs on a dozen
+weekly dates, oldest first, into a SQLite store (each run reads the earlier
+ones' decisions, so escalation ladders climb), then an admin, an editor and
+a reader key are made and printed with the URL, and the service runs until
+interrupted (:mod:`.demo_serve`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import tempfile
 import time
 from datetime import date
@@ -20,7 +29,7 @@ import typer
 from rich.console import Console
 
 from sellerpolicy.engine.cli.root import app
-from sellerpolicy.engine.logs import LogFormat, configure_logging
+from sellerpolicy.engine.logs import LEVEL_VARIABLE, LogFormat, configure_logging
 
 from .evaluate import print_summary
 from .impact import print_impact
@@ -36,11 +45,14 @@ Examples:
 
   sellerpolicy demo                    # 3,000 sellers, in a new temp folder
   sellerpolicy demo --out demo/ --sellers 500
+  sellerpolicy demo --serve            # 12 weeks of decisions, then the workbench
+  sellerpolicy demo --serve --port 8081 --sellers 3000
 
 The folder then holds the generated source (source/), the decisions of each
 pack (decisions-*.jsonl, with rejects beside them), the decision store
 (history.db) and the impact of the policy change (impact.json, impact.html:
-open it in a browser). Try next:
+open it in a browser). With --serve it holds the source, each run's
+decisions (runs/) and the store (workbench.db) instead. Try next:
 
   sellerpolicy explain --pack amazon --source <folder>/source \\
       --seller <id> --as-of 2026-11-01
@@ -62,12 +74,32 @@ def demo_command(
     out: Annotated[
         Path | None, typer.Option(help="Folder for every file (default: a new temp folder).")
     ] = None,
-    sellers: Annotated[int, typer.Option(min=1, help="How many sellers to simulate.")] = 3_000,
+    sellers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="How many sellers to simulate (default 3,000; 1,000 with --serve)."
+        ),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Evaluate a dozen weekly dates into a store and serve the workbench on it.",
+        ),
+    ] = False,
+    weeks: Annotated[
+        int, typer.Option(min=1, max=52, help="With --serve: weekly dates evaluated.")
+    ] = 12,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="With --serve: port to listen on.")
+    ] = 8080,
     log_format: Annotated[
         LogFormat, typer.Option(help="Logs on stderr: auto (console on a terminal), json.")
     ] = LogFormat.AUTO,
 ) -> None:
-    """Generate a marketplace, evaluate it under two policy versions, explain one seller."""
+    """Generate a marketplace, evaluate it under two policy versions, explain one seller
+    (with --serve: evaluate a dozen weeks and serve the workbench on them)."""
     from sellerpolicy.engine.api import Policy
     from sellerpolicy.engine.batch.run import run_evaluation
     from sellerpolicy.engine.batch.summary import RunSummary
@@ -78,11 +110,20 @@ def demo_command(
     from sellerpolicy.engine.metrics.facts import as_of_instant
     from sellerpolicy.rules import load_pack
 
-    configure_logging(log_format)
+    # With --serve the dozen runs' progress is the status line; their info events would
+    # bury it (SELLERPOLICY_LOG_LEVEL still decides when it is set).
+    quiet = serve and not os.environ.get(LEVEL_VARIABLE)
+    configure_logging(log_format, level=logging.WARNING if quiet else None)
     console = Console()
     started = time.perf_counter()
     folder = out or Path(tempfile.mkdtemp(prefix="sellerpolicy-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if serve:
+        from .demo_serve import serve_demo
+
+        serve_demo(console, folder, sellers=sellers or 1_000, weeks=weeks, host=host, port=port)
+        return
+    sellers = sellers or 3_000
     source = folder / "source"
     with console.status("generating the marketplace"):
         generated = generate(sellers=sellers, days=DAYS, seed=SEED, as_of=AS_OF, out=source)

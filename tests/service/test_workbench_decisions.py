@@ -10,8 +10,10 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from browsekit import (
@@ -31,9 +33,16 @@ from browsekit import (
 )
 from markupsafe import escape
 from servicekit import Service
+from sqlalchemy import insert, select
 
 from sellerpolicy.engine.service.web import decisions as decisions_page
-from sellerpolicy.engine.store.browse import DecisionBrowser, DecisionFilter
+from sellerpolicy.engine.store.browse import FIRED, DecisionBrowser, DecisionFilter
+from sellerpolicy.engine.store.decisions import DecisionStore
+from sellerpolicy.engine.store.migrations.schema import (
+    FIRED_ROWS,
+    decision_rules_table,
+    decisions_table,
+)
 
 ALL_WEEKS = {"from": WEEKS[0], "to": WEEKS[-1]}
 
@@ -79,7 +88,17 @@ def test_without_dates_the_page_shows_the_latest_day(history: Service) -> None:
         (OK, PACK, "healthy"),
     ]
     assert rows[3][5:] == ["suspend", RULE]
-    assert 'src="data:image/svg+xml;base64,' in page.text
+    chart = re.search(r'src="(/decisions/chart\.svg\?[^"]+)"', page.text)
+    assert chart
+    assert html.unescape(chart.group(1)) == (
+        "/decisions/chart.svg?s=healthy%3A3&s=critical%3A2&a=suspend%3A2"
+    )
+    drawn = history.client.get(html.unescape(chart.group(1)))
+    assert drawn.status_code == 200
+    assert drawn.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in drawn.content
+    refused = history.client.get("/decisions/chart.svg", params={"s": "<b>:1"})
+    assert refused.status_code == 400
     assert "Decisions by status: healthy 3, critical 2. By enforced action: suspend 2." in page.text
 
 
@@ -132,8 +151,8 @@ def test_pages_of_decisions_follow_each_other(
 def test_counts_stop_at_the_limit(history: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decisions_page, "COUNT_LIMIT", 5)
     page = history.client.get("/decisions", params=ALL_WEEKS).text
-    assert "More than 5 decisions match: choose fewer days or a pack" in page
-    assert "data:image/svg+xml" not in page
+    assert "The chosen days hold more than 5 decisions: choose fewer days" in page
+    assert "/decisions/chart.svg" not in page
     assert len(_table(page, "Decisions 1 to 13, newest first")) == 13  # still listed
     browser = DecisionBrowser(history.state.store.engine, history.state.store.where)
     counts = browser.counts(DecisionFilter(as_of_from=date(2026, 10, 18)), limit=12)
@@ -210,9 +229,11 @@ def test_the_jsonl_export_is_the_stored_documents(history: Service) -> None:
 def test_the_export_streams_in_chunks_without_losing_or_repeating(history: Service) -> None:
     browser = DecisionBrowser(history.state.store.engine, history.state.store.where)
     chosen = DecisionFilter(as_of_from=date(2026, 10, 18))
-    whole = [d.decision_id for chunk in browser.export(chosen, chunk=100) for d in chunk]
-    chunks = list(browser.export(chosen, chunk=2))
-    assert [len(c) for c in chunks] == [2] * 6 + [1]
+    whole = [
+        d.decision_id for chunk in browser.export(chosen, documents=True, chunk=100) for d in chunk
+    ]
+    chunks = list(browser.export(chosen, documents=True, chunk=2))
+    assert [len(c) for c in chunks] == [1] + [2] * 6  # a small first chunk
     assert [d.decision_id for chunk in chunks for d in chunk] == whole
     assert len(set(whole)) == 13
 
@@ -241,15 +262,101 @@ def test_the_page_queries_read_the_browse_indexes(history: Service, chosen: Deci
         pytest.skip("query plans are read from SQLite")
     browser = DecisionBrowser(history.state.store.engine, history.state.store.where)
 
-    def everything() -> None:
-        browser.counts(chosen)
-        browser.rows(chosen, offset=0, limit=50)
-        list(browser.export(chosen, chunk=2))
+    def reads(call: Callable[[], object]) -> list[str]:
+        plans = query_plans(history.state.store.engine, call)
+        assert full_scans(plans) == []
+        found = [r for plan in plans for r in re.findall(r"(?:SEARCH|SCAN) decisions [^|]*", plan)]
+        assert found
+        assert all(re.search(r"_browse\b|_without_rules\b", read) for read in found), plans
+        return found
 
-    plans = query_plans(history.state.store.engine, everything)
-    assert full_scans(plans) == []
-    fired = chosen.rule_id is not None or chosen.action is not None
-    reads = [r for plan in plans for r in re.findall(r"(?:SEARCH|SCAN) decisions [^|]*", plan)]
-    assert reads
-    assert all("ix_decisions_fired_browse" in read for read in reads if fired), plans
-    assert all("_browse " in read for read in reads), plans  # one of the two
+    reads(lambda: browser.counts(chosen))
+    listed = reads(lambda: browser.rows(chosen, offset=0, limit=50))
+    listed += reads(lambda: list(browser.export(chosen, documents=True, chunk=2)))
+    if chosen.rule_id is not None or chosen.action is not None:
+        assert all("ix_decisions_fired_browse" in read for read in listed), listed
+
+
+def test_the_fired_index_holds_exactly_the_decisions_in_which_a_rule_fired(
+    history: Service,
+) -> None:
+    """The partial index's WHERE (the compact ``rules`` text) matches a decision exactly
+    when one of its rules matched, as the store writes them."""
+    engine = history.state.store.engine
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(decisions_table.c.decision_id, decisions_table.c.decision).where(FIRED)
+        ).all()
+        every = connection.execute(select(decisions_table.c.decision)).scalars().all()
+    fired = {d["decision_id"] for d in every if any(r["outcome"] == "matched" for r in d["rules"])}
+    assert {decision_id for decision_id, _document in rows} == fired
+    assert len(fired) == 6  # W-bad and the formula seller, three weeks each
+    if history.backend == "sqlite":
+        with engine.connect() as connection:
+            sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_decisions_fired_browse'"
+            ).scalar_one()
+        assert FIRED_ROWS in sql
+        assert sql.rstrip().split(" WHERE ")[0].endswith("status, rules)")
+
+
+def test_decisions_written_before_0002_are_read_from_decision_rules(tmp_path: Path) -> None:
+    """A decision without a ``rules`` list (its rules all in ``decision_rules``, fired or
+    not) is counted, filtered, listed and exported like the others."""
+    with DecisionStore(str(tmp_path / "old.db")) as store:
+        when = datetime(2026, 10, 1)
+        with store.engine.begin() as connection:
+            for decision_id, seller, status, rules in (
+                ("d-old", "S-old", "at_risk", [("a", True, ["warn"]), ("b", False, [])]),
+                ("d-ok", "S-ok", "healthy", [("a", False, []), ("b", False, [])]),
+            ):
+                connection.execute(
+                    insert(decisions_table),
+                    {
+                        "decision_id": decision_id,
+                        "run_id": "r-old",
+                        "seller_id": seller,
+                        "pack_id": "p",
+                        "pack_version": "1",
+                        "pack_digest": "sha256:0",
+                        "as_of": when,
+                        "status": status,
+                        "evaluated_at": when,
+                        "decision": json.dumps({"seller_id": seller}),
+                        "rules": None,
+                    },
+                )
+                for rule_id, fired, actions in rules:
+                    connection.execute(
+                        insert(decision_rules_table),
+                        {
+                            "decision_id": decision_id,
+                            "rule_id": rule_id,
+                            "outcome": "matched" if fired else "not_matched",
+                            "fired": fired,
+                            "actions": json.dumps(actions),
+                        },
+                    )
+        browser = DecisionBrowser(store.engine, store.where)
+        day = DecisionFilter(as_of_from=date(2026, 10, 1), as_of_to=date(2026, 10, 1))
+        counts = browser.counts(day)
+        assert (counts.total, counts.by_status, counts.by_action) == (
+            2,
+            {"healthy": 1, "at_risk": 1},
+            {"warn": 1},
+        )
+        for chosen in (replace(day, rule_id="a"), replace(day, action="warn")):
+            found = browser.counts(chosen)
+            assert (found.total, found.by_action) == (1, {"warn": 1}), chosen
+            (row,) = browser.rows(chosen, offset=0, limit=10)
+            assert (row.seller_id, row.actions, [r.rule_id for r in row.fired]) == (
+                "S-old",
+                ("warn",),
+                ["a"],
+            )
+        assert browser.counts(replace(day, rule_id="b")).total == 0
+        exported = [r for chunk in browser.export(day, documents=True) for r in chunk]
+        assert [(r.seller_id, r.actions, r.document) for r in exported] == [
+            ("S-ok", (), '{"seller_id": "S-ok"}'),
+            ("S-old", ("warn",), '{"seller_id": "S-old"}'),
+        ]

@@ -28,7 +28,7 @@ from browsekit import (
 from markupsafe import escape
 from servicekit import Service
 
-from sellerpolicy.engine.store.browse import DecisionBrowser
+from sellerpolicy.engine.store.browse_sellers import SellerBrowser
 from sellerpolicy.engine.store.records import DecisionRecord, RuleRecord
 from sellerpolicy.engine.store.runs import RunKind
 from sellerpolicy.rules import load_pack
@@ -78,7 +78,7 @@ def test_the_search_reads_an_index_range(history: Service, prefix: str) -> None:
     """Every query of the search reads an index (a range on seller_id), none the whole table."""
     if history.backend != "sqlite":
         pytest.skip("query plans are read from SQLite")
-    browser = DecisionBrowser(history.state.store.engine, history.state.store.where)
+    browser = SellerBrowser(history.state.store.engine, history.state.store.where)
     plans = query_plans(history.state.store.engine, lambda: browser.sellers(prefix, limit=50))
     assert plans, "the search ran no query"
     assert full_scans(plans) == []

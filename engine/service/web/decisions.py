@@ -19,7 +19,6 @@ a bad one is a 400 page naming it, with the form to fix it.
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from collections.abc import Iterator
@@ -33,13 +32,19 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.batch.sinks import neutralise_formulas
 from sellerpolicy.engine.change.charts import decision_counts_chart
 from sellerpolicy.engine.service.state import ServiceState, state_of
-from sellerpolicy.engine.store.browse import COUNT_LIMIT, STATUSES, DecisionFilter
+from sellerpolicy.engine.store.browse import (
+    COUNT_LIMIT,
+    STATUSES,
+    DecisionCounts,
+    DecisionFilter,
+    DecisionRow,
+)
 from sellerpolicy.engine.store.keys import Role
-from sellerpolicy.engine.store.records import StoredDecision, encode_json
 from sellerpolicy.engine.store.sessions import Session
 from sellerpolicy.rules.model import ACTIONS
 
@@ -47,7 +52,7 @@ from .render import page, security_headers
 from .sellers import ID_LIMIT, browser_of
 from .session import require_page
 
-__all__ = ["MAX_OFFSET", "PAGE_SIZE", "router"]
+__all__ = ["MAX_OFFSET", "PAGE_SIZE", "chart_link", "parse_query", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +62,8 @@ Reader = Annotated[Session, Depends(require_page(Role.READER))]
 PAGE_SIZE = 50
 #: The list pages no further than this many decisions (the export has them all).
 MAX_OFFSET = 10_000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$")  # a rule id or an action
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")  # a rule id, an action, a status
+_MAX_BARS = 40
 _FIELDS = ("pack", "version", "status", "action", "rule", "from", "to")
 _CSV_COLUMNS = (
     "decision_id", "seller_id", "pack_id", "pack_version", "as_of", "status",
@@ -168,11 +174,43 @@ def _options(state: ServiceState, pack_ids: list[str], chosen: DecisionFilter) -
     return Options(sorted(packs), sorted(versions, reverse=True), sorted(rules), sorted(actions))
 
 
-@lru_cache(maxsize=64)
-def _chart_uri(statuses: tuple[tuple[str, int], ...], actions: tuple[tuple[str, int], ...]) -> str:
-    """The counts chart as a data URI (remembered: a day's counts rarely change)."""
-    svg = decision_counts_chart(statuses, actions)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+def chart_link(counts: DecisionCounts) -> str:
+    """The URL of the counts chart: the counts travel in it, the chart needs no query."""
+    pairs = [("s", f"{name}:{n}") for name, n in counts.by_status.items()]
+    pairs += [("a", f"{name}:{n}") for name, n in counts.by_action.items()]
+    return "/decisions/chart.svg?" + urlencode(pairs)
+
+
+Bars = tuple[tuple[str, int], ...]
+
+
+def _bars(values: list[str]) -> Bars | None:
+    """``name:count`` pairs as bars; None when one is not a name and a whole count."""
+    bars = []
+    for value in values[:_MAX_BARS]:
+        name, _, count = value.rpartition(":")
+        if not _NAME.match(name) or len(name) > 60 or not count.isdigit() or len(count) > 15:
+            return None
+        bars.append((name, int(count)))
+    return tuple(bars)
+
+
+@lru_cache(maxsize=128)
+def _counts_svg(statuses: Bars, actions: Bars) -> bytes:
+    """The counts chart (remembered: the same counts draw the same chart)."""
+    return decision_counts_chart(statuses, actions)
+
+
+@router.get("/decisions/chart.svg")
+async def counts_chart(request: Request, _session: Reader) -> Response:
+    """The bars of given counts (``s=status:n``, ``a=action:n``), as SVG."""
+    statuses = _bars(request.query_params.getlist("s"))
+    actions = _bars(request.query_params.getlist("a"))
+    if statuses is None or actions is None:
+        return Response("not a count: name:number", status_code=400, headers=security_headers())
+    svg = await run_in_threadpool(_counts_svg, statuses, actions)
+    headers = security_headers() | {"cache-control": "private, max-age=86400"}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 def _query(request: Request) -> Filters:
@@ -200,14 +238,14 @@ def decisions_page(request: Request, session: Reader) -> Response:
     counts = browser.counts(query.chosen, limit=COUNT_LIMIT)
     offset = (query.page - 1) * PAGE_SIZE
     rows = browser.rows(query.chosen, offset=offset, limit=PAGE_SIZE + 1)
-    chart = None
-    if not counts.limited and counts.total:
-        chart = _chart_uri(tuple(counts.by_status.items()), tuple(counts.by_action.items()))
+    chart = chart_link(counts) if not counts.limited and counts.total else None
+    bars = max(len(counts.by_status), len(counts.by_action), 1)
     context |= {
         "counts": counts,
         "rows": rows[:PAGE_SIZE],
         "more": len(rows) > PAGE_SIZE and offset + PAGE_SIZE < MAX_OFFSET,
         "chart": chart,
+        "chart_height": round((0.55 + 0.3 * bars) * 96),  # as decision_counts_chart draws
         "offset": offset,
     }
     return page(request, "decisions.html.j2", context, session=session)
@@ -228,7 +266,7 @@ def decisions_export(
         message = "; ".join(errors)
         return page(request, "error.html.j2", {"message": message}, session=session,
                     status_code=400)  # fmt: skip
-    chunks = browser_of(request).export(query.chosen)
+    chunks = browser_of(request).export(query.chosen, documents=kind == "jsonl")
     span = "-".join(d.isoformat() for d in (query.chosen.as_of_from, query.chosen.as_of_to) if d)
     name = f"decisions{'-' + span if span else ''}.{kind}"
     headers = security_headers() | {"content-disposition": f'attachment; filename="{name}"'}
@@ -239,28 +277,27 @@ def decisions_export(
     return StreamingResponse(_csv(chunks), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def _jsonl(chunks: Iterator[list[StoredDecision]]) -> Iterator[bytes]:
-    """Each decision's stored document, one per line."""
+def _jsonl(chunks: Iterator[list[DecisionRow]]) -> Iterator[bytes]:
+    """Each decision's stored document, one per line, as stored."""
     for chunk in chunks:
-        yield "".join(encode_json(d.document) + "\n" for d in chunk).encode()
+        yield "".join(f"{row.document}\n" for row in chunk).encode()
 
 
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _csv(chunks: Iterator[list[StoredDecision]]) -> Iterator[bytes]:
+def _csv(chunks: Iterator[list[DecisionRow]]) -> Iterator[bytes]:
     """One row per decision; formula-like text cells neutralised (a leading ``'``)."""
     schema = pa.schema([(name, pa.string()) for name in _CSV_COLUMNS])
     header = True
     for chunk in chunks:
         columns: dict[str, list[str]] = {name: [] for name in _CSV_COLUMNS}
-        for d in chunk:
-            fired = [r for r in d.rules if r.fired]
+        for row in chunk:
             values = (
-                d.decision_id, d.seller_id, d.pack_id, d.pack_version, _iso(d.as_of), d.status,
-                ";".join(dict.fromkeys(a for r in fired for a in r.actions)),
-                ";".join(r.rule_id for r in fired), _iso(d.evaluated_at), d.run_id,
+                row.decision_id, row.seller_id, row.pack_id, row.pack_version, _iso(row.as_of),
+                row.status, ";".join(row.actions), ";".join(r.rule_id for r in row.fired),
+                _iso(row.evaluated_at), row.run_id,
             )  # fmt: skip
             for name, value in zip(_CSV_COLUMNS, values, strict=True):
                 columns[name].append(value)

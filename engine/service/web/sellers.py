@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from sellerpolicy.engine.change.charts import metric_timeline
 from sellerpolicy.engine.service.state import ServiceState, state_of
 from sellerpolicy.engine.store.browse import DecisionBrowser
+from sellerpolicy.engine.store.browse_sellers import SellerBrowser
 from sellerpolicy.engine.store.keys import Role
 from sellerpolicy.engine.store.packs import PackNotFoundError
 from sellerpolicy.engine.store.records import StoredDecision
@@ -39,7 +40,14 @@ from .render import page, security_headers
 from .seller_history import MetricSeries, pack_histories
 from .session import require_page
 
-__all__ = ["HISTORY_LIMIT", "ID_LIMIT", "SEARCH_LIMIT", "browser_of", "router"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "ID_LIMIT",
+    "SEARCH_LIMIT",
+    "browser_of",
+    "router",
+    "sellers_of",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,9 +66,19 @@ def _browser(state: ServiceState) -> DecisionBrowser:
     return DecisionBrowser(state.store.engine, state.store.where)
 
 
+@cache
+def _sellers(state: ServiceState) -> SellerBrowser:
+    return SellerBrowser(state.store.engine, state.store.where)
+
+
 def browser_of(request: Request) -> DecisionBrowser:
     """The decision browser of the app serving ``request``."""
     return _browser(state_of(request))
+
+
+def sellers_of(request: Request) -> SellerBrowser:
+    """The seller browser of the app serving ``request``."""
+    return _sellers(state_of(request))
 
 
 def _compiled(state: ServiceState) -> Callable[[StoredDecision], CompiledPack | None]:
@@ -91,7 +109,7 @@ def sellers_page(
     prefix = q.strip()
     if len(prefix) > ID_LIMIT:
         return _bad_request(request, session, f"a seller id has at most {ID_LIMIT} characters")
-    hits = browser_of(request).sellers(prefix, limit=SEARCH_LIMIT + 1)
+    hits = sellers_of(request).sellers(prefix, limit=SEARCH_LIMIT + 1)
     shown = hits[:SEARCH_LIMIT]
     context = {
         "q": prefix,
@@ -123,7 +141,7 @@ def _seller_series(request: Request, seller: str, pack: str, metric: str) -> Met
     state = state_of(request)
     decisions = [
         d
-        for d in browser_of(request).seller_decisions(seller, limit=HISTORY_LIMIT)
+        for d in sellers_of(request).seller_decisions(seller, limit=HISTORY_LIMIT)
         if d.pack_id == pack
     ]
     for history in pack_histories(decisions, _compiled(state)):
@@ -151,7 +169,7 @@ def seller_page(request: Request, seller_id: str, session: Reader) -> Response:
     if not seller_id or len(seller_id) > ID_LIMIT:
         return _bad_request(request, session, f"a seller id has 1 to {ID_LIMIT} characters")
     state = state_of(request)
-    decisions = browser_of(request).seller_decisions(seller_id, limit=HISTORY_LIMIT + 1)
+    decisions = sellers_of(request).seller_decisions(seller_id, limit=HISTORY_LIMIT + 1)
     if not decisions:
         missing = {"message": f"No decision is stored for seller {seller_id}."}
         return page(request, "error.html.j2", missing, session=session, status_code=404)

@@ -82,7 +82,8 @@ decisions_table = Table(
     Column("rules", JSONText(), nullable=True),
 )
 #: 0006: the workbench's decision list, counts and export, newest day first; the
-#: second index holds only the decisions in which a rule fired (``FIRED_ROWS``).
+#: second index holds only the decisions in which a rule fired (``FIRED_ROWS``) and,
+#: on SQLite only, their ``rules`` too (see the revision for why).
 FIRED_ROWS = "CAST(rules AS TEXT) LIKE '%,true,%' OR rules IS NULL"
 _BROWSE = ("pack_id", "pack_version", "seller_id", "decision_id", "status")  # after as_of
 Index(
@@ -96,6 +97,12 @@ Index(
     *(decisions_table.c[name] for name in _BROWSE),
     sqlite_where=text(FIRED_ROWS),
     postgresql_where=text(FIRED_ROWS),
+)
+Index(  # decisions written before 0002 (no rules list): empty on younger stores
+    "ix_decisions_without_rules",
+    decisions_table.c.as_of.desc(),
+    sqlite_where=text("rules IS NULL"),
+    postgresql_where=text("rules IS NULL"),
 )
 
 decision_rules_table = Table(
