@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -52,9 +52,10 @@ __all__ = [
 RECORD_SUFFIXES = (".parquet", ".jsonl", ".csv")
 #: Every output format of decision batches.
 SUFFIXES = (".arrows", ".arrow", ".feather", *RECORD_SUFFIXES)
-#: Decisions per slice rendered as records, and slices rendered at once (threads).
-SLICE_ROWS = 32_768
-RENDERERS = 2
+#: Decisions per slice rendered as records, and slices prepared ahead (threads): one is
+#: enough beside the caller's gathering and writing (two, on two busy cores, ran slower).
+SLICE_ROWS = 65_536
+RENDERERS = 1
 _T = TypeVar("_T")
 
 
@@ -149,14 +150,16 @@ def _rendered(
 ) -> Iterator[_T]:
     """``render`` of each slice of ``batch``, in order, a few slices rendering at once.
 
-    Rendering is mostly Arrow and NumPy kernels, which release the GIL: two
-    threads render at once. At most ``RENDERERS`` slices' results wait to be
-    written, so memory stays bounded (about 100 MB a slice of JSON lines).
+    Rendering is mostly Arrow and NumPy kernels, which release the GIL: the
+    next ``RENDERERS`` slices are prepared (typed, their pieces worked out)
+    while the caller gathers and writes the rows of this one, a few thousand
+    at a time (so a slice's text never all stands in memory: fresh pages
+    cost more than the gather).
     """
     pending: deque[Future[_T]] = deque()
     for start in range(0, batch.num_rows, SLICE_ROWS):
         pending.append(threads.submit(render, batch.slice(start, SLICE_ROWS)))
-        if len(pending) >= RENDERERS:
+        if len(pending) > RENDERERS:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
@@ -183,8 +186,8 @@ class _Parquet:
         self.writer.write_table(records, row_group_size=max(1, records.num_rows))
 
 
-def _json_lines(batch: pa.RecordBatch, pack: CompiledPack) -> list[pa.StringArray]:
-    return list(json_line_chunks(record_batch(batch, pack), pack))
+def _json_lines(batch: pa.RecordBatch, pack: CompiledPack) -> Iterable[pa.StringArray]:
+    return json_line_chunks(record_batch(batch, pack), pack)
 
 
 class _JsonLines:
@@ -197,7 +200,7 @@ class _JsonLines:
                 self._file.write(text_bytes(chunk))
 
 
-def _csv_lines(batch: pa.RecordBatch, pack: CompiledPack) -> list[pa.Array | pa.Buffer]:
+def _csv_lines(batch: pa.RecordBatch, pack: CompiledPack) -> Iterable[pa.Array | pa.Buffer]:
     records = record_batch(batch, pack)
     if records.column("seller_id").null_count:  # Arrow writes a null cell unquoted: let it
         out = pa.BufferOutputStream()
@@ -205,7 +208,7 @@ def _csv_lines(batch: pa.RecordBatch, pack: CompiledPack) -> list[pa.Array | pa.
         for table in csv_chunks(records, pack):
             pa_csv.write_csv(table, out, options)
         return [out.getvalue()]
-    return list(csv_line_chunks(records, pack))
+    return csv_line_chunks(records, pack)
 
 
 class _Csv:

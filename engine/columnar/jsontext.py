@@ -37,11 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = [
+    "Gathering",
     "Rows",
     "coded",
     "dumps",
     "is_number",
     "json_dictionary",
+    "number_codes",
     "number_texts",
     "uuid_texts",
 ]
@@ -119,6 +121,22 @@ def number_texts(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, npt.NDArr
     return text, valid & ~dotted & ~exponent
 
 
+def number_codes(
+    array: pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    """A numeric column as (per-row code, -1 for null; the JSON of each distinct value).
+
+    Values repeat (counts, rates of small counts): hashing them and writing each
+    distinct value once is several times faster than writing every value.
+    """
+    encoded = pc.dictionary_encode(_whole(array))
+    text, dot = number_texts(encoded.dictionary)
+    if dot.any():
+        text = pc.if_else(pa.array(dot), pc.binary_join_element_wise(text, ".0", ""), text)
+    codes = np.asarray(encoded.indices.cast(pa.int64()).fill_null(-1), np.int64)
+    return codes, text
+
+
 def is_number(kind: pa.DataType) -> bool:
     """Whether :func:`number_texts` of a column of this type is digits only (no quotes)."""
     return bool(
@@ -157,8 +175,9 @@ class _Pick:
 
 @dataclass(slots=True)
 class _Column:
-    strings: pa.Array
+    strings: pa.Array  # row i's text: strings[i], or strings[codes[i]] with codes
     null: str
+    codes: npt.NDArray[np.int64] | None = None  # -1: null
 
 
 class Rows:
@@ -246,7 +265,17 @@ class Rows:
 
     def number(self, array: pa.Array | pa.ChunkedArray) -> None:
         """A numeric column as JSON numbers (``null`` for nulls); see :func:`number_texts`."""
-        self.digits(*number_texts(array), plain=is_number(array.type))
+        self.coded(*number_codes(array), plain=is_number(array.type))
+
+    def coded(self, codes: npt.NDArray[np.int64], texts: pa.Array, *, plain: bool) -> None:
+        """``texts[codes[i]]`` in row ``i`` (``null`` where the code is -1), from Arrow.
+
+        ``plain``: the texts hold no ``"`` (nothing to escape for CSV).
+        """
+        texts = _whole(texts)
+        if self.csv and not plain and pc.any(pc.match_substring(texts, '"')).as_py():
+            texts = pc.replace_substring(texts, '"', '""')
+        self._parts.append(_Column(texts.cast(pa.string()), self._escaped("null"), codes))
 
     def digits(self, text: pa.Array, dot: npt.NDArray[np.bool_], *, plain: bool = True) -> None:
         """What :func:`number_texts` gave: the digits, and ``.0`` where it must follow.
@@ -281,33 +310,50 @@ class Rows:
         (Written as they come, the texts of a batch never all stand in memory:
         fresh pages cost more than the gather itself.)
         """
+        return iter(self.prepare(end=end))
+
+    def prepare(self, *, end: str = "") -> Gathering:
+        """Everything :meth:`chunks` needs, worked out now; the rows gathered as iterated.
+
+        (One thread can prepare the rows of a slice while another gathers and
+        writes those of the slice before.)
+        """
         self.text(end)
         n = self.length
         constants: list[str] = []
         columns: list[pa.Array] = []
-        # per piece: where its texts start in the pool, and its per-row codes (None: constant)
-        pieces: list[tuple[int, npt.NDArray[np.int64] | None]] = []
+        # per piece: its codes into the pool (None: a constant, at ``start``), and for a
+        # column the position of its texts among the columns
+        pieces: list[tuple[int, npt.NDArray[np.int64] | None, int]] = []
         nulls: list[tuple[int, int, npt.NDArray[np.bool_]]] = []  # (piece, null text, rows)
         for part in self._parts:
             if isinstance(part, str):
-                pieces.append((len(constants), None))
+                pieces.append((len(constants), None, -1))
                 constants.append(part)
             elif isinstance(part, _Pick):
-                pieces.append((len(constants), part.codes))
+                pieces.append((len(constants), part.codes, -1))
                 constants.extend(part.choices)
             else:
-                if part.strings.null_count:
-                    where = ~np.asarray(part.strings.is_valid(), np.bool_)
+                where = (
+                    ~np.asarray(part.strings.is_valid(), np.bool_)
+                    if part.codes is None
+                    else part.codes < 0
+                )
+                if where.any():
                     nulls.append((len(pieces), len(constants), where))
                     constants.append(part.null)
-                pieces.append((-1 - len(columns), None))
+                codes = np.arange(n, dtype=np.int64) if part.codes is None else part.codes
+                pieces.append((0, codes, len(columns)))
                 columns.append(part.strings)
-        dtype = np.int32 if len(constants) + n * len(columns) < 2**31 else np.int64
-        fixed = np.array([max(start, 0) for start, _ in pieces], dtype)  # constants
+        bases = np.cumsum([len(constants), *(len(c) for c in columns)])
+        dtype = np.int32 if bases[-1] < 2**31 else np.int64
+        fixed: npt.NDArray[np.integer[Any]] = np.array(
+            [start if codes is None else 0 for start, codes, _ in pieces], dtype
+        )
         varying = [
-            (k, len(constants) + (-1 - start) * n if start < 0 else start, codes)
-            for k, (start, codes) in enumerate(pieces)
-            if start < 0 or codes is not None
+            (k, int(bases[column]) if column >= 0 else start, codes)
+            for k, (start, codes, column) in enumerate(pieces)
+            if codes is not None
         ]
         # Null values are never gathered (their rows point at a null text): the pool has no
         # validity bitmap.
@@ -315,21 +361,32 @@ class Rows:
         pool = pa.Array.from_buffers(
             pa.string(), len(pool), [None, *pool.buffers()[1:]], offset=pool.offset
         )
-        gather = _Gather(pool)
+        return Gathering(n, _Gather(pool), fixed, varying, nulls)
+
+
+@dataclass(slots=True)
+class Gathering:
+    """Prepared rows (:meth:`Rows.prepare`), gathered a chunk at a time as they are iterated."""
+
+    length: int
+    gather: _Gather
+    fixed: npt.NDArray[np.integer[Any]]  # each piece's pool index where it is constant
+    varying: list[tuple[int, int, npt.NDArray[np.int64]]]  # (piece, base, codes)
+    nulls: list[tuple[int, int, npt.NDArray[np.bool_]]]  # (piece, null text, rows)
+
+    def __iter__(self) -> Iterator[pa.StringArray]:
         # The index of each chunk is built in a small matrix the allocator reuses (fresh
         # pages for a whole batch's index cost more than filling it).
+        n, width, dtype = self.length, self.fixed.size, self.fixed.dtype
         for lo in range(0, n, _CHUNK_ROWS):
             hi = min(n, lo + _CHUNK_ROWS)
-            matrix = np.empty((hi - lo, len(pieces)), dtype)
-            matrix[:] = fixed
-            for k, base, codes in varying:
-                if codes is None:
-                    matrix[:, k] = np.arange(base + lo, base + hi, dtype=dtype)
-                else:
-                    matrix[:, k] = codes[lo:hi] + base
-            for k, text, where in nulls:
+            matrix = np.empty((hi - lo, width), dtype)
+            matrix[:] = self.fixed
+            for k, base, codes in self.varying:
+                matrix[:, k] = codes[lo:hi] + base
+            for k, text, where in self.nulls:
                 matrix[where[lo:hi], k] = text
-            yield gather(matrix)
+            yield self.gather(matrix)
 
 
 class _Gather:

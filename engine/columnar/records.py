@@ -13,7 +13,7 @@ serves the CSV records of :mod:`.records_csv` as well.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -26,7 +26,7 @@ from sellerpolicy.engine.evaluation.plans import RulePlan, pack_plans
 from sellerpolicy.engine.metrics.facts import as_of_label
 from sellerpolicy.rules.model import CompiledPack
 
-from .jsontext import Rows, coded, dumps, is_number, number_texts
+from .jsontext import Gathering, Rows, coded, dumps, is_number, number_codes, number_texts
 from .read import check_digest
 from .typed import RECORDS_KEY, single_batch
 
@@ -58,10 +58,8 @@ def json_lines(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.Chu
     return pa.chunked_array(list(json_line_chunks(records, pack)), pa.string())
 
 
-def json_line_chunks(
-    records: pa.RecordBatch | pa.Table, pack: CompiledPack
-) -> Iterator[pa.StringArray]:
-    """:func:`json_lines`, a few thousand lines at a time, rendered as they are asked for."""
+def json_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> Gathering:
+    """:func:`json_lines`, a few thousand lines at a time: prepared now, gathered as iterated."""
     records = checked(records, pack)
     rows = Rows(records.num_rows)
     rows.text('{"decision_id":"')
@@ -77,7 +75,7 @@ def json_line_chunks(
     for name, render in nested_fields(records, pack, codes, instants):
         rows.text(f",{_key(name)}")
         render(rows)
-    return rows.chunks(end="}\n")
+    return rows.prepare(end="}\n")
 
 
 def text_bytes(chunk: pa.StringArray) -> memoryview:
@@ -103,7 +101,7 @@ def nested_fields(
 ) -> list[tuple[str, Render]]:
     """The nested fields of a record, in order, each as pieces added to a :class:`Rows`."""
     facts = records.column("facts")
-    numbers: dict[str, tuple[pa.Array, npt.NDArray[np.bool_]]] = {}  # a fact's JSON, once
+    numbers: dict[str, tuple[npt.NDArray[np.int64], pa.Array]] = {}  # a fact's JSON, once
 
     def fact(name: str | None, rows: Rows) -> None:
         if name is None or facts.type.get_field_index(name) < 0:
@@ -119,8 +117,8 @@ def nested_fields(
             rows.json(column)
             return
         if name not in numbers:
-            numbers[name] = number_texts(column)
-        rows.digits(*numbers[name], plain=is_number(kind))
+            numbers[name] = number_codes(column)
+        rows.coded(*numbers[name], plain=is_number(kind))
 
     def actions(rows: Rows) -> None:
         rows.text("[")

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from sellerpolicy.engine.metrics.facts import as_of_label
 from sellerpolicy.rules.model import CompiledPack
 
-from .jsontext import Rows
+from .jsontext import Gathering, Rows
 from .records import checked, nested_fields, record_instants
 
 __all__ = [
@@ -74,8 +74,9 @@ def _cell(text: str) -> str:
     return "'" + text if re.match(FORMULA_START, text) else text
 
 
-def csv_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> Iterator[pa.Array]:
-    """The CSV lines (no header) of typed records, a few thousand at a time.
+def csv_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> Gathering:
+    """The CSV lines (no header) of typed records, a few thousand at a time (prepared now,
+    gathered as iterated).
 
     ValueError for a null seller id (Arrow writes a null cell unquoted: use
     :func:`csv_chunks` and its writer for such a batch).
@@ -103,7 +104,7 @@ def csv_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> I
         rows.raw('","')
         render(rows)
     rows.raw('"\n')
-    return rows.chunks()
+    return rows.prepare()
 
 
 def csv_table(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.Table:
