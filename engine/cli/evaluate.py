@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from sellerpolicy.engine.cli.output import FormatOption, SummaryFormat, plain, print_json
 from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
 from sellerpolicy.engine.errors import AsOfError, StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
@@ -19,6 +20,7 @@ from sellerpolicy.engine.logs import LogFormat, configure_logging
 from sellerpolicy.engine.metrics.facts import check_as_of
 
 if TYPE_CHECKING:
+    from sellerpolicy.engine.batch.distributed import DistributedSummary
     from sellerpolicy.engine.batch.summary import Progress as RunProgress
     from sellerpolicy.engine.batch.summary import RunSummary
     from sellerpolicy.rules.model import CompiledPack, Exemption
@@ -195,6 +197,7 @@ def evaluate_command(
     cluster: Annotated[
         str | None, typer.Option(help="Run on an existing Dask scheduler (tcp://host:8786).")
     ] = None,
+    output_format: FormatOption = SummaryFormat.TEXT,
 ) -> None:
     """Evaluate every seller against a pack; write decisions and print a summary."""
     from sellerpolicy.engine.batch.backends import select_backend
@@ -206,7 +209,9 @@ def evaluate_command(
     check_out_folder(out)
     if workers is not None or cluster is not None:
         configure_logging(log_format)
-        _distributed(pack, source, parse_as_of(as_of), out, workers, cluster, explain, store)
+        _distributed(
+            pack, source, parse_as_of(as_of), out, workers, cluster, explain, store, output_format
+        )
         return
     try:
         engine = select_backend(backend)
@@ -252,7 +257,10 @@ def evaluate_command(
         except StrictRejectsError as exc:
             err_console().print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(EXIT_FINDINGS) from exc
-    print_summary(Console(), summary)
+    if output_format is SummaryFormat.JSON:
+        print_json(summary)
+    else:
+        print_summary(Console(), summary)
 
 
 def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
@@ -264,6 +272,7 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
     cluster: str | None,
     explain: ExplainLevel,
     store: str | None,
+    output_format: SummaryFormat = SummaryFormat.TEXT,
 ) -> None:
     """``--workers`` / ``--cluster``: partitioned Parquet plus a run manifest."""
     if workers is not None and cluster is not None:
@@ -295,6 +304,23 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    if output_format is SummaryFormat.JSON:
+        data = plain(summary)
+        assert isinstance(data, dict)
+        print_json({**data, "ok": summary.ok})
+    else:
+        _print_distributed(summary)
+    for failure in summary.failures:
+        err_console().print(
+            f"error: partition {failure.index} failed: {failure.error}",
+            markup=False,
+            highlight=False,
+        )
+    if not summary.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_distributed(summary: DistributedSummary) -> None:
     console = Console()
     table = Table(title=f"{summary.pack} {summary.pack_version}, as of {summary.as_of}")
     table.add_column("status")
@@ -310,11 +336,3 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
         + (f"; decisions appended to {summary.store}" if summary.store else ""),
         highlight=False,
     )
-    for failure in summary.failures:
-        err_console().print(
-            f"error: partition {failure.index} failed: {failure.error}",
-            markup=False,
-            highlight=False,
-        )
-    if not summary.ok:
-        raise typer.Exit(EXIT_FINDINGS)

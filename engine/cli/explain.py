@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sellerpolicy.engine.cli.output import FormatOption, SummaryFormat, print_json
 from sellerpolicy.engine.cli.root import app, check_out_folder, err_console
 
 from .evaluate import parse_as_of
@@ -43,6 +44,7 @@ def explain_command(
     rejects: Annotated[
         Path | None, typer.Option(help="Write rejected source rows here (JSON lines).")
     ] = None,
+    output_format: FormatOption = SummaryFormat.TEXT,
 ) -> None:
     """Explain one seller's decision: numbers, windows, thresholds, distance to compliance."""
     if rejects is not None:
@@ -58,7 +60,17 @@ def explain_command(
     else:
         with DecisionStore(store) as history:
             explained = policy.explain_seller(source, seller, as_of=when, store=history)
-    Console().print(explained.report, markup=False, highlight=False)
+    if output_format is SummaryFormat.JSON:
+        print_json(
+            {
+                "decision": explained.decision.to_json(),
+                "report": explained.report,
+                "rejects": len(explained.rejects),
+                "rejects_path": rejects,
+            }
+        )
+    else:
+        Console().print(explained.report, markup=False, highlight=False)
     if explained.rejects:
         first = explained.rejects[0]
         where = f"written to {rejects}" if rejects else "write them with --rejects FILE"

@@ -43,7 +43,9 @@ class GenerateFormat(StrEnum):
 @app.command("generate", epilog=EPILOG)
 def generate_command(
     *,
-    out: Annotated[Path, typer.Option("--out", help="Folder to write <table>.<format> into.")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FOLDER", help="Folder to write <table>.<format> into.")
+    ],
     as_of: Annotated[
         datetime,
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date the data ends (exclusive)."),

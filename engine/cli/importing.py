@@ -31,6 +31,11 @@ import_app = typer.Typer(
         "Amazon's Account Health and eBay's seller standards to metric facts."
     ),
     no_args_is_help=True,
+    epilog=(
+        "Examples:\n\n"
+        "  sellerpolicy import amazon-reports --help\n\n"
+        "  sellerpolicy import ebay-seller-standards --help"
+    ),
 )
 app.add_typer(import_app, name="import")
 

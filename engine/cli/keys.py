@@ -19,7 +19,15 @@ from sellerpolicy.engine.store import DEFAULT_STORE_URL
 if TYPE_CHECKING:
     from sellerpolicy.engine.store.keys import Role
 
-keys_app = typer.Typer(help="Create, list and revoke API keys of the HTTP service.")
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys of the HTTP service.",
+    epilog=(
+        "Examples:\n\n"
+        "  sellerpolicy keys create --role evaluator --store sellerpolicy.db\n\n"
+        "  sellerpolicy keys list --store postgresql+psycopg://sp@db/sellerpolicy\n\n"
+        "  sellerpolicy keys revoke 3f9a1c07 --store sellerpolicy.db"
+    ),
+)
 app.add_typer(keys_app, name="keys")
 
 StoreOption = Annotated[
@@ -43,7 +51,10 @@ def _role(text: str) -> Role:
         raise typer.BadParameter(str(exc)) from exc
 
 
-@keys_app.command("create")
+@keys_app.command(
+    "create",
+    epilog="Example:\n\n  sellerpolicy keys create --role evaluator --store sellerpolicy.db",
+)
 def create_command(
     role: Annotated[
         str, typer.Option(help="reader, evaluator, editor or admin.", show_default=False)
@@ -65,7 +76,7 @@ def create_command(
     )
 
 
-@keys_app.command("list")
+@keys_app.command("list", epilog="Example:\n\n  sellerpolicy keys list --store sellerpolicy.db")
 def list_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     """List keys: id, prefix, role, created, revoked (never the key)."""
     from sellerpolicy.engine.store.decisions import DecisionStore
@@ -80,7 +91,9 @@ def list_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     Console().print(table)
 
 
-@keys_app.command("revoke")
+@keys_app.command(
+    "revoke", epilog="Example:\n\n  sellerpolicy keys revoke 3f9a1c07 --store sellerpolicy.db"
+)
 def revoke_command(
     key_id: Annotated[str, typer.Argument(help="The key id (from keys list).")],
     store: StoreOption = DEFAULT_STORE_URL,

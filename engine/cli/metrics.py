@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sellerpolicy.engine.cli.output import FormatOption, SummaryFormat, print_json
 from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
 
 EPILOG = """\
@@ -54,13 +55,14 @@ def metrics_command(
         str | None,
         typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 4GB; larger work spills."),
     ] = None,
+    output_format: FormatOption = SummaryFormat.TEXT,
 ) -> None:
     """Compute the metric facts a pack needs, per seller, as of a date."""
     import duckdb
 
     from sellerpolicy.engine.batch.sinks import format_for, write_table
     from sellerpolicy.engine.metrics.compute import compute_metrics, configure_connection
-    from sellerpolicy.engine.metrics.facts import as_of_instant
+    from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
     from sellerpolicy.engine.sources.reader import load_source
     from sellerpolicy.engine.sources.rejects import rejects_path_for, write_rejects
     from sellerpolicy.rules import load_pack, resolve_pack
@@ -102,6 +104,25 @@ def metrics_command(
         result = compute_metrics(con, compiled.metrics, instant)
         progress.update(task, description=f"writing {out}")
         written = write_table(result.table, out)
+    if output_format is SummaryFormat.JSON:
+        print_json(
+            {
+                "pack": compiled.id,
+                "pack_version": compiled.version,
+                "as_of": as_of_label(instant),
+                "sellers": written,
+                "orders": report.rows_valid.get("orders", 0),
+                "rejects": report.reject_count,
+                "rejects_path": rejects_path if report.rejects else None,
+                "warnings": [
+                    {"seller_id": w.seller_id, "metric": w.metric, "message": w.message}
+                    for w in result.warnings
+                ],
+                "seconds": round(time.perf_counter() - started, 3),
+                "output": out,
+            }
+        )
+        return
     summary = Table("", "", title=f"metrics of {compiled.id} {compiled.version}", show_header=False)
     summary.add_row("sellers", f"{written:,}")
     summary.add_row("orders", f"{report.rows_valid.get('orders', 0):,}")

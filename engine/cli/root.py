@@ -16,15 +16,19 @@ Exit codes (documented in ``--help`` and the README):
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from functools import cache
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from typer._click.core import Command as ClickCommand
+from typer._click.core import Context, Parameter
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer._click.types import ParamType
 
 from sellerpolicy.engine.errors import StrictRejectsError
 from sellerpolicy.rules.diagnostics import PackError, PackNotFoundError, SellerPolicyError
@@ -37,6 +41,8 @@ EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_ABORTED = 130  # Ctrl-C, as shells report SIGINT
+#: Set by the shell completion scripts of ``sellerpolicy completion``.
+COMPLETE_VAR = "_SELLERPOLICY_COMPLETE"
 
 app = typer.Typer(
     name="sellerpolicy",
@@ -100,9 +106,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     traceback logged only at debug level (``SELLERPOLICY_LOG_LEVEL=debug``).
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if (not args or "--help" in args) and not sys.stdout.isatty():
+        _boxless_help()
+    if COMPLETE_VAR in os.environ:  # a shell asks for completions (`sellerpolicy completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         register_commands(args)
-        code = app(args=args, prog_name="sellerpolicy", standalone_mode=False)
+        command = word_metavars(typer.main.get_command(app))
+        code = command.main(args=args, prog_name="sellerpolicy", standalone_mode=False)
     except NoArgsIsHelpError:  # Typer has printed the help already
         sys.exit(EXIT_INPUT)
     except UsageError as exc:
@@ -172,6 +185,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "serve": "serve",
     "keys": "keys",
+    "completion": "completion",
 }
 
 
@@ -186,3 +200,101 @@ def register_commands(argv: Sequence[str] | None = None) -> None:
     names = [words[0]] if words and words[0] in COMMANDS else list(COMMANDS)
     for name in names:
         import_module(f"{__package__}.{COMMANDS[name]}")
+
+
+#: Metavars of options and arguments, by parameter name (else by type: see
+#: :func:`word_metavars`): help reads ``--as-of DATE``, not ``--as-of <str>``.
+METAVARS: dict[str, str] = {
+    "as_of": "DATE",
+    "since": "DATE",
+    "until": "DATE",
+    "start": "DATE",
+    "end": "DATE",
+    "pack": "PACK",
+    "packs": "PACK",
+    "baseline": "PACK",
+    "candidate": "PACK",
+    "source": "SOURCE",
+    "out": "FILE",
+    "facts": "FILE",
+    "mapping": "FILE",
+    "store": "STORE",
+    "exemptions": "FOLDER",
+    "cluster": "ADDRESS",
+    "memory_limit": "SIZE",
+    "seller": "SELLER",
+    "seller_id": "SELLER",
+    "sellers": "SELLER",
+    "paths": "PATH",
+}
+
+
+def word_metavars(command: ClickCommand) -> ClickCommand:
+    """Give every option and argument under ``command`` a metavar that reads as a word.
+
+    Typer's own metavars are type names (``<str>``, ``<path>``, ``<int range>``);
+    choices keep theirs (``<auto|python>``) and flags have none. A parameter
+    whole number gets ``N``, a fractional one ``NUMBER``, a parameter named
+    in :data:`METAVARS` that word, anything else its name in capitals
+    (``--log-level LOG_LEVEL``). Returns ``command``.
+    """
+    from typer._click import types
+
+    for param in command.params:
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue
+        if hasattr(param.type, "choices") or isinstance(param.type, types.BoolParamType):
+            continue
+        name = param.name or ""
+        if isinstance(param.type, types.IntParamType):
+            param.metavar = "N"
+        elif isinstance(param.type, types.FloatParamType):
+            param.metavar = "NUMBER"
+        elif name in METAVARS:
+            param.metavar = METAVARS[name]
+        elif isinstance(param.type, types.DateTime):
+            param.metavar = "DATE"
+        else:
+            param.metavar = name.upper()
+        if param.param_type_name == "argument":
+            param.type = _Untyped(param.type)  # Rich adds <type> beside an argument's name
+    for sub in getattr(command, "commands", {}).values():
+        word_metavars(sub)
+    return command
+
+
+class _Untyped(ParamType):
+    """An argument's own type, shown by its metavar alone (``PATH``, not ``PATH <path>``)."""
+
+    def __init__(self, inner: ParamType) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> Any:
+        """Convert as the wrapped type does."""
+        return self.inner.convert(value, param, ctx)
+
+    def get_metavar(self, param: Parameter, ctx: Context) -> str | None:
+        """No type beside the metavar."""
+        return ""
+
+    def shell_complete(self, ctx: Context, param: Parameter, incomplete: str) -> list[Any]:
+        """Complete as the wrapped type does (files for paths)."""
+        return self.inner.shell_complete(ctx, param, incomplete)
+
+
+def _boxless_help() -> None:
+    """Help read by a program or written to a file: Rich's panels without their box.
+
+    Typer draws help panels with box-drawing characters; when stdout is not a
+    terminal they only get in the way (``grep``, pagers, pasted into tickets).
+    The panels keep their titles and layout, with spaces for borders.
+    """
+    from functools import partial
+
+    from rich import box
+    from rich.panel import Panel
+    from typer import rich_utils
+
+    # Typer draws every help panel through its module's name ``Panel``.
+    setattr(rich_utils, "Panel", partial(Panel, box=box.SIMPLE))  # noqa: B010

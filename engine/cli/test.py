@@ -35,7 +35,20 @@ class ReportFormat(StrEnum):
     JUNIT = "junit"
 
 
-@app.command("test")
+TEST_EPILOG = """\
+Examples:
+
+  # every shipped pack's test cases
+  sellerpolicy test
+
+  sellerpolicy test policies/amazon --generate-edges
+
+  # a JUnit report for CI, the durable back end (Python 3.11 and 3.12 only)
+  sellerpolicy test my-packs/ --format junit --out pack-tests.xml --backend durable
+"""
+
+
+@app.command("test", epilog=TEST_EPILOG)
 def pack_tests(
     paths: Annotated[
         list[Path] | None,

@@ -141,7 +141,17 @@ def validate_paths(paths: Sequence[Path]) -> ValidationReport:
     return ValidationReport(tuple(reports))
 
 
-@app.command("validate")
+VALIDATE_EPILOG = """\
+Examples:
+
+  sellerpolicy validate policies/amazon/pack.yaml
+
+  # every pack, pack test and exemption under a folder, as JSON for a CI step
+  sellerpolicy validate policies/ --format json
+"""
+
+
+@app.command("validate", epilog=VALIDATE_EPILOG)
 def validate(
     paths: Annotated[
         list[Path],
