@@ -292,13 +292,6 @@ class DecisionBrowser:
         self._engine = engine
         self._where = where
 
-    @staticmethod
-    def _has_legacy(connection: Connection) -> bool:
-        """Whether the store holds decisions without a ``rules`` list (written before
-        0002): one lookup in ``ix_decisions_without_rules``, empty on younger stores."""
-        query = select(literal(1)).where(_D.rules.is_(None)).limit(1)
-        return connection.execute(query).first() is not None
-
     def latest_days(self, count: int) -> list[date]:
         """The newest ``count`` days (UTC) that have decisions, newest first."""
         days: list[date] = []
@@ -342,12 +335,10 @@ class DecisionBrowser:
                 held = connection.execute(select(func.count()).select_from(span.subquery()))
                 if held.scalar_one() > limit:
                     return DecisionCounts(limit + 1, {}, {}, limited=True)
-                legacy = self._has_legacy(connection)
                 if chosen.rule_id is None and chosen.action is None:
-                    where = _conditions(connection, chosen)
-                    by_status, by_action = _counts(connection, where, legacy=legacy)
+                    by_status, by_action = _counts(connection, _conditions(connection, chosen))
                 else:
-                    by_status, by_action = _fired_counts(connection, chosen, legacy=legacy)
+                    by_status, by_action = _fired_counts(connection, chosen)
         except SQLAlchemyError as exc:
             raise store_error(self._where, exc) from exc
         return DecisionCounts(sum(by_status.values()), by_status, by_action)
@@ -438,7 +429,7 @@ def _read_rows(connection: Connection, query: Select[Any]) -> list[DecisionRow]:
 
 
 def _counts(
-    connection: Connection, where: list[ColumnElement[bool]], *, legacy: bool
+    connection: Connection, where: list[ColumnElement[bool]]
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Counts by status (the browse index) and by action (the fired index: one row per
     distinct ``rules`` list, checked here)."""
@@ -453,13 +444,12 @@ def _counts(
     for rules, n in connection.execute(lists):
         if rules is not None:
             by_action.update(dict.fromkeys(_actions(_fired(rules)), n))
-    if legacy:
-        _add_legacy(connection, [*where, FIRED], Counter(), by_action)
+    _add_legacy(connection, [*where, FIRED], Counter(), by_action)
     return by_status, dict(by_action.most_common())
 
 
 def _fired_counts(
-    connection: Connection, chosen: DecisionFilter, *, legacy: bool
+    connection: Connection, chosen: DecisionFilter
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Counts under a rule or action filter, from the fired index alone: one row per
     distinct (status, ``rules`` list), each list checked against the filter here."""
@@ -471,8 +461,7 @@ def _fired_counts(
         if rules is not None and _matches(fired := _fired(rules), chosen):
             by_status[status] += n
             by_action.update(dict.fromkeys(_actions(fired), n))
-    if legacy:
-        _add_legacy(connection, _conditions(connection, chosen), by_status, by_action)
+    _add_legacy(connection, _conditions(connection, chosen), by_status, by_action)
     ordered = {s: by_status.pop(s) for s in STATUSES if s in by_status} | dict(by_status)
     return ordered, dict(by_action.most_common())
 
@@ -488,7 +477,8 @@ def _add_legacy(
     by_action: Counter[str],
 ) -> None:
     """Count the decisions of ``where`` written before 0002 (no ``rules`` list) from
-    ``decision_rules``: nothing to do on stores younger than that."""
+    ``decision_rules``. The query reads the range of an index holding them (the fired
+    index on SQLite, ``ix_decisions_without_rules`` where statistics find it empty)."""
     legacy = select(_D.decision_id, _D.status).where(*where, _D.rules.is_(None))
     found = connection.execute(legacy).all()
     if not found:

@@ -28,6 +28,7 @@ from browsekit import (
 from markupsafe import escape
 from servicekit import Service
 
+from sellerpolicy.engine.service.web.seller_history import firing, ladder_depth
 from sellerpolicy.engine.store.browse_sellers import SellerBrowser
 from sellerpolicy.engine.store.records import DecisionRecord, RuleRecord
 from sellerpolicy.engine.store.runs import RunKind
@@ -99,13 +100,13 @@ def test_a_sellers_page_shows_the_current_decision_with_its_ladder(history: Serv
     fired = next(r for r in rules if r.startswith(RULE))
     assert "fired 3rd firing in a row: step 3 of 3 (suspend)" in fired
     assert "cancellation_rate 5% (60 of 1,200); fires above 2%" in fired
-    assert "37 bad orders must leave the window or 1,800 good orders must be added" in fired
+    assert "To clear it: 37 bad orders must leave the window or 1,800 good orders" in fired
     assert "What to do:" in fired
     assert "not assessed refund_rate n/a; fires at or above 6%" in " ".join(rules)
     healthy = _rows(history.client.get(f"/sellers/{OK}").text, f"Rules of the current {PACK}")
     passing = next(r for r in healthy if r.startswith(RULE))
     assert "not fired" in passing
-    assert "The window can absorb" in passing  # the headroom of a passing rule
+    assert "Headroom: the window can absorb 12 more bad orders." in passing
 
 
 def test_the_timeline_shows_each_date_with_status_actions_and_streaks(history: Service) -> None:
@@ -188,3 +189,13 @@ def test_decisions_of_a_run_that_did_not_complete_are_left_out(history: Service)
     assert "V-half" not in history.client.get("/sellers", params={"q": "V-"}).text
     store.complete_run(run_id)
     assert history.client.get("/sellers/V-half").status_code == 200
+
+
+def test_a_streak_at_the_depth_escalation_reads_is_written_as_or_later() -> None:
+    """Escalation reads as many earlier evaluations as the longest ladder needs, so a
+    stored streak stops there: the page says "or later" rather than a wrong count."""
+    walmart = load_pack("walmart")
+    assert ladder_depth(walmart) == 3
+    assert firing(1, 3) == "2nd firing in a row"
+    assert firing(3, 3) == "4th or later firing in a row"
+    assert firing(11, None) == "12th firing in a row"  # the pack is not in the store

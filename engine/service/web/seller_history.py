@@ -41,6 +41,24 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def ladder_depth(pack: CompiledPack | None) -> int | None:
+    """How many earlier firings the pack's escalation reads (its longest ladder): a
+    stored streak stops there. None when the pack is not known."""
+    if pack is None:
+        return None
+    return max(
+        (step.after for r in pack.rules if r.escalation for step in r.escalation.steps),
+        default=0,
+    )
+
+
+def firing(streak: int, depth: int | None) -> str:
+    """``3rd firing in a row``; ``3rd or later`` when the streak reached the depth read."""
+    n = streak + 1
+    later = " or later" if depth is not None and streak >= depth else ""
+    return f"{_ordinal(n)}{later} firing in a row"
+
+
 @dataclass(frozen=True, slots=True)
 class ActionLine:
     """An action of the current decision: what, why, and whether it is enforced."""
@@ -152,7 +170,7 @@ def _ladder(pack: CompiledPack | None, rule_id: str, streak: int, fired: bool) -
     if not fired:
         return ""
     n = streak + 1
-    text = f"{_ordinal(n)} firing in a row"
+    text = firing(streak, ladder_depth(pack))
     try:
         ladder = pack.rule(rule_id).escalation if pack is not None else None
     except KeyError:
@@ -256,12 +274,11 @@ def _action_lines(document: Mapping[str, Any]) -> tuple[ActionLine, ...]:
     return tuple(lines)
 
 
-def _timeline_row(decision: StoredDecision) -> TimelineRow:
+def _timeline_row(decision: StoredDecision, depth: int | None) -> TimelineRow:
     fired = []
     for rule in _rules_of(decision.document):
         if rule.get("outcome") == "matched":
-            n = int(rule.get("streak") or 0) + 1
-            fired.append(f"{rule.get('rule')} ({_ordinal(n)} firing in a row)")
+            fired.append(f"{rule.get('rule')} ({firing(int(rule.get('streak') or 0), depth)})")
     actions = tuple(dict.fromkeys(a for r in decision.rules if r.fired for a in r.actions))
     return TimelineRow(
         day=decision.as_of.date().isoformat(),
@@ -345,7 +362,7 @@ def pack_histories(
                 pack_known=pack is not None,
                 actions=_action_lines(current.document),
                 rules=_rule_lines(current.document, pack, percent),
-                timeline=tuple(_timeline_row(d) for d in days),
+                timeline=tuple(_timeline_row(d, ladder_depth(compiled(d))) for d in days),
                 series=tuple(series(days[::-1], percent)),
             )
         )
