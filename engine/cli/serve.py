@@ -59,7 +59,24 @@ if TYPE_CHECKING:
 SETTINGS_VARIABLE = "SELLERPOLICY_SERVE_SETTINGS"
 
 
-@app.command("serve")
+EPILOG = """\
+Examples:
+
+  # the API and the workbench on a SQLite file (http://127.0.0.1:8080, /docs, /)
+  sellerpolicy keys create --role admin --store sellerpolicy.db
+  sellerpolicy serve --store sellerpolicy.db
+
+  # two workers on PostgreSQL, shedding past 32 requests in flight per worker
+  sellerpolicy serve --host 0.0.0.0 --workers 2 --max-in-flight 32 \\
+      --store postgresql+psycopg://app@db.internal/sellerpolicy
+
+  # evaluators limited to 200 requests/s (bursts of 50); activation without approval
+  sellerpolicy serve --store sellerpolicy.db --rate-limit evaluator=200:50 \\
+      --no-require-approval
+"""
+
+
+@app.command("serve", epilog=EPILOG)
 def serve_command(
     *,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
