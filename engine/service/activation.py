@@ -49,6 +49,7 @@ _SCHEDULED: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/v1/packs/{pack_id}/versions/{version}/approve",
+    operation_id="approvePackVersion",
     response_model=ApprovalOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
@@ -69,6 +70,7 @@ def approve_pack_version(
 
 @router.post(
     "/v1/packs/{pack_id}/versions/{version}/activate",
+    operation_id="activatePackVersion",
     response_model=PackVersionOut,
     responses=_SCHEDULED | problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
@@ -100,6 +102,7 @@ def activate_pack_version(
 
 @router.delete(
     "/v1/packs/{pack_id}/versions/{version}/schedule",
+    operation_id="cancelScheduledActivation",
     response_model=PackVersionOut,
     responses=problem_responses(401, 403, 404),
 )

@@ -121,12 +121,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         service=state,
     )
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], operation_id="healthz")
     async def healthz() -> dict[str, str]:  # async: answered on the loop, no thread hop
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], responses=problem_responses(503))
+    @app.get(
+        "/readyz", tags=["operations"], operation_id="readyz", responses=problem_responses(503)
+    )
     def readyz(request: Request) -> JSONResponse:
         """The store answers, at least one pack version is active, and no shutdown began."""
         service = state_of(request)
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @app.get(
         "/metrics",
         tags=["operations"],
+        operation_id="metrics",
         response_class=Response,
         responses=problem_responses(401, 403),
     )

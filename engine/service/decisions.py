@@ -39,6 +39,7 @@ def _out(stored: StoredDecision) -> StoredDecisionOut:
 
 @router.get(
     "/v1/sellers/{seller_id}/decisions",
+    operation_id="listSellerDecisions",
     response_model=DecisionList,
     responses=problem_responses(401, 403, 422),
 )
@@ -79,6 +80,7 @@ def list_seller_decisions(
 
 @router.get(
     "/v1/decisions/{decision_id}",
+    operation_id="getDecision",
     response_model=StoredDecisionOut,
     responses=problem_responses(401, 403, 404),
 )

@@ -67,6 +67,7 @@ DECIDE_STEP = 64
 
 @router.post(
     "/v1/evaluations",
+    operation_id="evaluate",
     response_model=EvaluationResponse,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
     summary="Evaluate sellers and store the decisions",

@@ -31,6 +31,7 @@ router = APIRouter(tags=["packs"])
 
 @router.get(
     "/v1/packs/{pack_id}/diff",
+    operation_id="diffPackVersions",
     response_model=PackDiff,
     responses=problem_responses(401, 403, 404, 422),
 )

@@ -92,7 +92,12 @@ def approval_out(approval: Approval) -> ApprovalOut:
     )
 
 
-@router.get("/v1/packs", response_model=PackList, responses=problem_responses(401, 403))
+@router.get(
+    "/v1/packs",
+    operation_id="listPacks",
+    response_model=PackList,
+    responses=problem_responses(401, 403),
+)
 def list_packs(
     request: Request, _key: Annotated[ApiKey, Depends(require(Role.READER))]
 ) -> PackList:
@@ -121,6 +126,7 @@ def list_packs(
 
 @router.get(
     "/v1/packs/{pack_id}/versions/{version}",
+    operation_id="getPackVersion",
     response_model=PackVersionOut,
     responses=problem_responses(401, 403, 404),
 )
@@ -143,6 +149,7 @@ def get_pack_version(
 
 @router.post(
     "/v1/packs:validate",
+    operation_id="validatePack",
     response_model=ValidationResult,
     responses=problem_responses(400, 401, 403, 413, 422),
 )
@@ -158,6 +165,7 @@ def validate_pack(
 
 @router.post(
     "/v1/packs",
+    operation_id="uploadPack",
     response_model=PackVersionOut,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 401, 403, 409, 413, 422),
