@@ -52,7 +52,7 @@ _SCHEDULED: dict[int | str, dict[str, Any]] = {
     operation_id="approvePackVersion",
     response_model=ApprovalOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def approve_pack_version(
     pack_id: PackId,
@@ -72,7 +72,7 @@ def approve_pack_version(
     "/v1/packs/{pack_id}/versions/{version}/activate",
     operation_id="activatePackVersion",
     response_model=PackVersionOut,
-    responses=_SCHEDULED | problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=_SCHEDULED | problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def activate_pack_version(
     pack_id: PackId,

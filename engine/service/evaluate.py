@@ -69,7 +69,7 @@ DECIDE_STEP = 64
     "/v1/evaluations",
     operation_id="evaluate",
     response_model=EvaluationResponse,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     summary="Evaluate sellers and store the decisions",
 )
 async def create_evaluation(

@@ -126,7 +126,7 @@ def impact_for_approval(state: ServiceState, pack_id: str, version: str) -> str:
 @router.post(
     "/v1/packs/{pack_id}/versions/{version}/impact",
     operation_id="packVersionImpact",
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def version_impact(
     pack_id: PackId,

@@ -12,6 +12,11 @@
   entirely off the server's event loop (:func:`.offload.in_worker_thread`):
   parsing and validating 10,000 sellers' facts alone would hold that loop
   for about 50 ms, and every other request (``/healthz`` included) with it;
+* a request to ``/v1/`` with a body (``POST``, ``PUT``, ``PATCH``) whose
+  ``Content-Type`` is not JSON (``application/json`` or ``application/*+json``,
+  parameters allowed), or is missing, is refused with a 415 problem naming
+  ``application/json`` (and ``Accept-Post`` saying it), its body unread: the
+  fast path and the routes only ever see JSON;
 * every answered request is counted and timed in :class:`ServiceMetrics`
   under its route template;
 * an exception nothing else handled becomes a 500 problem with a
@@ -57,6 +62,10 @@ __all__ = ["ServiceMiddleware"]
 #: Without a timeout setting: a day (no request gets near it).
 _NO_DEADLINE = 86_400.0
 _RETRY_AFTER = [(b"retry-after", b"1")]
+_ACCEPT_JSON = [(b"accept-post", b"application/json")]
+_NOT_JSON = "the request body must be JSON: send it with Content-Type: application/json"
+#: Methods whose body the API reads (as JSON).
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _Draining(Protocol):
@@ -146,6 +155,10 @@ class ServiceMiddleware:
         try:
             if self._declared_length(scope) > self.max_body_bytes:
                 await refuse()
+            elif not _json_or_no_body(scope):
+                await self._problem(
+                    exchange.send, 415, "unsupported_media_type", _NOT_JSON, extra=_ACCEPT_JSON
+                )
             elif self._large(scope):
                 await in_worker_thread(self._dispatch, scope, limited_receive, exchange.send)
             else:
@@ -278,6 +291,31 @@ def _spawn(loop: asyncio.AbstractEventLoop, step: Any) -> None:
     task = loop.create_task(step)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+def _json_or_no_body(scope: Scope) -> bool:
+    """Whether a request to the API has no body, or says its body is JSON.
+
+    ``application/json`` and the ``application/*+json`` types (parameters such
+    as ``charset`` allowed), as FastAPI reads them; paths outside ``/v1/``
+    (the workbench's forms) and methods without a body are not checked.
+    """
+    if scope["method"] not in _WITH_BODY or not scope["path"].startswith("/v1/"):
+        return True
+    content_type = b""
+    has_body = False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            has_body = has_body or value.strip() not in (b"0", b"")
+        elif name == b"transfer-encoding":
+            has_body = True
+    if not has_body:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 def _route(scope: Scope) -> str:

@@ -151,7 +151,7 @@ def get_pack_version(
     "/v1/packs:validate",
     operation_id="validatePack",
     response_model=ValidationResult,
-    responses=problem_responses(400, 401, 403, 413, 422),
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
 def validate_pack(
     body: PackUpload,
@@ -168,7 +168,7 @@ def validate_pack(
     operation_id="uploadPack",
     response_model=PackVersionOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 def upload_pack(
     body: PackUpload,

@@ -5,7 +5,9 @@ one entry per offending field (``field`` in dotted form, ``json_path`` for
 body fields and pack diagnostics, ``message``, and ``code``/``line``/
 ``column`` for pack diagnostics). Route code raises :class:`ProblemError`;
 FastAPI's validation errors and Starlette's HTTP errors (404, 405...) are
-converted by the handlers :func:`install_problem_handlers` registers.
+converted by the handlers :func:`install_problem_handlers` registers: a body
+that is not JSON is a 400 (``malformed_json``), an invalid one a 422
+(``invalid_request``).
 Unexpected exceptions are handled by :mod:`.service_middleware`.
 """
 
@@ -169,9 +171,26 @@ async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return problem_response(_not_json(exc.errors()))
     errors = _validation_errors(exc.errors())
     detail = f"the request has {len(errors)} invalid field(s): see errors"
     return problem_response(ProblemError(422, "invalid_request", detail, errors))
+
+
+def _not_json(errors: Sequence[Any]) -> ProblemError:
+    """A 400 problem: the body is not JSON (where the parser stopped, never the body itself)."""
+    found = []
+    for error in errors:
+        if error.get("type") != "json_invalid":
+            continue
+        loc = error.get("loc", ())
+        at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        reason = str((error.get("ctx") or {}).get("error", "invalid JSON"))
+        where = f" at character {at}" if at is not None else ""
+        found.append(FieldError("body", f"{reason}{where}", json_path="$", code="json_invalid"))
+    detail = "the request body is not JSON: see errors for where it stops parsing"
+    return ProblemError(400, "malformed_json", detail, found)
 
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:

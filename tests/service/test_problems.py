@@ -47,7 +47,7 @@ def test_routing_and_validation_errors_are_problems(service: Service) -> None:
         content=b"{not json",
         headers={**service.auth(Role.EVALUATOR), "content-type": "application/json"},
     )
-    _assert_problem(not_json, 422)
+    _assert_problem(not_json, 400)  # not JSON at all: 400 (test_content_types.py)
     both = client.post(
         "/v1/evaluations",
         json={"pack": "x", "sellers": [], "events": {"seller_id": "s", "tables": {}}},
