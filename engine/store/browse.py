@@ -24,19 +24,17 @@ of millions of decisions:
   pack ids are found by stepping along an index, one lookup per value.
 
 Decisions of runs that did not complete (``started`` or ``failed``) are left
-out, as escalation leaves them out (:func:`complete_only`). The export pages
+out, as escalation leaves them out (:func:`~.browse_where.complete_only`). The export pages
 through the filtered set by keyset in index order, a chunk per query.
-Seller-side reads are in :mod:`.browse_sellers`.
+The filters' conditions are in :mod:`.browse_where`, the counting in
+:mod:`.browse_counts`, the seller-side reads in :mod:`.browse_sellers`.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -45,29 +43,29 @@ from sqlalchemy import (
     Engine,
     Select,
     Text,
-    and_,
-    case,
     cast,
     func,
     literal,
-    literal_column,
-    not_,
-    or_,
     select,
-    true,
     tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from sellerpolicy.engine.errors import StoreError
-from sellerpolicy.engine.store.migrations.schema import (
-    decision_rules_table,
-    decisions_table,
-    runs_table,
-)
+from sellerpolicy.engine.store.migrations.schema import decisions_table
 
+from .browse_counts import DecisionCounts, count_decisions
+from .browse_where import (
+    FIRED,
+    RULES,
+    STATUSES,
+    DecisionFilter,
+    conditions,
+    day_start,
+    fired_rules,
+    legacy_rules,
+    store_error,
+)
 from .records import RuleRecord, aware_utc
-from .runs import RunState
 
 __all__ = [
     "COUNT_LIMIT",
@@ -77,41 +75,13 @@ __all__ = [
     "DecisionCounts",
     "DecisionFilter",
     "DecisionRow",
-    "complete_only",
-    "store_error",
 ]
 
-#: The statuses a decision can have, best first.
-STATUSES = ("healthy", "at_risk", "critical")
 #: The most decisions the chosen days may hold for :meth:`DecisionBrowser.counts`.
 COUNT_LIMIT = 100_000
 
 _D = decisions_table.c
-_R = decision_rules_table.c
-_RUN = runs_table.c
 _ORDER = (_D.as_of.desc(), _D.pack_id, _D.pack_version, _D.seller_id, _D.decision_id)
-_RULES = cast(_D.rules, Text)
-#: The decisions in which a rule fired: the ``WHERE`` of ``ix_decisions_fired_browse``
-#: word for word (``FIRED_ROWS``), its pattern a literal, so that a query can use it.
-FIRED = or_(_RULES.like(literal_column("'%,true,%'")), _D.rules.is_(None))
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionFilter:
-    """Which decisions a page shows: each field narrows the set; None leaves it open.
-
-    ``rule_id`` keeps decisions in which that rule fired; ``action`` those
-    that enforced the action; ``as_of_from`` and ``as_of_to`` are inclusive
-    days (UTC).
-    """
-
-    pack_id: str | None = None
-    pack_version: str | None = None
-    status: str | None = None
-    rule_id: str | None = None
-    action: str | None = None
-    as_of_from: date | None = None
-    as_of_to: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,152 +109,6 @@ class DecisionRow:
         return tuple(dict.fromkeys(a for rule in self.fired for a in rule.actions))
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionCounts:
-    """How many decisions match, by status and by enforced action.
-
-    A decision that enforces an action through two rules counts once for it.
-    ``limited``: the chosen days hold more than the limit; nothing is counted.
-    """
-
-    total: int
-    by_status: dict[str, int]
-    by_action: dict[str, int]
-    limited: bool = False
-
-
-def store_error(where: str, exc: SQLAlchemyError) -> StoreError:
-    """The store error of a failed read."""
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return StoreError(f"cannot read the decision store {where}: {detail}")
-
-
-def complete_only(connection: Connection) -> list[ColumnElement[bool]]:
-    """Conditions leaving out the decisions of runs that did not complete.
-
-    The runs are found by ``ix_runs_state`` (a service makes a run per
-    request, so ``runs`` can be large); each condition names the run's
-    ``as_of`` and pack version first, so other rows are kept on index columns.
-    """
-    unfinished = [s.value for s in RunState if s is not RunState.COMPLETE]
-    query = select(_RUN.run_id, _RUN.pack_id, _RUN.pack_version, _RUN.as_of).where(
-        _RUN.state.in_(unfinished)
-    )
-    return [
-        not_(
-            and_(
-                _D.as_of == as_of,
-                _D.pack_id == pack_id,
-                _D.pack_version == pack_version,
-                _D.run_id == run_id,
-            )
-        )
-        for run_id, pack_id, pack_version, as_of in connection.execute(query)
-    ]
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min)  # naive UTC, as the table holds it
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _plain(connection: Connection, column: ColumnElement[str]) -> ColumnElement[str]:
-    """``column`` written so that no index is chosen for it (on SQLite).
-
-    Without statistics SQLite's planner prefers an equality on the leading
-    column of ``ix_decisions_pack_seller_as_of`` (a pack id: half the store)
-    to the ``as_of`` range of the browse indexes; ``pack_id || ''`` is the
-    same value but no index term.
-    """
-    return column + "" if connection.dialect.name == "sqlite" else column
-
-
-@lru_cache(maxsize=4096)
-def _fired(rules: str | None) -> tuple[RuleRecord, ...]:
-    """The fired rules of a ``rules`` list's JSON text (few distinct texts: remembered)."""
-    if not rules:
-        return ()
-    return tuple(
-        RuleRecord(str(r), str(o), True, tuple(a)) for r, o, f, a in json.loads(rules) if f
-    )
-
-
-def _conditions(
-    connection: Connection, chosen: DecisionFilter, *, exact: bool = True
-) -> list[ColumnElement[bool]]:
-    """The ``WHERE`` of ``chosen``. Not ``exact``: a decision with a ``rules`` list
-    passes the action filter when the list names the action (its caller checks the
-    list), and one without a list passes the rule and action filters."""
-    where: list[ColumnElement[bool]] = []
-    if chosen.as_of_from is not None:
-        where.append(_D.as_of >= _day_start(chosen.as_of_from))
-    if chosen.as_of_to is not None:
-        where.append(_D.as_of < _day_start(chosen.as_of_to + timedelta(days=1)))
-    for column, value in (
-        (_D.pack_id, chosen.pack_id),
-        (_D.pack_version, chosen.pack_version),
-        (_D.status, chosen.status),
-    ):
-        if value is not None:
-            where.append(_plain(connection, column) == value)
-    if chosen.rule_id is not None or chosen.action is not None:
-        where.append(FIRED)
-    if chosen.rule_id is not None:
-        element = f'[{json.dumps(chosen.rule_id, ensure_ascii=False)},"matched",true,'
-        legacy = _fired_rule(rule_id=chosen.rule_id) if exact else true()
-        where.append(
-            or_(
-                _RULES.like(f"%{_escape_like(element)}%", escape="\\"),
-                and_(_D.rules.is_(None), legacy),
-            )
-        )
-    if chosen.action is not None:
-        named = f"%{_escape_like(json.dumps(chosen.action, ensure_ascii=False))}%"
-        where.append(or_(_RULES.like(named, escape="\\"), _D.rules.is_(None)))
-        if exact:
-            where.append(_fired_rule(action=chosen.action))
-    where.extend(complete_only(connection))
-    return where
-
-
-def _matches(fired: tuple[RuleRecord, ...], chosen: DecisionFilter) -> bool:
-    """Whether fired rules pass the rule and action filters of ``chosen``."""
-    return (chosen.rule_id is None or any(r.rule_id == chosen.rule_id for r in fired)) and (
-        chosen.action is None or any(chosen.action in r.actions for r in fired)
-    )
-
-
-def _fired_rule(*, rule_id: str | None = None, action: str | None = None) -> ColumnElement[bool]:
-    """EXISTS a ``decision_rules`` row of the decision: fired, this rule, this action."""
-    rule = decision_rules_table.alias("fired_rule")
-    query = select(literal(1)).where(rule.c.decision_id == _D.decision_id, rule.c.fired == true())
-    if rule_id is not None:
-        query = query.where(rule.c.rule_id == rule_id)
-    if action is not None:
-        named = f"%{_escape_like(json.dumps(action, ensure_ascii=False))}%"
-        query = query.where(cast(rule.c.actions, Text).like(named, escape="\\"))
-    return query.exists()
-
-
-def _legacy_rules(connection: Connection, ids: Sequence[str]) -> dict[str, list[RuleRecord]]:
-    """The fired rules of decisions written before 0002, from ``decision_rules``."""
-    found: dict[str, list[RuleRecord]] = {i: [] for i in ids}
-    if ids:
-        query = (
-            select(_R.decision_id, _R.rule_id, _R.outcome, cast(_R.actions, Text))
-            .where(_R.decision_id.in_(list(ids)), _R.fired == true())
-            .order_by(_R.decision_id, _R.rule_id)
-        )
-        for decision_id, rule_id, outcome, actions in connection.execute(query):
-            found[decision_id].append(
-                RuleRecord(rule_id, outcome, True, tuple(json.loads(actions)))
-            )
-    return found
-
-
 class DecisionBrowser:
     """Index-shaped reads of the decision store for the decision page (see the module)."""
 
@@ -303,7 +127,7 @@ class DecisionBrowser:
                     if newest is None:
                         break
                     days.append(aware_utc(newest).date())
-                    query = select(func.max(_D.as_of)).where(_D.as_of < _day_start(days[-1]))
+                    query = select(func.max(_D.as_of)).where(_D.as_of < day_start(days[-1]))
         except SQLAlchemyError as exc:
             raise store_error(self._where, exc) from exc
         return days
@@ -331,14 +155,11 @@ class DecisionBrowser:
         days = DecisionFilter(as_of_from=chosen.as_of_from, as_of_to=chosen.as_of_to)
         try:
             with self._engine.connect() as connection:
-                span = select(literal(1)).where(*_conditions(connection, days)).limit(limit + 1)
+                span = select(literal(1)).where(*conditions(connection, days)).limit(limit + 1)
                 held = connection.execute(select(func.count()).select_from(span.subquery()))
                 if held.scalar_one() > limit:
                     return DecisionCounts(limit + 1, {}, {}, limited=True)
-                if chosen.rule_id is None and chosen.action is None:
-                    by_status, by_action = _counts(connection, _conditions(connection, chosen))
-                else:
-                    by_status, by_action = _fired_counts(connection, chosen)
+                by_status, by_action = count_decisions(connection, chosen)
         except SQLAlchemyError as exc:
             raise store_error(self._where, exc) from exc
         return DecisionCounts(sum(by_status.values()), by_status, by_action)
@@ -347,7 +168,7 @@ class DecisionBrowser:
         """``limit`` decisions of ``chosen`` from ``offset``, in index order (newest first)."""
         try:
             with self._engine.connect() as connection:
-                query = _rows_query(_conditions(connection, chosen), documents=False)
+                query = _rows_query(conditions(connection, chosen), documents=False)
                 return _read_rows(connection, query.offset(offset).limit(limit))
         except SQLAlchemyError as exc:
             raise store_error(self._where, exc) from exc
@@ -367,7 +188,7 @@ class DecisionBrowser:
         while True:
             try:
                 with self._engine.connect() as connection:
-                    query = _rows_query(_conditions(connection, chosen), documents=documents)
+                    query = _rows_query(conditions(connection, chosen), documents=documents)
                     if last is None:
                         found = _read_rows(connection, query.limit(size))
                     else:
@@ -401,7 +222,7 @@ class DecisionBrowser:
 def _rows_query(where: list[ColumnElement[bool]], *, documents: bool) -> Select[Any]:
     columns = [
         _D.decision_id, _D.run_id, _D.seller_id, _D.pack_id, _D.pack_version, _D.as_of,
-        _D.status, _D.evaluated_at, _RULES,
+        _D.status, _D.evaluated_at, RULES,
     ]  # fmt: skip
     if documents:
         columns.append(cast(_D.decision, Text))
@@ -410,7 +231,7 @@ def _rows_query(where: list[ColumnElement[bool]], *, documents: bool) -> Select[
 
 def _read_rows(connection: Connection, query: Select[Any]) -> list[DecisionRow]:
     found = connection.execute(query).all()
-    legacy = _legacy_rules(connection, [row[0] for row in found if row[8] is None])
+    legacy = legacy_rules(connection, [row[0] for row in found if row[8] is None])
     return [
         DecisionRow(
             decision_id=row[0],
@@ -421,70 +242,8 @@ def _read_rows(connection: Connection, query: Select[Any]) -> list[DecisionRow]:
             as_of=aware_utc(row[5]),
             status=row[6],
             evaluated_at=aware_utc(row[7]),
-            fired=_fired(row[8]) if row[8] is not None else tuple(legacy[row[0]]),
+            fired=fired_rules(row[8]) if row[8] is not None else tuple(legacy[row[0]]),
             document=row[9] if len(row) > 9 else None,
         )
         for row in found
     ]
-
-
-def _counts(
-    connection: Connection, where: list[ColumnElement[bool]]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Counts by status (the browse index) and by action (the fired index: one row per
-    distinct ``rules`` list, checked here)."""
-    sums = [func.sum(case((_D.status == status, 1), else_=0)) for status in STATUSES]
-    known = connection.execute(select(func.count(), *sums).where(*where)).one()
-    total, statuses = int(known[0]), [int(n or 0) for n in known[1:]]
-    by_status = {s: n for s, n in zip(STATUSES, statuses, strict=True) if n}
-    if sum(statuses) < total:  # a status this engine does not make
-        by_status["other"] = total - sum(statuses)
-    lists = select(_RULES, func.count()).where(*where, FIRED).group_by(_RULES)
-    by_action: Counter[str] = Counter()
-    for rules, n in connection.execute(lists):
-        if rules is not None:
-            by_action.update(dict.fromkeys(_actions(_fired(rules)), n))
-    _add_legacy(connection, [*where, FIRED], Counter(), by_action)
-    return by_status, dict(by_action.most_common())
-
-
-def _fired_counts(
-    connection: Connection, chosen: DecisionFilter
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Counts under a rule or action filter, from the fired index alone: one row per
-    distinct (status, ``rules`` list), each list checked against the filter here."""
-    where = _conditions(connection, chosen, exact=False)
-    groups = select(_D.status, _RULES, func.count()).where(*where).group_by(_D.status, _RULES)
-    by_status: Counter[str] = Counter()
-    by_action: Counter[str] = Counter()
-    for status, rules, n in connection.execute(groups):
-        if rules is not None and _matches(fired := _fired(rules), chosen):
-            by_status[status] += n
-            by_action.update(dict.fromkeys(_actions(fired), n))
-    _add_legacy(connection, _conditions(connection, chosen), by_status, by_action)
-    ordered = {s: by_status.pop(s) for s in STATUSES if s in by_status} | dict(by_status)
-    return ordered, dict(by_action.most_common())
-
-
-def _actions(fired: tuple[RuleRecord, ...]) -> list[str]:
-    return list(dict.fromkeys(a for rule in fired for a in rule.actions))
-
-
-def _add_legacy(
-    connection: Connection,
-    where: list[ColumnElement[bool]],
-    by_status: Counter[str],
-    by_action: Counter[str],
-) -> None:
-    """Count the decisions of ``where`` written before 0002 (no ``rules`` list) from
-    ``decision_rules``. The query reads the range of an index holding them (the fired
-    index on SQLite, ``ix_decisions_without_rules`` where statistics find it empty)."""
-    legacy = select(_D.decision_id, _D.status).where(*where, _D.rules.is_(None))
-    found = connection.execute(legacy).all()
-    if not found:
-        return
-    by_status.update(status for _id, status in found)
-    for start in range(0, len(found), 2_000):
-        fired = _legacy_rules(connection, [i for i, _s in found[start : start + 2_000]])
-        for rules in fired.values():
-            by_action.update(_actions(tuple(rules)))

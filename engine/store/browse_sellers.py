@@ -10,7 +10,7 @@ column's collation: with ``C`` or ``C.UTF-8`` it is exactly the prefix;
 elsewhere the exact check keeps the answer right.)
 
 Decisions of runs that did not complete are left out, as on the decision
-page (:func:`~sellerpolicy.engine.store.browse.complete_only`).
+page (:func:`~sellerpolicy.engine.store.browse_where.complete_only`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sellerpolicy.engine.store.migrations.schema import decisions_table
 
-from .browse import complete_only, store_error
+from .browse_where import complete_only, store_error
 from .reads import read_decisions
 from .records import StoredDecision, aware_utc
 
