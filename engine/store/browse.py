@@ -24,9 +24,9 @@ of millions of decisions:
   pack ids are found by stepping along an index, one lookup per value.
 
 Decisions of runs that did not complete (``started`` or ``failed``) are left
-out, as escalation leaves them out (:func:`~.browse_where.complete_only`). The export pages
-through the filtered set by keyset in index order, a chunk per query.
-The filters' conditions are in :mod:`.browse_where`, the counting in
+out, as escalation leaves them out (:func:`.browse_where.complete_only`). The
+export pages through the filtered set by keyset in index order, a chunk per
+query. The filters' conditions are in :mod:`.browse_where`, the counting in
 :mod:`.browse_counts`, the seller-side reads in :mod:`.browse_sellers`.
 """
 
