@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from sellerpolicy.engine.sources.limits import unavailable_metrics
 from sellerpolicy.rules.catalog import counts_in_facts
 from sellerpolicy.rules.model import MetricUse
 
@@ -215,7 +216,30 @@ def compute_metrics(
                         f"{currencies[1]}) in the window: {use_name} is null",
                     )
                 )
-    return MetricsResult(table.drop_columns(hidden), tuple(warnings))
+    return MetricsResult(_unmeasured(table.drop_columns(hidden), uses, con), tuple(warnings))
+
+
+def _unmeasured(
+    table: pa.Table, uses: Sequence[MetricUse], con: duckdb.DuckDBPyConnection
+) -> pa.Table:
+    """The facts with every use of a metric the source cannot measure made null.
+
+    A source imported from marketplace reports declares such metrics
+    (:mod:`sellerpolicy.engine.sources.limits`): computed from its empty
+    columns they would be wrong, so they are "not measured".
+    """
+    unavailable = unavailable_metrics(con)
+    if not unavailable:
+        return table
+    for use in uses:
+        if use.metric not in unavailable:
+            continue
+        for name in (use.name, f"{use.name}__num", f"{use.name}__den"):
+            if name in table.column_names:
+                index = table.column_names.index(name)
+                kind = table.schema.field(index).type
+                table = table.set_column(index, name, pa.nulls(table.num_rows, kind))
+    return table
 
 
 def _use_of_warning(column: str, uses: Sequence[MetricUse]) -> str:

@@ -51,7 +51,7 @@ the stages over all tables; finding the tables and the SQL scanning them are in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -65,6 +65,7 @@ from sellerpolicy.engine.sources.inputs import (
     database_inputs,
     directory_inputs,
 )
+from sellerpolicy.engine.sources.limits import register_limits
 from sellerpolicy.engine.sources.rejects import Reject
 from sellerpolicy.engine.sources.staging import (
     first_line,
@@ -99,6 +100,8 @@ class SourceReport:
     #: valid rows, by the file's absolute path and the rejected row numbers. (How the
     #: rows were read, not what they are: left out of comparisons.)
     in_place: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    #: Catalog metrics the source cannot measure (its ``import.json``), and why.
+    not_assessable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def reject_count(self) -> int:
@@ -113,7 +116,9 @@ def load_source(
 
     Creates (replacing) the tables ``orders``, ``feedback``, ``claims``,
     ``chargebacks``, ``messages``, ``disputes`` and ``ratings`` in ``con``;
-    a table missing from the source is created empty. Every invalid row becomes
+    a table missing from the source is created empty; a source written by
+    ``sellerpolicy import`` also gets the metrics its ``import.json`` cannot
+    measure (:mod:`.limits`). Every invalid row becomes
     one :class:`Reject` (its first problem) in the report, sorted by table and row.
     The connection's settings are left as they were and no temporary table stays.
 
@@ -141,7 +146,8 @@ def load_source(
             if materialize or attached or not _in_memory(con)
             else {t for t, inp in inputs.items() if inp.fmt == "parquet"}
         )
-        return _load(str(source), inputs, in_place, con)
+        report = _load(str(source), inputs, in_place, con)
+        return replace(report, not_assessable=register_limits(source, con))
     finally:
         keep = "true" if order_setting is None or order_setting[0] else "false"
         con.execute(f"SET preserve_insertion_order = {keep}")
