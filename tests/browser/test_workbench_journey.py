@@ -162,7 +162,34 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     expect(page.locator("p.ok")).to_have_text("Done: activated.")
     expect(page.locator(".lead .state")).to_have_text("active")
     admin.check("review-activated")
-    assert changed
+
+    # a seller whose decision changes, evaluated under the new version a week later
+    auth = {"Authorization": f"Bearer {site.keys['admin']}"}
+    stored = page.request.get(
+        f"{site.url}/v1/sellers/{changed}/decisions?pack={PACK}&limit=1", headers=auth
+    ).json()["decisions"][0]
+    facts = {k: v for k, v in stored["decision"]["facts"].items() if v is not None}
+    body = {"pack": f"{PACK}@2026.12.0", "as_of": "2026-11-08",
+            "sellers": [{"seller_id": changed, "facts": facts}]}  # fmt: skip
+    answer = page.request.post(f"{site.url}/v1/evaluations", data=body, headers=auth)
+    assert answer.status == 200, answer.text()
+    new_status = answer.json()["decisions"][0]["status"]
+    page.goto(f"{site.url}/sellers")
+    page.fill("input[type=search]", changed)
+    page.keyboard.press("Enter")
+    page.click(f"a[href='/sellers/{changed}']")
+    expect(page.locator("h1")).to_have_text(f"Seller {changed}")
+    card = page.locator("section.card", has=page.locator(f"h2:has-text('{PACK}')")).first
+    expect(card.locator("h2 .status")).to_have_text(new_status)
+    expect(card).to_contain_text("as of 2026-11-08 with version 2026.12.0")
+    timeline = card.locator("table", has=page.locator("caption", has_text="by as_of date"))
+    expect(timeline.locator("tbody tr")).to_have_count(2)
+    expect(timeline.locator("tbody tr").first).to_contain_text("2026-11-08")
+    expect(timeline.locator("tbody tr").nth(1)).to_contain_text("2026.11.0")
+    admin.check("seller")
+    page.goto(f"{site.url}/decisions")
+    expect(page.locator("h1")).to_contain_text("Decisions")
+    admin.check("decisions")
     admin.close()
 
 
