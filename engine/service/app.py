@@ -72,6 +72,13 @@ from .web import install_workbench
 __all__ = ["Settings", "create_app"]
 
 _REF = "#/components/schemas/{model}"
+#: ``/metrics`` answers Prometheus's text format.
+_METRICS_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus metrics in the text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -148,7 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         tags=["operations"],
         operation_id="metrics",
         response_class=Response,
-        responses=problem_responses(401, 403),
+        responses=_METRICS_TEXT | problem_responses(401, 403),
     )
     def metrics(
         request: Request, _key: Annotated[ApiKey, Depends(require(Role.READER))]
@@ -185,7 +192,10 @@ def _problems_only(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str
     """Document every error response (4xx, 5xx) as a problem document, nothing else.
 
     FastAPI documents its own 422 as JSON ``HTTPValidationError`` and adds a
-    JSON twin to each declared problem response; both are replaced.
+    JSON twin to each declared problem response; both are replaced. The
+    decision documents answers carry (sent as stored) are published as
+    ``Decision`` (:class:`.models.Decision`, from ``decision.schema.json``) by
+    the models themselves.
     """
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -200,9 +210,28 @@ def _problems_only(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str
         schemas.setdefault("Problem", Problem.model_json_schema(ref_template=_REF))
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
+        for name, schema in list(schemas.items()):
+            schemas[name] = _hoist(schema, "Decision", schemas)
         return document
 
     return openapi
+
+
+def _hoist(schema: Any, title: str, schemas: dict[str, Any]) -> Any:
+    """``schema`` with each inlined object schema titled ``title`` moved to ``schemas``.
+
+    Decision documents are sent as stored and documented through a marker
+    (:data:`.models.DecisionDocument`) that Pydantic inlines; one named
+    component reads better, and generators make one class of it.
+    """
+    if isinstance(schema, list):
+        return [_hoist(item, title, schemas) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("title") == title and schema.get("type") == "object":
+        schemas.setdefault(title, schema)
+        return {"$ref": _REF.format(model=title)}
+    return {key: _hoist(value, title, schemas) for key, value in schema.items()}
 
 
 def _not_ready(detail: str) -> JSONResponse:

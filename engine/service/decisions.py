@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, time
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -10,7 +11,7 @@ from fastapi import Path as PathParam
 from sellerpolicy.engine.store.keys import ApiKey, Role
 from sellerpolicy.engine.store.records import StoredDecision
 
-from .models import AsOfDay, DecisionList, StoredDecisionOut
+from .models import AsOfDay, DecisionList, Status, StoredDecisionOut
 from .problems import FieldError, ProblemError, problem_responses
 from .state import require, state_of
 
@@ -30,11 +31,22 @@ def _out(stored: StoredDecision) -> StoredDecisionOut:
         pack_id=stored.pack_id,
         pack_version=stored.pack_version,
         pack_digest=stored.pack_digest,
-        as_of=stored.as_of,
-        status=stored.status,
+        as_of=_as_of(stored),
+        status=cast(Status, stored.status),  # a decision has one of the three
         evaluated_at=stored.evaluated_at,
         decision=dict(stored.document),
     )
+
+
+def _as_of(stored: StoredDecision) -> str:
+    """The decision's own ``as_of``: a day (``2026-11-15``), or an instant other than midnight."""
+    written = stored.document.get("as_of")
+    if isinstance(written, str):
+        return written
+    instant = stored.as_of.astimezone(UTC)
+    if instant.time() == time(0):
+        return instant.date().isoformat()
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 @router.get(

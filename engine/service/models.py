@@ -18,21 +18,28 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from sellerpolicy.engine.metrics.facts import check_as_of
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.store.approvals import MAX_COMMENT
 
 __all__ = [
+    "AS_OF_PATTERN",
     "MAX_COMMENT",
     "MAX_EVENT_ROWS",
     "MAX_SELLERS",
+    "Action",
     "ActivationRequest",
     "ApprovalOut",
     "ApprovalRequest",
+    "Decision",
+    "DecisionDocument",
     "DecisionList",
     "EvaluationRequest",
     "EvaluationResponse",
@@ -46,6 +53,7 @@ __all__ = [
     "PackVersionOut",
     "PackVersionRef",
     "SellerIn",
+    "Status",
     "StoredDecisionOut",
     "ValidationResult",
 ]
@@ -119,8 +127,22 @@ class EventsIn(_Strict):
         return tables
 
 
+def _sellers_or_events(schema: dict[str, Any]) -> None:
+    """Publish ``sellers`` xor ``events`` as a ``oneOf`` (neither is ``null`` on the wire)."""
+    properties = schema.get("properties", {})
+    for name in ("sellers", "events"):
+        found = properties.get(name, {})
+        variants = [v for v in found.pop("anyOf", ()) if v.get("type") != "null"]
+        if variants:
+            found.update(variants[0])
+        found.pop("default", None)
+    schema["oneOf"] = [{"required": ["sellers"]}, {"required": ["events"]}]
+
+
 class EvaluationRequest(_Strict):
     """Evaluate sellers: give ``sellers`` (metric facts) or ``events`` (one seller's rows)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_sellers_or_events)
 
     pack: PackRef
     as_of: AsOf | None = None
@@ -146,6 +168,121 @@ class EvaluationRequest(_Strict):
                 )
             first[key] = index
         return sellers
+
+
+#: ``as_of`` in every answer: the day evaluated (``2026-11-15``), or the instant when one
+#: was asked for (``2026-11-15T12:00:00Z``); the same string in a stored record and in
+#: the decision it holds.
+AS_OF_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z)?$"
+AsOfOut = Annotated[
+    str,
+    Field(
+        pattern=AS_OF_PATTERN,
+        description="the day evaluated (YYYY-MM-DD), or the UTC instant when one was asked for",
+        examples=["2026-11-15"],
+    ),
+]
+Status = Literal["healthy", "at_risk", "critical"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class Action(BaseModel):
+    """An action a decision takes (``schemas/decision.schema.json``, ``$defs/action``)."""
+
+    action: str = Field(min_length=1, description="a built-in action (warn, suspend...) or custom")
+    rule: str = Field(min_length=1, description="the rule or score that caused the action")
+    severity: Severity
+    metric: str | None
+    value: float | None
+    threshold: float | None
+    explanation: str | None
+    enforced: bool = Field(description="false for shadow-mode and exempted actions")
+    exemption: str | None = Field(description="the exemption document that waived it")
+
+
+class Distance(BaseModel):
+    """How far a rule's metric is from flipping (``$defs/distance``)."""
+
+    headroom: int | None = Field(ge=0)
+    excess: int | None = Field(ge=0)
+    good_needed: int | None = Field(ge=0)
+    clears_on: date | None
+
+
+class RuleResult(BaseModel):
+    """One rule's outcome in a decision (``$defs/rule``)."""
+
+    rule: str = Field(min_length=1)
+    outcome: Literal["matched", "not_matched", "not_assessed"]
+    mode: Literal["enforce", "shadow"]
+    reason: str | None
+    metric: str | None
+    op: Literal["gt", "gte", "lt", "lte", "eq"] | None
+    value: float | None
+    threshold: float | None
+    num: float | None
+    den: float | None
+    window_start: date | None
+    window_end: date | None
+    explanation: str | None
+    distance: Distance | None
+    streak: int = Field(ge=0)
+
+
+class Dimension(BaseModel):
+    """One weighted dimension of a score (``$defs/dimension``)."""
+
+    dimension: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    weight: float
+    value: float | None
+    points: float | None
+
+
+class Score(BaseModel):
+    """A score's total and grade in a decision (``$defs/score``)."""
+
+    score: str = Field(min_length=1)
+    total: float | None
+    grade: str | None
+    dimensions: list[Dimension]
+    reason: str | None
+    explanation: str | None
+
+
+class Decision(BaseModel):
+    """One seller's decision, as ``schemas/decision.schema.json`` defines it.
+
+    Published in OpenAPI (``components/schemas/Decision``) so that generated
+    clients type ``status``, ``actions`` and ``rules``; the service sends the
+    stored document as it is.
+    """
+
+    decision_id: str = Field(min_length=36, max_length=36, json_schema_extra={"format": "uuid"})
+    seller_id: str = Field(min_length=1)
+    as_of: AsOfOut
+    pack: str
+    pack_version: str = Field(min_length=1)
+    pack_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    status: Status
+    actions: list[Action]
+    facts: dict[str, float | None]
+    rules: list[RuleResult]
+    scores: list[Score]
+
+
+class _DocumentedAsDecision:
+    """Marks a mapping that is documented as a :class:`Decision` (and not validated as one)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, _core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(Decision.__pydantic_core_schema__)
+
+
+#: A decision document in an answer: sent as stored, documented as :class:`Decision`.
+DecisionDocument = Annotated[dict[str, Any], _DocumentedAsDecision]
 
 
 class PackVersionRef(BaseModel):
@@ -174,7 +311,7 @@ class EvaluationResponse(BaseModel):
     pack_selection: PackSelection | None = Field(
         None, description="absent only in answers kept (Idempotency-Key) before it existed"
     )
-    decisions: list[dict[str, Any]]
+    decisions: list[DecisionDocument]
 
 
 class StoredDecisionOut(BaseModel):
@@ -186,10 +323,10 @@ class StoredDecisionOut(BaseModel):
     pack_id: str
     pack_version: str
     pack_digest: str
-    as_of: datetime
-    status: str
+    as_of: AsOfOut
+    status: Status
     evaluated_at: datetime
-    decision: dict[str, Any]
+    decision: DecisionDocument
 
 
 class DecisionList(BaseModel):
