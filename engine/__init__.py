@@ -17,6 +17,7 @@ order events -> metric facts -> pack evaluation -> decisions -> sinks:
 ``service``    the HTTP service
 ``api``        the Python API (``Policy``)
 ``cli``        the command line
+``client``     a typed client of the HTTP service (httpx only, no engine import)
 =============  ================================================================
 
 Each layer imports only from the layers above it in this table (``columnar``

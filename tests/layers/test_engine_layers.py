@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "": 0,  # the engine package itself
     "errors": 0,
     "logs": 0,
+    "client": 0,  # the HTTP client: imports nothing of the engine
     "sources": 1,
     "formats": 1,
     "metrics": 2,
