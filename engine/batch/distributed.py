@@ -37,9 +37,9 @@ retries is listed under ``failures`` (and :attr:`DistributedSummary.ok` is
 false, which the CLI turns into a non-zero exit); it is never silently
 missing.
 
-This module is the driver (steps 1 and 2, the cluster, the store append and
-the manifest); what runs on a worker (the task, its result and step 3) is in
-``batch.partition``.
+This module is the driver (the cluster, the store append and the manifest;
+steps 1 and 2 are ``batch.shares``); what runs on a worker (the task, its
+result and step 3) is in ``batch.partition``.
 """
 
 from __future__ import annotations
@@ -55,14 +55,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow.parquet as pq
 
 from sellerpolicy.engine.columnar.typed_rows import decisions_from_records
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.facts import as_of_instant, as_of_label
-from sellerpolicy.engine.sources.reader import load_source
-from sellerpolicy.engine.sources.rejects import write_rejects
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.engine.store.records import DecisionRecord
@@ -70,14 +67,8 @@ from sellerpolicy.engine.store.runs import RunKind
 from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import CompiledPack
 
-from .partition import (
-    HISTORY_CHUNK,
-    PartitionResult,
-    PartitionTask,
-    partition_of,
-    quoted,
-    run_partition,
-)
+from .partition import HISTORY_CHUNK, PartitionResult, PartitionTask, run_partition
+from .shares import prepare_source, split, validated_sellers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -187,12 +178,12 @@ def run_distributed(
         database: Path | None
         if validated:
             database = Path(source).resolve()
-            sellers = _sellers_of(database)
+            sellers = validated_sellers(database)
         else:
-            database, views, rejects, sellers = _prepare(Path(source), staged, out / REJECTS)
+            database, views, rejects, sellers = prepare_source(Path(source), staged, out / REJECTS)
             staged_tables = tuple(t for t in TABLES if t not in dict(views))
         count = partitions or workers or 1
-        shares = _split(sellers, count) if partitions or workers else None
+        shares = split(sellers, count) if partitions or workers else None
         stages["validate and partition"] = round(time.perf_counter() - started, 3)
         template = PartitionTask(
             index=0,
@@ -281,33 +272,6 @@ def _record(  # noqa: PLR0917 - the driver's one call site
         return store.where
 
 
-def _prepare(
-    source: Path, staged: Path, rejects_path: Path
-) -> tuple[Path | None, tuple[tuple[str, str], ...], int, list[str]]:
-    """Validate a raw source once; write its rejects; stage only what must be copied.
-
-    Returns the staged DuckDB file (``None`` when every table is read in
-    place), each in-place table's query, the reject count and the sellers
-    (of orders and messages).
-    """
-    with duckdb.connect() as con:  # in memory: Parquet tables are read in place
-        con.execute("SET enable_progress_bar = false")
-        report = load_source(source, con)
-        write_rejects(report.rejects, rejects_path)
-        copied = [table for table in TABLES if table not in report.in_place]
-        database = None
-        if copied:
-            con.execute(f"ATTACH '{quoted(staged)}' AS staged")
-            for table in copied:
-                con.execute(f"CREATE TABLE staged.{table} AS FROM {table}")
-            con.execute("DETACH staged")
-            database = staged
-        rows = con.execute(
-            "SELECT seller_id FROM orders UNION SELECT seller_id FROM messages"
-        ).fetchall()
-    return database, tuple(report.in_place.items()), report.reject_count, [s for (s,) in rows]
-
-
 def _submit(
     template: PartitionTask,
     shares: list[tuple[str, ...]] | None,
@@ -334,7 +298,7 @@ def _submit(
         with Client(local if local is not None else cluster) as client:  # type: ignore[no-untyped-call]
             if shares is None:  # a remote cluster: as many partitions as it has workers
                 count = max(1, len(client.scheduler_info()["workers"]))
-                shares = _split(sellers, count)
+                shares = split(sellers, count)
             tasks = [replace(template, index=i, sellers=share) for i, share in enumerate(shares)]
             futures = client.map(run_partition, tasks, retries=retries, pure=False)
             index_of = {f.key: t.index for f, t in zip(futures, tasks, strict=True)}
@@ -354,25 +318,6 @@ def _submit(
     results.sort(key=lambda r: r.index)
     failures.sort(key=lambda f: f.index)
     return results, failures, count
-
-
-def _sellers_of(database: Path) -> list[str]:
-    """The sellers of a validated DuckDB source (of orders and messages)."""
-    with duckdb.connect() as con:
-        con.execute("SET enable_progress_bar = false")
-        con.execute(f"ATTACH '{quoted(database)}' AS src (READ_ONLY)")
-        rows = con.execute(
-            "SELECT seller_id FROM src.orders UNION SELECT seller_id FROM src.messages"
-        ).fetchall()
-    return [seller for (seller,) in rows]
-
-
-def _split(sellers: list[str], partitions: int) -> list[tuple[str, ...]]:
-    """Sellers split into partitions by :func:`partition_of`."""
-    shares: list[list[str]] = [[] for _ in range(partitions)]
-    for seller in sellers:
-        shares[partition_of(seller, partitions)].append(seller)
-    return [tuple(share) for share in shares]
 
 
 def _code_version() -> str:

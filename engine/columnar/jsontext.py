@@ -1,32 +1,17 @@
-"""JSON text of whole Arrow columns, and rows assembled from it in one gather.
+"""Rows of text assembled from constants and whole columns in one gather per chunk.
 
-The bulk record writers (:mod:`.records`) render a batch of decisions as
-JSON without a Python object per row, with exactly the bytes of
-``json.dumps(value, separators=(",", ":"), allow_nan=False)`` (ASCII only:
-``ensure_ascii``):
-
-* numbers: integers through Arrow's cast (the same digits as ``int.__repr__``);
-  floats through Arrow's shortest round-trip digits, which are ``repr``'s,
-  with ``.0`` added where ``repr`` writes it, and ``repr`` itself for the
-  few values Python writes with an exponent (``|x| < 1e-4`` or ``>= 1e16``)
-  or Arrow does; a NaN or an infinity is a ValueError, as ``allow_nan=False``
-  makes it;
-* strings: quoted as they are unless they hold a quote, a backslash, a
-  control character or a non-ASCII character; those few go through
-  ``json.dumps`` one by one;
-* low-cardinality columns (dictionaries: statuses, outcomes, reasons,
-  explanations) are encoded once per dictionary value.
-
-:class:`Rows` concatenates, row by row, constant texts and such columns: the
-pieces of every row are gathered with one Arrow ``take`` from a pool of all
-distinct pieces (about 20 ns a piece), and adjacent constants, and constants
-next to low-cardinality choices, are merged first, so a record of a hundred
-fields costs a few dozen pieces.
+The bulk record writers (:mod:`.records`, :mod:`.records_csv`) render a
+batch of decisions as JSON without a Python object per row, from the JSON
+text of whole columns (:mod:`.jsonvalues`). :class:`Rows` concatenates, row
+by row, constant texts and such columns: the pieces of every row are
+gathered from a pool of all distinct pieces (as string views: a few ns a
+piece, :class:`_Gather`), and adjacent constants, and constants next to
+low-cardinality choices, are merged first, so a record of a hundred fields
+costs a few dozen pieces.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +20,18 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .jsonvalues import (
+    ESCAPED,
+    coded,
+    dumps,
+    is_number,
+    json_dictionary,
+    number_codes,
+    number_texts,
+    uuid_texts,
+    whole,
+)
 
 __all__ = [
     "Gathering",
@@ -47,124 +44,8 @@ __all__ = [
     "number_texts",
     "uuid_texts",
 ]
-
-#: A character JSON (ASCII-only) writes escaped: quote, backslash, control, non-ASCII.
-_ESCAPED = r'["\\\x00-\x1f]|[^\x00-\x7f]'
-_HEX = np.frombuffer(
-    b"".join(f"{b:02x}".encode() for b in range(256)), np.uint16
-)  # byte -> its two hex digits, as they lie in memory
 _MERGED_CHOICES = 64  # a constant is folded into a choice of at most this many texts
 _CHUNK_ROWS = 4096  # rows per gather: the pieces of a chunk stay in cache
-
-
-def dumps(value: object) -> str:
-    """``value`` as compact JSON, the encoding every bulk text must equal."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
-
-
-def _whole(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(array, pa.ChunkedArray):
-        return array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    return array
-
-
-def uuid_texts(ids: pa.Array | pa.ChunkedArray) -> pa.StringArray:
-    """16-byte UUIDs as ``str(uuid.UUID(bytes=...))``: 36 lowercase hex digits and dashes."""
-    ids = _whole(ids)
-    n = len(ids)
-    raw = np.frombuffer(ids.buffers()[1], np.uint8, count=16 * n, offset=16 * ids.offset)
-    digits = _HEX[raw].view(np.uint8).reshape(n, 32)
-    text = np.full((n, 36), ord("-"), np.uint8)
-    for start, stop, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
-        text[:, at : at + stop - start] = digits[:, start:stop]
-    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int32)
-    return pa.Array.from_buffers(
-        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text.tobytes())]
-    )
-
-
-def number_texts(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
-    """The JSON digits of a numeric (or boolean) column, and where ``.0`` must follow.
-
-    Nulls stay null (the caller writes ``null``). ValueError for a NaN or an
-    infinity (not JSON), or for a column that is not numeric.
-    """
-    array = _whole(array)
-    n = len(array)
-    kind = array.type
-    no_dot = np.zeros(n, np.bool_)
-    if pa.types.is_null(kind):
-        return pa.nulls(n, pa.string()), no_dot
-    if pa.types.is_boolean(kind):
-        return pc.if_else(array, "true", "false"), no_dot
-    if pa.types.is_integer(kind):
-        return pc.cast(array, pa.string()), no_dot
-    if not pa.types.is_floating(kind):
-        texts = [None if v is None else dumps(v) for v in array.to_pylist()]
-        return pa.array(texts, pa.string()), no_dot
-    doubles = array.cast(pa.float64())
-    values = np.asarray(doubles.fill_null(0.0).to_numpy(zero_copy_only=False))
-    if not np.isfinite(values).all():
-        bad = float(values[~np.isfinite(values)][0])
-        raise ValueError(f"Out of range float values are not JSON compliant: {bad!r}")
-    text = pc.cast(doubles, pa.string())
-    size = np.abs(values)
-    exponent = (size != 0) & ((size < 1e-4) | (size >= 1e16))
-    exponent |= np.asarray(pc.match_substring(text, "e").fill_null(False), np.bool_)
-    valid = np.asarray(doubles.is_valid(), np.bool_)
-    exponent &= valid
-    if exponent.any():
-        rows = np.flatnonzero(exponent)
-        fixed = [repr(v) for v in values[rows].tolist()]
-        text = pc.replace_with_mask(text, pa.array(exponent), pa.array(fixed, pa.string()))
-    dotted = np.asarray(pc.match_substring(text, ".").fill_null(True), np.bool_)
-    return text, valid & ~dotted & ~exponent
-
-
-def number_codes(
-    array: pa.Array | pa.ChunkedArray,
-) -> tuple[npt.NDArray[np.int64], pa.Array]:
-    """A numeric column as (per-row code, -1 for null; the JSON of each distinct value).
-
-    Values repeat (counts, rates of small counts): hashing them and writing each
-    distinct value once is several times faster than writing every value.
-    """
-    encoded = pc.dictionary_encode(_whole(array))
-    text, dot = number_texts(encoded.dictionary)
-    if dot.any():
-        text = pc.if_else(pa.array(dot), pc.binary_join_element_wise(text, ".0", ""), text)
-    codes = np.asarray(encoded.indices.cast(pa.int64()).fill_null(-1), np.int64)
-    return codes, text
-
-
-def is_number(kind: pa.DataType) -> bool:
-    """Whether :func:`number_texts` of a column of this type is digits only (no quotes)."""
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_null(kind)
-    )
-
-
-def json_dictionary(values: Sequence[object]) -> list[str]:
-    """The JSON text of each value of a dictionary (``null`` for ``None``)."""
-    return [dumps(v) for v in values]
-
-
-def coded(array: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """A low-cardinality column as (per-row code, JSON text of each code); nulls ``null``.
-
-    A dictionary column keeps its dictionary; any other is dictionary-encoded
-    first. The last text is ``null``, the code of null rows.
-    """
-    array = _whole(array)
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array)
-    dictionary = array.dictionary.to_pylist()
-    indices = np.asarray(array.indices.cast(pa.int64()).fill_null(-1), np.int64)
-    codes = np.where(indices < 0, len(dictionary), indices)
-    return codes, [*json_dictionary(dictionary), "null"]
 
 
 @dataclass(slots=True)
@@ -234,7 +115,7 @@ class Rows:
 
         ``plain``: the strings hold no ``"`` (digits): nothing to escape for CSV.
         """
-        strings = _whole(strings)
+        strings = whole(strings)
         if strings.type != pa.string():
             strings = strings.cast(pa.string())
         if strings.null_count == len(strings):
@@ -246,12 +127,12 @@ class Rows:
 
     def string(self, array: pa.Array | pa.ChunkedArray) -> None:
         """A string column as JSON strings (``null`` for nulls)."""
-        array = _whole(array)
+        array = whole(array)
         if pa.types.is_dictionary(array.type) or pa.types.is_null(array.type):
             self.pick(*coded(array))
             return
         strings = array.cast(pa.string()) if array.type != pa.string() else array
-        risky = np.asarray(pc.match_substring_regex(strings, _ESCAPED).fill_null(False), np.bool_)
+        risky = np.asarray(pc.match_substring_regex(strings, ESCAPED).fill_null(False), np.bool_)
         if risky.any():
             rows = np.flatnonzero(risky)
             escaped = [dumps(v)[1:-1] for v in strings.take(pa.array(rows)).to_pylist()]
@@ -272,7 +153,7 @@ class Rows:
 
         ``plain``: the texts hold no ``"`` (nothing to escape for CSV).
         """
-        texts = _whole(texts)
+        texts = whole(texts)
         if self.csv and not plain and pc.any(pc.match_substring(texts, '"')).as_py():
             texts = pc.replace_substring(texts, '"', '""')
         self._parts.append(_Column(texts.cast(pa.string()), self._escaped("null"), codes))
