@@ -18,9 +18,9 @@ and the HTTP service call::
     ...     as_of=date(2026, 11, 1),
     ... )
     >>> decision.status.label
-    'at_risk'
+    'critical'
     >>> [(item.action, item.rule) for item in decision.enforced_actions]
-    [('lose_buy_box', 'odr-over-target')]
+    [('suspend', 'odr-over-target')]
     >>> decision.rule("cancel-rate-over-target").outcome.value  # no cancel facts given
     'not_assessed'
 

@@ -19,7 +19,8 @@ STRICTER = (
     "{metric: late_shipment_rate_30d, gte: 4%}",
     "{metric: late_shipment_rate_30d, gte: 3%}",
 )
-NEW_VERSION = ("version: 2026.11.0", "version: 2026.12.0")
+CURRENT = "2026.12.0"  # the shipped amazon pack
+NEW_VERSION = (f"version: {CURRENT}", "version: 2099.1.0")
 
 pytestmark = pytest.mark.slow
 
@@ -80,12 +81,13 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     editor.check("packs")
 
     # the pack as people read it
-    page.click(f"a[href='/packs/{PACK}/versions/2026.11.0']")
+    page.click(f"a[href='/packs/{PACK}/versions/{CURRENT}']")
     expect(page.locator("h1")).to_have_text("Amazon seller performance (current published targets)")
     rule = page.locator("#rule-odr-over-target")
     expect(rule).to_contain_text("order_defect_rate >= 1%")
     expect(rule).to_contain_text("Minimum orders")
-    expect(rule.locator("table.ladder")).to_contain_text("3rd firing")
+    ladder = page.locator("#rule-cancel-rate-over-target table.ladder")
+    expect(ladder).to_contain_text("2nd firing")
     editor.check("pack")
 
     # edit a copy: a misspelt metric is shown at its line, with the suggestion
@@ -109,7 +111,7 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     editor.editor_text(*STRICTER)
     editor.editor_text(*NEW_VERSION)
     expect(page.locator("#check-state")).to_contain_text(
-        "valid: amazon-seller-performance 2026.12.0"
+        "valid: amazon-seller-performance 2099.1.0"
     )
     expect(page.locator("#problems li.error")).to_have_count(0)
     page.click("#run-fixtures")
@@ -117,7 +119,7 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     expect(page.locator("#fixtures td.failed").first).to_contain_text("expected")
     editor.check("editor-fixtures")
     page.click("#save")
-    expect(page).to_have_url(f"{site.url}/packs/{PACK}/versions/2026.12.0")
+    expect(page).to_have_url(f"{site.url}/packs/{PACK}/versions/2099.1.0")
     expect(page.locator(".lead .state")).to_have_text("draft")
     expect(page.locator("#rule-late-shipment-30d")).to_contain_text("late_shipment_rate_30d >= 3%")
     editor.close()
@@ -125,7 +127,7 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     # another admin reviews: the diff, the impact, a histogram, the fixtures; approves, activates
     admin = Person(browser, site, axe_source, "admin")
     page = admin.page
-    page.click(f"a[href='/packs/{PACK}/versions/2026.12.0/review']")
+    page.click(f"a[href='/packs/{PACK}/versions/2099.1.0/review']")
     expect(
         page.locator("text=late_shipment_rate_30d >= 4% -> late_shipment_rate_30d >= 3%")
     ).to_be_visible()
@@ -169,7 +171,7 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
         f"{site.url}/v1/sellers/{changed}/decisions?pack={PACK}&limit=1", headers=auth
     ).json()["decisions"][0]
     facts = {k: v for k, v in stored["decision"]["facts"].items() if v is not None}
-    body = {"pack": f"{PACK}@2026.12.0", "as_of": "2026-11-08",
+    body = {"pack": f"{PACK}@2099.1.0", "as_of": "2026-11-08",
             "sellers": [{"seller_id": changed, "facts": facts}]}  # fmt: skip
     answer = page.request.post(f"{site.url}/v1/evaluations", data=body, headers=auth)
     assert answer.status == 200, answer.text()
@@ -181,11 +183,11 @@ def test_edit_review_approve_activate(browser: Any, site: Site, axe_source: str)
     expect(page.locator("h1")).to_have_text(f"Seller {changed}")
     card = page.locator("section.card", has=page.locator(f"h2:has-text('{PACK}')")).first
     expect(card.locator("h2 .status")).to_have_text(new_status)
-    expect(card).to_contain_text("as of 2026-11-08 with version 2026.12.0")
+    expect(card).to_contain_text("as of 2026-11-08 with version 2099.1.0")
     timeline = card.locator("table", has=page.locator("caption", has_text="by as_of date"))
     expect(timeline.locator("tbody tr")).to_have_count(2)
     expect(timeline.locator("tbody tr").first).to_contain_text("2026-11-08")
-    expect(timeline.locator("tbody tr").nth(1)).to_contain_text("2026.11.0")
+    expect(timeline.locator("tbody tr").nth(1)).to_contain_text(CURRENT)
     admin.check("seller")
     page.goto(f"{site.url}/decisions")
     expect(page.locator("h1")).to_contain_text("Decisions")
@@ -199,7 +201,7 @@ def test_a_reader_only_looks_and_forged_requests_are_refused(
     reader = Person(browser, site, axe_source, "reader")
     page, expect = reader.page, reader.expect
     expect(page.locator("text=Edit a copy")).to_have_count(0)
-    page.goto(f"{site.url}/packs/{PACK}/versions/2026.11.0")
+    page.goto(f"{site.url}/packs/{PACK}/versions/{CURRENT}")
     expect(page.locator("text=Edit a copy")).to_have_count(0)
     page.goto(f"{site.url}/packs/{PACK}/edit")
     expect(page.locator("h1")).to_have_text("Not possible")

@@ -59,6 +59,10 @@ from sellerpolicy.rules.model import (
 FIRST, LAST = date(2026, 9, 6), date(2026, 10, 25)  # 8 weekly dates
 WEEKS = [FIRST + timedelta(days=7 * k) for k in range(8)]
 
+#: The amazon pack as of 2026.11.0: its ODR rule climbed from lose_buy_box to suspend
+#: (the current pack deactivates at once), the ladder these tests follow.
+LADDERED = Path(__file__).parent / "packs" / "amazon-2026.11.0"
+
 
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
@@ -79,10 +83,11 @@ def marketplace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def evaluated(
     marketplace: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, list[RunSummary]]:
-    """The reference: ``evaluate --pack amazon --store db`` at each of the 8 dates, in order."""
+    """The reference: ``evaluate --store db`` at each of the 8 dates, in order (the amazon
+    pack of 2026.11.0, whose ODR ladder climbs to suspend)."""
     folder = tmp_path_factory.mktemp("evaluated")
     db = folder / "decisions.db"
-    pack = load_pack("amazon")
+    pack = load_pack(LADDERED)
     summaries = [
         run_evaluation(
             pack,
@@ -110,7 +115,7 @@ def test_counts_equal_evaluate_store_runs_made_in_date_order(
     marketplace: Path, evaluated: tuple[Path, list[RunSummary]]
 ) -> None:
     _, summaries = evaluated
-    report = backtest(load_pack("amazon"), source=marketplace, start=FIRST, end=LAST)
+    report = backtest(load_pack(LADDERED), source=marketplace, start=FIRST, end=LAST)
     points = report.packs[0].points
     assert report.dates == tuple(s.as_of for s in summaries) == tuple(map(str, WEEKS))
     assert [_plain(p.counts) for p in points] == [_of(s) for s in summaries]
@@ -119,7 +124,7 @@ def test_counts_equal_evaluate_store_runs_made_in_date_order(
     assert top[0] == 0
     assert top[-1] > 0
     # ...and without the history of the earlier dates the last date decides otherwise
-    alone = backtest(load_pack("amazon"), source=marketplace, start=LAST, end=LAST)
+    alone = backtest(load_pack(LADDERED), source=marketplace, start=LAST, end=LAST)
     assert _plain(alone.packs[0].points[0].counts) != _plain(points[-1].counts)
     assert "suspend" not in alone.packs[0].points[0].counts.actions.get("odr-over-target", {})
 
@@ -139,7 +144,7 @@ def test_stored_column_is_what_the_runs_stored_and_nothing_is_written(
     before = _table_rows(db)
     with DecisionStore(db) as store:
         report = backtest(
-            load_pack("amazon"),
+            load_pack(LADDERED),
             source=marketplace,
             start=FIRST,
             end=LAST + timedelta(days=7),  # one date more than the runs made
@@ -271,8 +276,10 @@ def _steps(report: Backtest) -> dict[str, list[tuple[str, str, list[str], list[s
 def test_a_ladder_climbs_to_suspend_and_clears_in_the_sellers_timeline(
     ladder_source: Path, tmp_path: Path
 ) -> None:
+    # the amazon pack of 2026.11.0, whose ODR rule climbed from lose_buy_box to suspend
+    laddered = load_pack(Path(__file__).parent / "packs" / "amazon-2026.11.0")
     report = backtest(
-        load_pack("amazon"), source=ladder_source, start=date(2026, 9, 7), end=date(2026, 10, 26)
+        laddered, source=ladder_source, start=date(2026, 9, 7), end=date(2026, 10, 26)
     )
     cancel, odr = "cancel-rate-over-target", "odr-over-target"
     assert _steps(report) == {  # S-GOOD was never actioned: no timeline
@@ -378,7 +385,7 @@ def test_cli_writes_the_report_the_timelines_and_the_rejects(
     out = tmp_path / "backtest"
     result = run_cli(
         "backtest",
-        *("--pack", "amazon", "--baseline", "amazon-2015", "--source", marketplace),
+        *("--pack", LADDERED, "--baseline", "amazon-2015", "--source", marketplace),
         *("--from", FIRST, "--to", LAST, "--every", "7d", "--out", out, "--store", db),
     )
     assert result.returncode == 0, result.stderr

@@ -45,9 +45,9 @@ def test_diff_and_impact_of_a_moved_threshold() -> None:
     report = stricter.impact(current, facts, AS_OF)
     assert report.sellers == 4
     assert report.changed.column("seller_id").to_pylist() == ["S1"]
-    assert report.changed.column("actions_after").to_pylist() == [["lose_buy_box"]]
-    assert report.status_counts(after=True)["at_risk"] == 2
-    assert report.status_counts(after=False)["at_risk"] == 1
+    assert report.changed.column("actions_after").to_pylist() == [["suspend"]]
+    assert report.status_counts(after=True)["critical"] == 2
+    assert report.status_counts(after=False)["critical"] == 1
     (moved,) = report.thresholds
     assert (moved.old, moved.new, moved.between) == (0.01, 0.008, 1)
     assert report.explained[0].after.reasons[0]["rule"] == "odr-over-target"

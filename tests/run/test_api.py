@@ -40,7 +40,7 @@ def test_mapping_and_seller_facts_give_the_same_decision() -> None:
     assert from_mapping.to_json() | {"decision_id": ""} == from_facts.to_json() | {
         "decision_id": ""
     }
-    assert from_mapping.status.label == "at_risk"
+    assert from_mapping.status.label == "critical"
 
 
 @pytest.mark.parametrize(
