@@ -236,5 +236,5 @@ def test_exemptions_turn_enforced_actions_into_reported_ones(
     (decision,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert decision["status"] == "healthy"
     assert [(a["action"], a["enforced"], a["exemption"]) for a in decision["actions"]] == [
-        ("lose_buy_box", False, "exm-1")
+        ("suspend", False, "exm-1")
     ]
