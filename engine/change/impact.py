@@ -257,9 +257,15 @@ def _rule_counts(
 def _outcomes(pack: CompiledPack, table: pa.Table) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for rule in pack.rules:
-        column = table.column(f"rule:{rule.id}.outcome")
-        counts = pc.value_counts(column.combine_chunks().dictionary_decode())
-        out[rule.id] = {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
+        counts: dict[str, int] = {}
+        # Counted on the dictionary codes, chunk by chunk: nothing is decoded per row.
+        for chunk in table.column(f"rule:{rule.id}.outcome").chunks:
+            codes = chunk.indices.drop_null().to_numpy()
+            names = chunk.dictionary.to_pylist()
+            for name, count in zip(names, np.bincount(codes, minlength=len(names)), strict=True):
+                if count:
+                    counts[str(name)] = counts.get(str(name), 0) + int(count)
+        out[rule.id] = counts
     return out
 
 
