@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_evaluate import best, evaluate_and_write, synthetic_facts
 from benchkit import AS_OF, peak_rss_mb
 
+MAIN = "from sellerpolicy.engine.cli.root import main; main()"
 MOVED = {"odr-over-target": 0.008, "late-shipment-30d": 0.03}
 
 
@@ -60,7 +61,7 @@ def wall(*args: object) -> float:
     """Seconds one ``sellerpolicy`` command takes, as a user runs it (exit code checked)."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", "from sellerpolicy.engine.cli.root import main; main()", *map(str, args)],
+        [sys.executable, "-c", MAIN, *map(str, args)],
         capture_output=True,
         text=True,
         check=False,

@@ -34,7 +34,10 @@ def latest_facts(
     Integer facts become ``int64`` columns, other numbers ``float64``; a fact
     one decision recorded and another did not is null for the latter.
     """
-    conditions: list[ColumnElement[bool]] = [_D.pack_id.in_(list(pack_ids)), _D.run_id.not_in(INCOMPLETE)]
+    conditions: list[ColumnElement[bool]] = [
+        _D.pack_id.in_(list(pack_ids)),
+        _D.run_id.not_in(INCOMPLETE),
+    ]
     if since is not None:
         conditions.append(_D.as_of >= naive_utc(since))
     ranked = (
