@@ -60,9 +60,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         process.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium (headless), the system's."""
+    """Chromium (headless), the system's; closed after the module, because Playwright's
+    sync API keeps an event loop running in this thread while it is open."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         missing(f"Chromium ({CHROMIUM})")
     try:

@@ -100,7 +100,7 @@ def test_completion_for_actions_offers_the_builtin_ones(server: LanguageServer) 
     pack = ROOT / "policies/amazon/pack.yaml"
     text = pack.read_text(encoding="utf-8")
     server.open(pack)
-    line, character = _position(text, "actions: [lose_buy_box]")
+    line, character = _position(text, "actions: [suspend]")
     offered = server.completion(pack, line, character + len("actions: ["))
     assert set(ACTIONS) <= set(offered)
 

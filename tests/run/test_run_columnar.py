@@ -142,7 +142,7 @@ def test_policy_evaluate_columns_equals_policy_evaluate(amazon: CompiledPack) ->
         assert [{**g, "decision_id": None} for g in got] == [
             {**e, "decision_id": None} for e in expected
         ]
-    assert {e["status"] for e in expected} == {"healthy", "at_risk"}
+    assert {e["status"] for e in expected} == {"healthy", "critical"}
 
 
 def test_cli_writes_arrows_and_refuses_it_for_durable(small_source: Path, tmp_path: Path) -> None:
