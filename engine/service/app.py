@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -211,7 +212,8 @@ def _problems_only(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         for name, schema in list(schemas.items()):
-            schemas[name] = _hoist(schema, "Decision", schemas)
+            if name != "Decision":  # the component itself is never replaced by a $ref to itself
+                schemas[name] = _hoist(schema, "Decision", schemas)
         return document
 
     return openapi
@@ -229,7 +231,8 @@ def _hoist(schema: Any, title: str, schemas: dict[str, Any]) -> Any:
     if not isinstance(schema, dict):
         return schema
     if schema.get("title") == title and schema.get("type") == "object":
-        schemas.setdefault(title, schema)
+        # A copy: the marker's schema is one object shared by every app built in a process.
+        schemas.setdefault(title, copy.deepcopy(schema))
         return {"$ref": _REF.format(model=title)}
     return {key: _hoist(value, title, schemas) for key, value in schema.items()}
 
