@@ -44,7 +44,7 @@ from .model import (
 from .semantic import leaf_parts
 from .thresholds import to_fraction
 
-_DURATION_KNOBS = frozenset({Knob.LATE_AFTER, Knob.RESPONSE_LIMIT})
+_DURATION_KNOBS = frozenset({Knob.LATE_AFTER, Knob.LATE_GRACE, Knob.RESPONSE_LIMIT})
 _SET_KNOBS = frozenset(
     {Knob.CLAIM_STATUSES, Knob.CHARGEBACK_KINDS, Knob.CANCEL_INITIATORS, Knob.DISPUTE_KINDS}
 )

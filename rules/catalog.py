@@ -35,6 +35,7 @@ class Knob(StrEnum):
     CANCEL_INITIATORS = "cancel_initiators"
     LATE_BASIS = "late_basis"
     LATE_AFTER = "late_after"
+    LATE_GRACE = "late_grace"
     RESPONSE_LIMIT = "response_limit"
     DISPUTE_KINDS = "dispute_kinds"
 
@@ -66,6 +67,7 @@ class Knobs:
     cancel_initiators: frozenset[str] = frozenset({"seller"})
     late_basis: LateBasis = LateBasis.SHIP_BY
     late_after: timedelta = timedelta(hours=48)
+    late_grace: timedelta = timedelta(0)
     response_limit: timedelta = timedelta(hours=24)
     dispute_kinds: frozenset[str] = frozenset(DISPUTE_KINDS)
 
@@ -136,7 +138,11 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
                 "late_shipment_rate",
                 MetricKind.RATE,
                 "orders confirmed late or unconfirmed past the deadline",
-                {Knob.LATE_BASIS: LateBasis.SHIP_BY, Knob.LATE_AFTER: timedelta(hours=48)},
+                {
+                    Knob.LATE_BASIS: LateBasis.SHIP_BY,
+                    Knob.LATE_AFTER: timedelta(hours=48),
+                    Knob.LATE_GRACE: timedelta(0),
+                },
             ),
             _spec(
                 "valid_tracking_rate",

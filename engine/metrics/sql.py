@@ -124,6 +124,8 @@ class OrderPredicates:
         after = interval(knobs.late_after)
         if knobs.late_basis is LateBasis.SHIP_BY:
             deadline = f"coalesce(ship_by, ordered_at + {after})"
+            if knobs.late_grace:
+                deadline = f"({deadline} + {interval(knobs.late_grace)})"
             shipped_late, unshipped_late = f"shipped_at > {deadline}", f"{self.a} > {deadline}"
         else:
             shipped_late = f"shipped_at >= ordered_at + {after}"

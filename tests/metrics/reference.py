@@ -68,7 +68,7 @@ def is_late(o: Row, use: MetricUse, as_of: datetime) -> bool:
     shipped = o.get("shipped_at") if _before(o.get("shipped_at"), as_of) else None
     k = use.knobs
     if k.late_basis == LateBasis.SHIP_BY:
-        deadline = o.get("ship_by") or o["ordered_at"] + k.late_after
+        deadline = (o.get("ship_by") or o["ordered_at"] + k.late_after) + k.late_grace
         return shipped > deadline if shipped is not None else as_of > deadline
     if shipped is not None:
         return shipped - o["ordered_at"] >= k.late_after

@@ -52,6 +52,8 @@ USES: tuple[MetricUse, ...] = (
         late_basis="hours_after_order",
         late_after=timedelta(hours=72),
     ),
+    use("late_shipment_rate", name="late_grace", late_grace=timedelta(hours=48)),
+    use("late_shipment_rate", name="late_grace_1h", days=10, late_grace=H),
     use("valid_tracking_rate"),
     use("on_time_delivery_rate", days=14, lag_days=7),
     use("refund_rate"),
