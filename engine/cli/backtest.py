@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sellerpolicy.engine.cli.evaluate import parse_as_of
-from sellerpolicy.engine.cli.root import app, check_out_folder, err_console
+from sellerpolicy.engine.cli.root import app, check_out_folder, err_console, out_console
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -96,7 +96,6 @@ def backtest_command(
     ] = None,
 ) -> None:
     """Replay a pack over a range of dates, with escalation history; compare with a baseline."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from sellerpolicy.engine.change.backtest import (
@@ -150,7 +149,7 @@ def backtest_command(
             on_date=lambda _: bar.advance(task),
         )
     document, timelines = write_backtest(report, out)
-    console = Console()
+    console = out_console()
     for result in report.packs:
         console.print(_table(result, stored=report.store is not None))
     console.print(

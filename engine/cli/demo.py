@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from sellerpolicy.engine.cli.root import app
+from sellerpolicy.engine.cli.root import app, out_console
 from sellerpolicy.engine.logs import LEVEL_VARIABLE, LogFormat, configure_logging
 
 from .evaluate import print_summary
@@ -114,7 +113,7 @@ def demo_command(
     # bury it (SELLERPOLICY_LOG_LEVEL still decides when it is set).
     quiet = serve and not os.environ.get(LEVEL_VARIABLE)
     configure_logging(log_format, level=logging.WARNING if quiet else None)
-    console = Console()
+    console = out_console()
     started = time.perf_counter()
     folder = out or Path(tempfile.mkdtemp(prefix="sellerpolicy-demo-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from sellerpolicy.engine.cli.output import FormatOption, SummaryFormat, plain, print_json
-from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, err_console
+from sellerpolicy.engine.cli.root import (
+    EXIT_FINDINGS,
+    app,
+    check_out_folder,
+    err_console,
+    out_console,
+)
 from sellerpolicy.engine.errors import AsOfError, StrictRejectsError
 from sellerpolicy.engine.evaluation.backends.protocol import BackendName
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
@@ -260,7 +266,7 @@ def evaluate_command(
     if output_format is SummaryFormat.JSON:
         print_json(summary)
     else:
-        print_summary(Console(), summary)
+        print_summary(out_console(), summary)
 
 
 def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
@@ -321,7 +327,7 @@ def _distributed(  # noqa: PLR0917 - one call site, mirrors the options
 
 
 def _print_distributed(summary: DistributedSummary) -> None:
-    console = Console()
+    console = out_console()
     table = Table(title=f"{summary.pack} {summary.pack_version}, as of {summary.as_of}")
     table.add_column("status")
     table.add_column("sellers", justify="right")

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sellerpolicy.engine.cli.output import FormatOption, SummaryFormat, print_json
-from sellerpolicy.engine.cli.root import app, check_out_folder, err_console
+from sellerpolicy.engine.cli.root import app, check_out_folder, err_console, out_console
 
 from .evaluate import parse_as_of
 
@@ -70,7 +69,7 @@ def explain_command(
             }
         )
     else:
-        Console().print(explained.report, markup=False, highlight=False)
+        out_console().print(explained.report, markup=False, highlight=False)
     if explained.rejects:
         first = explained.rejects[0]
         where = f"written to {rejects}" if rejects else "write them with --rejects FILE"

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console
+from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console, out_console
 from sellerpolicy.engine.sources.tables import TABLES, Format
 
 EPILOG = """\
@@ -73,7 +72,7 @@ def generate_command(
         _reports(out, as_of, sellers=sellers, days=days, seed=seed, rate=rate, broken=broken_share)
         return
     table_format = Format(fmt.value)
-    console = Console()
+    console = out_console()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("generating orders", total=len(TABLES))
@@ -108,7 +107,7 @@ def _reports(
     """Write the marketplace as Amazon's reports, one folder per account."""
     from sellerpolicy.engine.generate.amazon_reports import generate_amazon_reports
 
-    console = Console()
+    console = out_console()
     summary = generate_amazon_reports(
         sellers=sellers,
         days=days,

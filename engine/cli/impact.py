@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sellerpolicy.engine.cli.evaluate import parse_as_of
-from sellerpolicy.engine.cli.root import app, check_out_folder
+from sellerpolicy.engine.cli.root import app, check_out_folder, out_console
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -130,7 +130,7 @@ def impact_command(
     out.write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n", "utf-8")
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
-    print_impact(Console(), report, out, html, population.rejects_path)
+    print_impact(out_console(), report, out, html, population.rejects_path)
 
 
 def _population(

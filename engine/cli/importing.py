@@ -143,7 +143,7 @@ def amazon_reports_command(
     rejects_path = rejects_path_for(out)
     if summary.rejects:
         write_report_rejects(summary.rejects, rejects_path)
-    console = Console(stderr=True)
+    console = err_console()
     table = Table("", "", title=f"{out} ({fmt.value})", show_header=False)
     for report, lines in summary.lines.items():
         table.add_row(f"{report} lines", f"{lines:,}")
@@ -353,7 +353,7 @@ def _write(result: FactsResult, out: Path, notes: Sequence[str], pack: str) -> N
         "".join(json.dumps(w.to_dict(), ensure_ascii=False) + "\n" for w in result.windows),
         encoding="utf-8",
     )
-    console = Console(stderr=True)
+    console = err_console()
     as_of = result.table.column("as_of")[0].as_py() if written else "-"
     table = Table("", "", title=f"reported facts for {pack}", show_header=False)
     table.add_row("accounts", f"{written:,}")

@@ -10,10 +10,9 @@ import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from sellerpolicy.engine.cli.root import app
+from sellerpolicy.engine.cli.root import app, err_console, out_console
 from sellerpolicy.engine.store import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ def create_command(
     with DecisionStore(store) as opened:
         record, key = KeyStore(opened.engine, opened.where).create(chosen, actor=_actor())
     typer.echo(key)
-    Console(stderr=True).print(
+    err_console().print(
         f"created key {record.id} ({record.role.label}); store it now, it is not shown again",
         markup=False,
         highlight=False,
@@ -88,7 +87,7 @@ def list_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     for key in keys:
         revoked = key.revoked_at.isoformat() if key.revoked_at else ""
         table.add_row(key.id, key.prefix, key.role.label, key.created_at.isoformat(), revoked)
-    Console().print(table)
+    out_console().print(table)
 
 
 @keys_app.command(

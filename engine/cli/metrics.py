@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,7 +74,7 @@ def metrics_command(
     started = time.perf_counter()
     compiled = load_pack(resolve_pack(pack))
     instant = as_of_instant(as_of)
-    console = Console(stderr=True)
+    console = err_console()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with (
         tempfile.TemporaryDirectory(prefix="sellerpolicy-spill-") as spill,

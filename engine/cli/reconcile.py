@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder
+from sellerpolicy.engine.cli.root import EXIT_FINDINGS, app, check_out_folder, out_console
 
 if TYPE_CHECKING:
     from sellerpolicy.engine.importers.reconcile import ReconcileResult, Side
@@ -65,7 +64,7 @@ def reconcile_command(
         check_out_folder(out)
     compiled = load_pack(resolve_pack(pack))
     result = reconcile(source, reported, compiled, as_of.replace(tzinfo=UTC), tolerance=tolerance)
-    console = Console()
+    console = out_console()
     if out is not None:
         with out.open("w", encoding="utf-8") as fh:
             for row in result.rows:

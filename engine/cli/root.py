@@ -59,10 +59,22 @@ app = typer.Typer(
 
 @cache
 def err_console() -> Console:
-    """Rich's console on stderr, made on first use (importing Rich costs ~20 ms)."""
+    """Rich's console on stderr, made on first use (importing Rich costs ~20 ms).
+
+    Text is never wrapped by Rich (``soft_wrap``): a path or an error message stays
+    on one line whatever the width, so scripts can read it.
+    """
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
+
+
+@cache
+def out_console() -> Console:
+    """Rich's console on stdout, made on first use; text never wrapped, as on stderr."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
 
 
 def _print_version(value: bool) -> None:

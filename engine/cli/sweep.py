@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sellerpolicy.engine.cli.evaluate import parse_as_of
-from sellerpolicy.engine.cli.root import app, check_out_folder, err_console
+from sellerpolicy.engine.cli.root import app, check_out_folder, err_console, out_console
 
 if TYPE_CHECKING:
     from sellerpolicy.engine.change.charts import ChartFormat
@@ -135,7 +134,7 @@ def sweep_command(
         notes.append(f"chart written to {chart}")
     notes.append(f"rejected input rows: {population.rejects:,} (written to {rejects})")
     if output_format is SweepFormat.TEXT:
-        console = Console()
+        console = out_console()
         console.print(sweep_table(result))
         for line in (sweep_summary(result), *notes):
             console.print(line, markup=False, highlight=False)
