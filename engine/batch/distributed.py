@@ -15,7 +15,10 @@ the per-process salted ``hash()``). The run has three steps:
    only the tables that had to be copied (CSV, JSON Lines, a table with very
    many rejects) are staged, as a DuckDB file in the output folder. A source
    that is already a DuckDB file of canonical tables (``validated=True``) is
-   used as it is.
+   used as it is. The metrics a source imported from marketplace reports
+   cannot measure (its ``import.json``, ``sources.limits``) go to every
+   worker with its task: their facts are null and their rules not assessed,
+   as in a single-process run.
 2. **Partition** (driver): its sellers (from ``orders`` and ``messages``) are
    hashed once each and split into ``P`` lists.
 3. **Evaluate** (one Dask task per partition,
@@ -68,7 +71,7 @@ from sellerpolicy.rules import load_pack, resolve_pack
 from sellerpolicy.rules.model import CompiledPack
 
 from .partition import HISTORY_CHUNK, PartitionResult, PartitionTask, run_partition
-from .shares import prepare_source, split, validated_sellers
+from .shares import PreparedSource, prepare_source, split, validated_sellers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -168,27 +171,25 @@ def run_distributed(
         stale.unlink(missing_ok=True)
     run_id = str(uuid.uuid4())
     staged = out / f".staged-{run_id}.duckdb"
-    views: tuple[tuple[str, str], ...] = ()
     staged_tables: tuple[str, ...] = ()
     if store_url is not None:
         DecisionStore(store_url).close()  # created and migrated once, before any worker opens it
     stages: dict[str, float] = {}
     try:
-        rejects = None
-        database: Path | None
         if validated:
-            database = Path(source).resolve()
-            sellers = validated_sellers(database)
+            given = Path(source).resolve()
+            prepared = PreparedSource(given, (), None, *validated_sellers(given))
         else:
-            database, views, rejects, sellers = prepare_source(Path(source), staged, out / REJECTS)
-            staged_tables = tuple(t for t in TABLES if t not in dict(views))
+            prepared = prepare_source(Path(source), staged, out / REJECTS)
+            staged_tables = tuple(t for t in TABLES if t not in dict(prepared.views))
+        database, rejects, sellers = prepared.database, prepared.rejects, prepared.sellers
         count = partitions or workers or 1
         shares = split(sellers, count) if partitions or workers else None
         stages["validate and partition"] = round(time.perf_counter() - started, 3)
         template = PartitionTask(
             index=0,
             source=None if database is None else str(database),
-            views=views,
+            views=prepared.views,
             sellers=(),
             pack=str(resolve_pack(pack_ref).resolve()),
             pack_digest=pack.digest,
@@ -196,6 +197,7 @@ def run_distributed(
             out_dir=str(out),
             explain=explain,
             store=store_url,
+            limits=prepared.limits,
         )
         results, failures, count = _submit(
             template,

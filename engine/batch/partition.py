@@ -38,6 +38,7 @@ from sellerpolicy.engine.columnar.decisions import write_decisions
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
 from sellerpolicy.engine.metrics.compute import compute_metrics
 from sellerpolicy.engine.metrics.facts import as_of_instant
+from sellerpolicy.engine.sources.limits import keep_limits
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.store.decisions import DecisionStore
 from sellerpolicy.rules import load_pack
@@ -80,6 +81,8 @@ class PartitionTask:
     explain: ExplainLevel = ExplainLevel.SUMMARY
     store: str | None = None  # a decision store URL: escalation history is read from it
     views: tuple[tuple[str, str], ...] = ()  # (table, query of its valid rows read in place)
+    # (metric, why) the source cannot measure (its import.json): null facts, as in one process
+    limits: tuple[tuple[str, str], ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -135,6 +138,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
                 f"CREATE VIEW {table} AS SELECT * FROM {rows} "  # noqa: S608 (our own SQL)
                 "WHERE seller_id IN (SELECT seller_id FROM partition_sellers)"
             )
+        keep_limits(con, dict(task.limits))
         facts = compute_metrics(con, pack.metrics, instant).table
     out = Path(task.out_dir)
     statuses: Counter[str] = Counter()

@@ -22,7 +22,7 @@ import duckdb
 
 from sellerpolicy.engine.errors import SourceError
 
-__all__ = ["LIMITS_TABLE", "MANIFEST", "register_limits", "unavailable_metrics"]
+__all__ = ["LIMITS_TABLE", "MANIFEST", "keep_limits", "register_limits", "unavailable_metrics"]
 
 MANIFEST = "import.json"
 LIMITS_TABLE = "__source_not_assessable"
@@ -59,11 +59,22 @@ def register_limits(source: Path, con: duckdb.DuckDBPyConnection) -> Mapping[str
     """
     manifest = source / MANIFEST if source.is_dir() else None
     found = _read(manifest) if manifest is not None and manifest.is_file() else {}
+    keep_limits(con, found)
+    return MappingProxyType(found)
+
+
+def keep_limits(con: duckdb.DuckDBPyConnection, found: Mapping[str, str]) -> None:
+    """Keep ``found`` (metric: why) in ``con`` as the loaded source's limits, replacing
+    any earlier ones; nothing is kept for an empty mapping.
+
+    A connection that reads tables another one validated (a distributed run's
+    worker) is given the source's limits this way, so that its metrics are the
+    ones the single-process run computes.
+    """
     con.execute(_DROP)
     if found:
         con.execute(_CREATE)
         con.executemany(_INSERT, list(found.items()))
-    return MappingProxyType(found)
 
 
 def unavailable_metrics(con: duckdb.DuckDBPyConnection) -> Mapping[str, str]:
