@@ -26,6 +26,13 @@ answers a slower evaluation 504 and stores nothing of it. On ``SIGTERM``
 served, then the listeners close, in-flight requests get up to
 ``--shutdown-timeout`` to finish, and the store is closed.
 
+``--log-format json`` makes every line on stderr one JSON object: uvicorn's
+access lines (``http_request`` with ``method``, ``path``, ``status``...) and
+error log, and the service's own events, each request's carrying its
+``correlation_id`` (the ``X-Request-ID`` the client sent when it is a sane
+token, else a fresh id; echoed in the answer's ``X-Request-ID``). The default,
+``console``, keeps uvicorn's own lines (see :mod:`sellerpolicy.engine.logs`).
+
 Before serving, everything loaded so far (the app, the compiled shipped
 packs, pandas, DuckDB, SQLAlchemy...: over 100,000 objects) is moved out of
 the garbage collector's reach with :func:`gc.freeze`: a full collection of
@@ -42,12 +49,17 @@ import json
 import os
 import shutil
 import tempfile
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sellerpolicy.engine.cli.root import EXIT_INPUT, app, err_console
-from sellerpolicy.engine.logs import configure_logging
+from sellerpolicy.engine.logs import (
+    configure_logging,
+    configure_stdlib_logging,
+    service_log_config,
+)
 from sellerpolicy.engine.store import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
@@ -57,6 +69,15 @@ if TYPE_CHECKING:
 
 #: The environment variable handing the settings to worker processes (JSON).
 SETTINGS_VARIABLE = "SELLERPOLICY_SERVE_SETTINGS"
+#: The environment variable handing ``--log-format`` to worker processes.
+LOG_FORMAT_VARIABLE = "SELLERPOLICY_SERVE_LOG_FORMAT"
+
+
+class ServeLogFormat(StrEnum):
+    """How ``serve`` writes its logs on stderr (``--log-format``)."""
+
+    CONSOLE = "console"  # uvicorn's own lines; the service's events as other commands do
+    JSON = "json"  # one JSON object per line, everything, with each request's correlation id
 
 
 EPILOG = """\
@@ -73,6 +94,9 @@ Examples:
   # evaluators limited to 200 requests/s (bursts of 50); activation without approval
   sellerpolicy serve --store sellerpolicy.db --rate-limit evaluator=200:50 \\
       --no-require-approval
+
+  # JSON logs on stderr (access lines included), one object per line
+  sellerpolicy serve --store sellerpolicy.db --log-format json 2>> service.jsonl
 """
 
 
@@ -90,6 +114,13 @@ def serve_command(
         typer.Option(min=1024, help="Largest request body accepted, in bytes (default 32 MiB)."),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    log_format: Annotated[
+        ServeLogFormat,
+        typer.Option(
+            help="Logs on stderr: console (uvicorn's lines), json (one JSON object per line, "
+            "access lines included, with each request's correlation_id)."
+        ),
+    ] = ServeLogFormat.CONSOLE,
     require_approval: Annotated[
         bool,
         typer.Option(
@@ -137,7 +168,6 @@ def serve_command(
         limits = tuple(RateLimit.parse(text) for text in rate_limit or ())
     except ValueError as exc:
         _fail(f"--rate-limit {exc}", exc)
-    configure_logging()
     settings = Settings(
         store_url=store,
         require_approval=require_approval,
@@ -155,6 +185,7 @@ def serve_command(
         "log_level": "info",
         "timeout_graceful_shutdown": shutdown_timeout,
     }
+    options.update(_configure_logs(log_format))
     if workers == 1:
         from sellerpolicy.engine.service.app import create_app
 
@@ -180,6 +211,7 @@ def serve_command(
     settings = dataclasses.replace(settings, import_shipped=False, rate_limits=per_worker)
     folder = tempfile.mkdtemp(prefix="sellerpolicy-metrics-")
     os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))
+    os.environ[LOG_FORMAT_VARIABLE] = log_format.value
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # read by each worker's prometheus_client
     try:
         target = "sellerpolicy.engine.cli.serve:worker_app"
@@ -194,13 +226,33 @@ def worker_app() -> FastAPI:
     from sellerpolicy.engine.service.load import RateLimit
     from sellerpolicy.engine.service.state import Settings
 
-    configure_logging()
+    if os.environ.get(LOG_FORMAT_VARIABLE) == ServeLogFormat.JSON:
+        import logging
+
+        logging.captureWarnings(True)
+        configure_stdlib_logging()  # uvicorn configured the handlers in this process already
+    else:
+        configure_logging()
     given = json.loads(os.environ[SETTINGS_VARIABLE])
     given["rate_limits"] = tuple(RateLimit(**limit) for limit in given["rate_limits"])
     settings: Settings = Settings(**given)
     service = create_app(settings)
     _freeze_heap()
     return service
+
+
+def _configure_logs(log_format: ServeLogFormat) -> dict[str, Any]:
+    """Configure this process's logs; the options that tell uvicorn to do the same."""
+    if log_format is ServeLogFormat.CONSOLE:
+        configure_logging()
+        return {}
+    import logging.config
+
+    config = service_log_config()
+    logging.config.dictConfig(config)  # now: the service logs while it starts, before uvicorn
+    logging.captureWarnings(True)  # warnings too become JSON lines (through the root logger)
+    configure_stdlib_logging()
+    return {"log_config": config}
 
 
 def _postgres(store: str) -> bool:

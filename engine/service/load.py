@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
@@ -240,7 +240,9 @@ def install_drain(service: _Drained, seconds: float) -> None:
             stop(signum, frame)
             return
         service.draining = True
-        get_logger(component="service").info("draining", seconds=seconds)
+        # In a context of its own: the handler runs in whatever context the main thread
+        # is in, perhaps a request's (whose correlation id this event must not carry).
+        Context().run(get_logger(component="service").info, "draining", seconds=seconds)
         loop.call_soon_threadsafe(loop.call_later, seconds, _stop, stop, signum)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -17,12 +17,20 @@
   parameters allowed), or is missing, is refused with a 415 problem naming
   ``application/json`` (and ``Accept-Post`` saying it), its body unread: the
   fast path and the routes only ever see JSON;
+* every request gets a correlation id: its ``X-Request-ID`` header when that
+  is a sane token (1 to 128 letters, digits, ``.``, ``_``, ``:`` or ``-``;
+  anything else is untrusted input and ignored), else a fresh one. It is
+  bound as ``correlation_id`` in ``structlog.contextvars`` while the request
+  runs, so every log event of the request carries it (uvicorn's access
+  line too, under ``serve --log-format json``), and every answer echoes it
+  in ``X-Request-ID``;
 * every answered request is counted and timed in :class:`ServiceMetrics`
   under its route template;
-* an exception nothing else handled becomes a 500 problem with a
-  correlation id; the log line carries that id, the route and the exception
-  type, never its message (it may quote request data) and never a stack
-  trace, and no response ever carries more than the id;
+* an exception nothing else handled becomes a 500 problem with the
+  correlation id (also in ``X-Correlation-ID``); the log line carries that
+  id, the route and the exception type, never its message (it may quote
+  request data) and never a stack trace, and no response ever carries more
+  than the id;
 * past ``max_in_flight`` requests in this worker the next is answered at once
   with a 503 problem and ``Retry-After: 1``, its body unread, and counted in
   ``sellerpolicy_shed_total`` (``/healthz``, ``/readyz`` and ``/metrics`` are
@@ -41,11 +49,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
 from sellerpolicy.engine.logs import get_logger
 
@@ -57,7 +67,13 @@ from .offload import in_worker_thread, note_server_loop
 from .problems import PROBLEM_MEDIA_TYPE, problem_body
 from .state import DEFAULT_OFFLOAD_BODY
 
-__all__ = ["ServiceMiddleware"]
+__all__ = ["REQUEST_ID_HEADER", "ServiceMiddleware", "correlation_id_of"]
+
+#: The header a correlation id is taken from and echoed in.
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
+#: A correlation id a client may choose: a short token that is safe in any log line.
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 #: Without a timeout setting: a day (no request gets near it).
 _NO_DEADLINE = 86_400.0
@@ -100,6 +116,15 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        correlation_id = correlation_id_of(scope)
+        bound = bind_contextvars(correlation_id=correlation_id)
+        try:
+            await self._admit(scope, receive, _echoing(send, correlation_id))
+        finally:
+            reset_contextvars(**bound)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Shed the request past ``max_in_flight`` (probes and metrics excepted), else handle it."""
         in_flight = self.in_flight
         if in_flight is None or scope["path"] in NEVER_SHED:
             await self._handle(scope, receive, send)
@@ -164,7 +189,7 @@ class ServiceMiddleware:
             else:
                 await self._dispatch(scope, limited_receive, exchange.send)
         except Exception as exc:  # the last resort: answer 500, never crash
-            correlation_id = str(uuid.uuid4())
+            correlation_id = _bound_id()
             get_logger(component="service").error(
                 "unhandled_error",
                 correlation_id=correlation_id,
@@ -281,6 +306,34 @@ class _Exchange:
                 headers = [*message.get("headers", ()), (b"connection", b"close")]
                 message = {**message, "headers": headers}
         await self.raw_send(message)
+
+
+def correlation_id_of(scope: Scope) -> str:
+    """The request's ``X-Request-ID`` when it is a sane token, else a fresh id (32 hex digits)."""
+    for name, value in scope.get("headers", ()):
+        if name == _REQUEST_ID:
+            if _SANE_ID.fullmatch(value):
+                return str(value.decode("ascii"))
+            break
+    return uuid.uuid4().hex
+
+
+def _bound_id() -> str:
+    """The correlation id bound for the current request (a fresh one outside a request)."""
+    bound = get_contextvars().get("correlation_id")
+    return bound if isinstance(bound, str) else uuid.uuid4().hex
+
+
+def _echoing(send: Send, correlation_id: str) -> Send:
+    """``send`` adding ``X-Request-ID: correlation_id`` to the answer's headers."""
+    header = (_REQUEST_ID, correlation_id.encode("ascii"))
+
+    async def echoing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return echoing
 
 
 _tasks: set[asyncio.Task[None]] = set()
