@@ -37,6 +37,7 @@ import duckdb
 
 from sellerpolicy.engine.formats.flat import CarriedMetric, FlatFileMapping, NotAssessable
 from sellerpolicy.engine.formats.registry import flat_mapping
+from sellerpolicy.engine.importers.clean_runs import fold_clean_runs
 from sellerpolicy.engine.importers.contract_rows import (
     BAD_TABLE,
     fold_lines,
@@ -49,6 +50,7 @@ from sellerpolicy.engine.importers.report_files import (
     ReportReject,
     drop_reports,
     read_reports,
+    report_lines,
 )
 from sellerpolicy.engine.sources.tables import TABLES, Format
 from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal, shown_value
@@ -183,10 +185,27 @@ def _import_orders(
 ) -> tuple[list[ReportReject], dict[str, int]]:
     """``__imp_orders`` (kept orders) and ``__imp_rejected_ids``; the rejects."""
     register_sellers(con, reports)
-    rejects = read_reports(con, reports, mapping, "__imp_lines")
-    lines = {mapping.info.id: _count(con, "__imp_lines") + len(rejects)}
-    good = parse_lines(con, mapping, "__imp_lines", "__imp_order_lines")
-    fold_lines(con, mapping, "__imp_lines", good, "__imp_orders")
+    table, rejects = report_lines(reports, mapping)
+    lines = {mapping.info.id: table.num_rows + len(rejects)}
+    # Runs of clean item lines are folded apart; every other record's lines, whole,
+    # take the general path (the same rows and rejects, only slower).
+    sellers = [r.seller_id for r in reports]
+    rest = fold_clean_runs(con, mapping, table, sellers, "__imp_orders_clean")
+    del table
+    con.register("__imp_lines", rest)
+    if rest.num_rows:
+        good = parse_lines(con, mapping, "__imp_lines", "__imp_order_lines")
+        fold_lines(con, mapping, "__imp_lines", good, "__imp_orders_rest")
+        con.execute("DROP TABLE __imp_order_lines")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __imp_orders AS SELECT * FROM __imp_orders_clean "
+            "UNION ALL BY NAME SELECT * FROM __imp_orders_rest"
+        )
+        for name in ("__imp_orders_clean", "__imp_orders_rest"):
+            con.execute(f"DROP TABLE {name}")
+    else:
+        con.execute("DROP TABLE IF EXISTS __imp_orders")
+        con.execute("ALTER TABLE __imp_orders_clean RENAME TO __imp_orders")
     key = quote_ident(f"c{mapping.used_columns.index(mapping.fold_by or '')}")
     # Ids of orders rejected (none of their lines kept): feedback naming them is rejected.
     con.execute(
@@ -199,7 +218,6 @@ def _import_orders(
             "DELETE FROM __imp_rejected_ids r WHERE EXISTS "
             "(SELECT 1 FROM __imp_orders o WHERE o.order_id = r.order_id)"
         )
-    con.execute("DROP TABLE __imp_order_lines")
     drop_reports(con, "__imp_lines")
     return rejects + take_rejects(con, reports, mapping), lines
 

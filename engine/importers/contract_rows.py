@@ -45,7 +45,16 @@ from sellerpolicy.engine.sources.validate_rows import (
     shown_value,
 )
 
-__all__ = ["BAD_TABLE", "fold_lines", "parse_lines", "register_sellers", "take_rejects"]
+__all__ = [
+    "BAD_TABLE",
+    "fold_lines",
+    "parse_lines",
+    "quick_value",
+    "register_sellers",
+    "required",
+    "take_rejects",
+    "text_value",
+]
 
 BAD_TABLE = "__imp_bad"
 """Rejected lines so far: ``_file``, ``_line``, ``col`` (contract column or a report
@@ -93,11 +102,11 @@ def parse_lines(
     contract's own rules (``sources.validate_rows``), which also name its problem.
     """
     alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
-    values = {f.target: _quick(f.type, _text(alias[f.column])) for f in mapping.fields}
+    values = {f.target: quick_value(f.type, text_value(alias[f.column])) for f in mapping.fields}
     status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
     shaped = [
-        f"{v} IS NOT NULL" if _required(mapping, f.target) else
-        f"({_text(alias[f.column])} IS NULL OR {v} IS NOT NULL)"
+        f"{v} IS NOT NULL" if required(mapping, f.target) else
+        f"({text_value(alias[f.column])} IS NULL OR {v} IS NOT NULL)"
         for f in mapping.fields
         for v in (values[f.target],)
     ]  # fmt: skip
@@ -157,7 +166,7 @@ def _parse_odd(
     con.execute(f"DELETE FROM {out} WHERE __odd")
 
 
-def _required(mapping: FlatFileMapping, target: str) -> bool:
+def required(mapping: FlatFileMapping, target: str) -> bool:
     """Whether the contract needs a value in ``target`` (a feedback rating: for every
     event but a removal, so for the ``left`` events a report gives)."""
     spec = next(c for c in TABLE_SPECS[mapping.table] if c.name == target)
@@ -165,7 +174,7 @@ def _required(mapping: FlatFileMapping, target: str) -> bool:
     return spec.required or (rating and mapping.constants.get("event") != "removed")
 
 
-def _quick(kind: FieldType, value: str) -> str:
+def quick_value(kind: FieldType, value: str) -> str:
     """SQL: a report value parsed as the contract parses it when it has its documented
     shape; NULL otherwise (the line then goes to the contract's parser)."""
     number = f"try_cast({value} AS DOUBLE)"
@@ -180,7 +189,7 @@ def _quick(kind: FieldType, value: str) -> str:
     return value
 
 
-def _text(column: str) -> str:
+def text_value(column: str) -> str:
     """SQL: a report value as text, null when empty."""
     return f"NULLIF(trim({column}), '')"
 

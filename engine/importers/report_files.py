@@ -47,6 +47,7 @@ __all__ = [
     "column_alias",
     "drop_reports",
     "read_reports",
+    "report_lines",
     "write_report_rejects",
 ]
 
@@ -208,7 +209,17 @@ def read_reports(
 ) -> list[ReportReject]:
     """Register ``name`` in ``con`` (``__file``, ``__line``, one text column per column
     the mapping reads, ``c0``, ``c1``...) holding the lines of ``reports``; return the
-    malformed lines' rejects. :func:`drop_reports` unregisters it.
+    malformed lines' rejects. :func:`drop_reports` unregisters it."""
+    table, rejects = report_lines(reports, mapping)
+    con.register(name, table)
+    return rejects
+
+
+def report_lines(
+    reports: Sequence[ReportFile], mapping: FlatFileMapping
+) -> tuple[pa.Table, list[ReportReject]]:
+    """The lines of ``reports`` (``__file``, ``__line``, one text column per column the
+    mapping reads, ``c0``, ``c1``...) and the malformed lines' rejects.
 
     Small plain files of one header are parsed together, up to
     :data:`_GROUP_BYTES` at a time (their lines held only until then).
@@ -259,8 +270,7 @@ def read_reports(
             *((a, pa.string()) for a in _aliases(used)),
         ]
     )
-    con.register(name, pa.concat_tables(parts) if parts else schema.empty_table())
-    return rejects
+    return (pa.concat_tables(parts) if parts else schema.empty_table()), rejects
 
 
 def _read_group(

@@ -1,0 +1,282 @@
+"""Item lines folded where they are plainly clean: the fast path of ``contract_rows``.
+
+Most of a report is a run of lines of one record (the item lines of one
+order, one after the other) whose every value has its documented shape and
+whose lines agree. For those, checking and folding need no hashing of
+texts and no per-line parse of the values the lines share:
+
+1. runs: consecutive lines of one file with the same ``fold_by`` text
+   (numpy over the Arrow columns, in file and line order);
+2. in a run, every line but the first must repeat the first line's text of
+   each value folded ``same`` and of the status (Arrow compares them);
+3. the first line of each run is parsed with the very SQL
+   :func:`~sellerpolicy.engine.importers.contract_rows.parse_lines` applies
+   to a line of documented shape (``_quick``), and must pass the same checks
+   (required values, the status vocabulary); its key must be written
+   without surrounding spaces;
+4. ``sum`` values are checked on every line and summed per run with the SQL
+   ``fold_lines`` uses (exact decimals), the lines of single-line runs
+   without grouping;
+5. a record id (trimmed key) is *settled* here only when one clean run has
+   it: every id of a run that is not clean, and every id in more than one
+   run (lines of one order apart, the same order in two files), goes with
+   all its lines, wherever they are, to the general path. Ids are compared
+   by hash (an equal hash sends both to the general path, which is only
+   slower).
+
+The general path (``parse_lines``, ``fold_lines``) is exact for any set of
+whole records: records never interact but through their id. So the rows
+and rejects of an import are those of the general path alone, line for
+line, which the tests check on reports mixing every kind of bad line.
+"""
+
+# SQL here is built from this module's own identifiers, quoted names and literals
+# (quote_ident, quote_literal); report values are only ever data: S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sellerpolicy.engine.formats.flat import FieldType, FlatFileMapping, Fold, StatusRole
+from sellerpolicy.engine.importers.contract_rows import quick_value, required, text_value
+from sellerpolicy.engine.importers.report_files import column_alias
+from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal
+
+__all__ = ["ENABLED", "fold_clean_runs"]
+
+ENABLED = True
+"""Whether :func:`fold_clean_runs` folds anything (the tests compare both paths)."""
+
+_LINES = "__imp_run_lines"
+_RUNS = "__imp_runs"
+_SUMS = "__imp_run_sums"
+_KEEP = "__imp_runs_kept"
+
+
+def fold_clean_runs(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FlatFileMapping,
+    lines: pa.Table,
+    sellers: Sequence[str],
+    out: str,
+) -> pa.Table:
+    """``out``: the records settled here (the columns of ``fold_lines``' output);
+    return the lines left for the general path (whole records, ``lines``' columns).
+
+    ``lines`` is the table of ``report_files`` (``__file``, ``__line``, ``c0``...),
+    ``sellers`` the account of each file, by its index.
+    """
+    if not ENABLED or not _supported(mapping) or lines.num_rows == 0:
+        _empty(con, mapping, out)
+        return lines
+    lines = _in_order(lines)
+    alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
+    key = lines.column(alias[mapping.fold_by or ""])
+    files = lines.column("__file").to_numpy()
+    starts_mask = np.ones(lines.num_rows, dtype=np.bool_)
+    same_key = pc.fill_null(pc.equal(key.slice(1), key.slice(0, lines.num_rows - 1)), False)
+    starts_mask[1:] = ~(
+        np.asarray(same_key.to_numpy(zero_copy_only=False)) & (files[1:] == files[:-1])
+    )
+    run = np.cumsum(starts_mask, dtype=np.int64) - 1
+    starts = np.flatnonzero(starts_mask)
+    runs = len(starts)
+    sizes = np.diff(np.append(starts, lines.num_rows))
+    broken = np.zeros(runs, dtype=np.bool_)
+    shared = [alias[f.column] for f in mapping.fields if f.fold is Fold.SAME]
+    if mapping.status is not None:
+        shared.append(alias[mapping.status.column])
+    followers = np.flatnonzero(~starts_mask)
+    if len(followers):
+        leaders = pa.array(starts[run[followers]])
+        taken = pa.array(followers)
+        for name in dict.fromkeys(shared):
+            column = lines.column(name)
+            mine, first = column.take(taken), column.take(leaders)
+            agree = pc.if_else(
+                pc.is_null(mine), pc.is_null(first), pc.fill_null(pc.equal(mine, first), False)
+            )
+            differ = np.flatnonzero(~np.asarray(agree.to_numpy(zero_copy_only=False)))
+            broken[run[followers[differ]]] = True
+    multi = (sizes > 1)[run]
+    seller = pa.DictionaryArray.from_arrays(lines.column("__file").combine_chunks(), sellers)
+    con.register(
+        _LINES,
+        lines.append_column("__run", pa.array(run))
+        .append_column("__first", pa.array(starts_mask))
+        .append_column("__multi", pa.array(multi))
+        .append_column("__seller", seller),
+    )
+    try:
+        ok, hashes = _parse_first_lines(con, mapping, alias, runs)
+        broken |= ~ok
+        broken[_sum_runs(con, mapping, alias)] = True
+        hashes_sorted = np.sort(hashes)
+        repeated = hashes_sorted[1:][hashes_sorted[1:] == hashes_sorted[:-1]]
+        general = np.isin(hashes, np.union1d(repeated, hashes[broken]))
+        kept = np.flatnonzero(~general) if general.any() else None
+        if kept is not None:
+            con.register(_KEEP, pa.table({"__run": pa.array(kept)}))
+        _settle(con, mapping, out, every=kept is None)
+    finally:
+        con.unregister(_LINES)
+        con.unregister(_KEEP)
+        for name in (_RUNS, _SUMS):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return lines.filter(pa.array(general[run])) if general.any() else lines.slice(0, 0)
+
+
+def _supported(mapping: FlatFileMapping) -> bool:
+    """Whether the mapping folds lines in a way this path knows (sums of decimals)."""
+    if mapping.fold_by is None:
+        return False
+    return all(
+        f.fold is not Fold.SUM or f.type is FieldType.DECIMAL
+        for f in mapping.fields
+        if f.column != mapping.fold_by
+    )
+
+
+def _in_order(lines: pa.Table) -> pa.Table:
+    """``lines`` in file and line order."""
+    files, numbers = lines.column("__file").to_numpy(), lines.column("__line").to_numpy()
+    step_file, step_line = np.diff(files), np.diff(numbers)
+    if bool(np.all((step_file > 0) | ((step_file == 0) & (step_line > 0)))):
+        return lines
+    return lines.sort_by([("__file", "ascending"), ("__line", "ascending")])
+
+
+def _targets(mapping: FlatFileMapping) -> tuple[str, list[str], set[str]]:
+    """The key's contract column, the other columns the report fills, the summed ones."""
+    key = next(f.target for f in mapping.fields if f.column == mapping.fold_by)
+    filled = [f.target for f in mapping.fields if f.target != key]
+    summed = {f.target for f in mapping.fields if f.fold is Fold.SUM}
+    return key, filled, summed
+
+
+def _parse_first_lines(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, alias: dict[str, str], runs: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
+    """``__imp_runs``: each run's first line parsed as ``parse_lines`` parses a line of
+    documented shape; return, by run, whether it passed every check, and its id's hash."""
+    types = dict(TABLES[mapping.table])
+    key_column = alias[mapping.fold_by or ""]
+    values = {f.target: quick_value(f.type, text_value(alias[f.column])) for f in mapping.fields}
+    status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
+    shaped = [
+        f"{v} IS NOT NULL"
+        if required(mapping, f.target)
+        else f"({text_value(alias[f.column])} IS NULL OR {v} IS NOT NULL)"
+        for f in mapping.fields
+        for v in (values[f.target],)
+    ]
+    shaped.append(f"{key_column} = trim({key_column})")
+    if mapping.status is not None:
+        listed = ", ".join(quote_literal(v) for v in mapping.status.values)
+        shaped.append(f"list_position([{listed}], {status}) IS NOT NULL")
+    columns = [f"CAST({v} AS {types[t]}) AS {quote_ident(t)}" for t, v in values.items()]
+    columns += [
+        f"CAST({quote_literal(v)} AS {types[t]}) AS {quote_ident(t)}"
+        for t, v in mapping.constants.items()
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_RUNS} AS SELECT l.__run, l.__multi, l.__file AS _file, "
+        f"l.__line AS _line, CAST(l.__seller AS VARCHAR) AS seller_id, {', '.join(columns)}, "
+        f"{status} AS _status, coalesce({' AND '.join(shaped)}, false) AS __ok, "
+        f"hash({text_value(key_column)}) AS __h FROM {_LINES} l WHERE l.__first"
+    )
+    found = con.execute(f"SELECT __run, __ok, __h FROM {_RUNS}").fetchnumpy()
+    ok = np.zeros(runs, dtype=np.bool_)
+    hashes = np.zeros(runs, dtype=np.uint64)
+    order = np.asarray(found["__run"], dtype=np.int64)
+    ok[order] = np.asarray(found["__ok"], dtype=np.bool_)
+    hashes[order] = np.asarray(found["__h"], dtype=np.uint64)
+    return ok, hashes
+
+
+def _sum_runs(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, alias: dict[str, str]
+) -> npt.NDArray[np.int64]:
+    """``__imp_run_sums``: the sums of the runs of several lines (``fold_lines``' SQL);
+    return those with a line whose summed value has not its documented shape (a run
+    of one line is checked with its first line)."""
+    types = dict(TABLES[mapping.table])
+    summed = [f for f in mapping.fields if f.fold is Fold.SUM]
+    sums = [
+        f"CAST(sum(TRY_CAST(CAST({quick_value(f.type, text_value(alias[f.column]))} AS "
+        f"{types[f.target]}) AS DECIMAL(38, 9))) AS DOUBLE) AS {quote_ident(f.target)}"
+        for f in summed
+    ]
+    odd = [
+        f"({text_value(alias[f.column])} IS NOT NULL AND "
+        f"{quick_value(f.type, text_value(alias[f.column]))} IS NULL)"
+        for f in summed
+    ]
+    odd_sql = f"bool_or({' OR '.join(odd)})" if odd else "false"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_SUMS} AS SELECT {', '.join(['__run', *sums])}, "
+        f"{odd_sql} AS __odd FROM {_LINES} WHERE __multi GROUP BY __run"
+    )
+    bad = con.execute(f"SELECT __run FROM {_SUMS} WHERE __odd").fetchnumpy()["__run"]
+    return np.asarray(bad, dtype=np.int64)
+
+
+def _settle(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, out: str, *, every: bool
+) -> None:
+    """``out``: the kept runs (``every`` run, or those of ``__imp_runs_kept``) as folded
+    records (``fold_lines``' columns and values)."""
+    key, filled, summed = _targets(mapping)
+    types = dict(TABLES[mapping.table])
+    sale = _sale_sql(mapping)
+    outputs = [quote_ident(key), "r.seller_id"]
+    for name in filled:
+        ident = quote_ident(name)
+        if name in summed:
+            # A single line: the sum of one value (an exact decimal) is that value.
+            value = (
+                f"CASE WHEN r.__multi THEN m.{ident} ELSE CAST(CAST(TRY_CAST(r.{ident} AS "
+                f"DECIMAL(38, 9)) AS DOUBLE) AS {types[name]}) END"
+            )
+            if name == "amount" and sale is not None:
+                value = f"CASE WHEN {sale} THEN {value} END"
+            outputs.append(f"{value} AS {ident}")
+        else:
+            outputs.append(f"r.{ident}")
+    kept = "" if every else f"SEMI JOIN {_KEEP} k USING (__run) "
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT r._file, r._line, {', '.join(outputs)} "
+        f"FROM {_RUNS} r {kept}LEFT JOIN {_SUMS} m USING (__run)"
+    )
+
+
+def _sale_sql(mapping: FlatFileMapping) -> str | None:
+    """SQL: whether the run's status is a sale (None: the mapping has no status)."""
+    if mapping.status is None or mapping.field("amount") is None:
+        return None
+    sales = [v for v, role in mapping.status.values.items() if role is StatusRole.SALE]
+    listed = ", ".join(quote_literal(v) for v in sales)
+    return f"list_position([{listed}], r._status) IS NOT NULL"
+
+
+def _empty(con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, out: str) -> None:
+    """``out`` with the columns of settled records and no row."""
+    types = dict(TABLES[mapping.table])
+    if mapping.fold_by is None:
+        key, filled = "", [f.target for f in mapping.fields]
+    else:
+        key, filled, _ = _targets(mapping)
+    names = [n for n in (key, "seller_id", *filled) if n]
+    columns = ", ".join(f"CAST(NULL AS {types[n]}) AS {quote_ident(n)}" for n in names)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT CAST(NULL AS INTEGER) AS _file, "
+        f"CAST(NULL AS BIGINT) AS _line, {columns} LIMIT 0"
+    )

@@ -1,0 +1,145 @@
+"""The fast path of clean item-line runs (``importers.clean_runs``) changes nothing but
+speed: on reports mixing clean orders with every kind of bad or unusual line, the
+source written and every reject are those of the general path alone."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from importkit import FEEDBACK_COLUMNS, ORDER_COLUMNS, feedback_line, order_line, write_report
+
+from sellerpolicy.engine.importers import clean_runs
+from sellerpolicy.engine.importers.amazon_reports import (
+    AccountReports,
+    ImportSummary,
+    import_amazon_reports,
+)
+
+_TIMES = [
+    "2026-10-01T10:00:00+00:00",
+    "2026-10-01T23:30:00-05:00",
+    "2026-10-02T01:15:00+14:00",
+    "2026-10-02T08:00:00Z",
+    "2026-10-03",
+    "2026-10-03 09:00:00",  # another shape: the contract's own parser reads it
+    "2026-10-03T09:00:00+15:00",  # an offset too large
+    "2026-02-30T09:00:00+00:00",  # no such day
+    "soon",
+    "",
+]
+_PRICES = ["10.00", "0.01", "1e3", "12.345678912345", " 5.5", "", "ten", "inf", "-3.20"]
+_STATUSES = ["Shipped", "Shipped", "Pending", "Canceled", "Complete", " Shipped", "Lost", ""]
+_CURRENCIES = ["USD", "USD", "EUR", "usd", "US", ""]
+
+
+def _messy_line(rng: random.Random, order_id: str) -> dict[str, str]:
+    """An item line with, now and then, a bad or unusual value."""
+    line = order_line(order_id)
+    if rng.random() < 0.25:
+        column, values = rng.choice(
+            [
+                ("purchase-date", _TIMES),
+                ("item-price", _PRICES),
+                ("order-status", _STATUSES),
+                ("currency", _CURRENCIES),
+            ]
+        )
+        line[column] = rng.choice(values)
+    else:
+        line["item-price"] = rng.choice(_PRICES[:4])
+    return line
+
+
+def _reports(root: Path, seed: int) -> list[AccountReports]:
+    """Three accounts: runs of one to four item lines, lines of one order apart, the same
+    order in two files, keys with spaces or none, and malformed lines."""
+    rng = random.Random(seed)
+    ids = [f"O{n:04d}" for n in range(60)]
+    accounts = []
+    for account in ("S1", "S2", "S3"):
+        rows: list[dict[str, str] | str] = []
+        for _ in range(rng.randint(30, 60)):
+            order_id = rng.choice(ids)
+            if rng.random() < 0.05:
+                order_id = rng.choice([f" {order_id}", f"{order_id} ", "", "   "])
+            template = _messy_line(rng, order_id)
+            for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
+                line = dict(template)
+                if rng.random() < 0.1:
+                    line = _messy_line(rng, order_id)
+                line["item-price"] = rng.choice([line["item-price"], *_PRICES[:4]])
+                rows.append(line)
+            if rng.random() < 0.05:
+                rows.append(rng.choice(["too\tfew", "O9999\t" * 40]))
+        if rng.random() < 0.5:  # the lines of one order, apart
+            rows.append(
+                order_line(str(rows[0]["amazon-order-id"]) if isinstance(rows[0], dict) else "x")
+            )
+        orders = write_report(root / account / "orders.txt", ORDER_COLUMNS, rows)
+        feedback = write_report(
+            root / account / "feedback.txt",
+            FEEDBACK_COLUMNS,
+            [feedback_line(rng.choice(ids), day="2026-10-05") for _ in range(5)],
+        )
+        accounts.append(AccountReports(account, (orders,), (feedback,)))
+    return accounts
+
+
+def _outcome(summary: ImportSummary) -> tuple[object, ...]:
+    with duckdb.connect() as con:
+        orders = con.execute(
+            f"SELECT * FROM read_parquet('{summary.out / 'orders.parquet'}')"
+        ).fetchall()
+        feedback = con.execute(
+            f"SELECT * FROM read_parquet('{summary.out / 'feedback.parquet'}')"
+        ).fetchall()
+    return orders, feedback, summary.rejects, dict(summary.rows), dict(summary.lines)
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Each call of the fast path: the lines it was given, and those it left."""
+    calls: list[tuple[int, int]] = []
+    fold = clean_runs.fold_clean_runs
+
+    def spy(con: Any, mapping: Any, lines: pa.Table, sellers: Any, out: str) -> pa.Table:
+        rest = fold(con, mapping, lines, sellers, out)
+        calls.append((lines.num_rows, rest.num_rows))
+        return rest
+
+    monkeypatch.setattr("sellerpolicy.engine.importers.amazon_reports.fold_clean_runs", spy)
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clean_runs_give_the_general_paths_rows_and_rejects(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = _reports(tmp_path / "reports", seed)
+    left = _spy(monkeypatch)
+    fast = _outcome(import_amazon_reports(accounts, tmp_path / "fast"))
+    (read, rest), *_ = left
+    assert 0 < rest < read, "both paths have lines to fold"
+    monkeypatch.setattr(clean_runs, "ENABLED", False)
+    general = _outcome(import_amazon_reports(accounts, tmp_path / "general"))
+    assert fast == general
+    orders, _, rejects, _, _ = fast
+    assert orders, "some orders are kept"
+    assert rejects, "and some lines are rejected"
+
+
+def test_clean_reports_take_the_fast_path_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clean reports leave nothing to the general path (which would find every line)."""
+    rows = [order_line(f"O{n}", price=f"{n}.25") for n in range(50) for _ in range(n % 3 + 1)]
+    orders = write_report(tmp_path / "S1" / "orders.txt", ORDER_COLUMNS, rows)
+    left = _spy(monkeypatch)
+    summary = import_amazon_reports([AccountReports("S1", (orders,))], tmp_path / "out")
+    assert left == [(len(rows), 0)]
+    assert summary.rows["orders"] == 50
+    assert not summary.rejects
