@@ -46,7 +46,13 @@ from .thresholds import to_fraction
 
 _DURATION_KNOBS = frozenset({Knob.LATE_AFTER, Knob.LATE_GRACE, Knob.RESPONSE_LIMIT})
 _SET_KNOBS = frozenset(
-    {Knob.CLAIM_STATUSES, Knob.CHARGEBACK_KINDS, Knob.CANCEL_INITIATORS, Knob.DISPUTE_KINDS}
+    {
+        Knob.CLAIM_STATUSES,
+        Knob.CHARGEBACK_KINDS,
+        Knob.CANCEL_INITIATORS,
+        Knob.DISPUTE_KINDS,
+        Knob.RETURN_REASONS,
+    }
 )
 
 
@@ -57,6 +63,8 @@ def _knob_value(knob: Knob, raw: Any) -> object:
         return frozenset(raw)
     if knob is Knob.LATE_BASIS:
         return LateBasis(raw)
+    if knob is Knob.REQUIRE_VALID_TRACKING:
+        return bool(raw)
     return int(raw)
 
 

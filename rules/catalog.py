@@ -38,12 +38,22 @@ class Knob(StrEnum):
     LATE_GRACE = "late_grace"
     RESPONSE_LIMIT = "response_limit"
     DISPUTE_KINDS = "dispute_kinds"
+    RETURN_REASONS = "return_reasons"
+    REQUIRE_VALID_TRACKING = "require_valid_tracking"
 
 
 CLAIM_STATUSES = ("open", "granted", "refunded", "denied", "withdrawn")
 CHARGEBACK_KINDS = ("service", "fraud")
 CANCEL_INITIATORS = ("seller", "buyer", "marketplace")
 DISPUTE_KINDS = ("not_received", "not_as_described", "other")
+RETURN_REASONS = (
+    "not_as_described",
+    "damaged",
+    "wrong_item",
+    "arrived_late",
+    "changed_mind",
+    "other",
+)
 
 
 class LateBasis(StrEnum):
@@ -70,6 +80,8 @@ class Knobs:
     late_grace: timedelta = timedelta(0)
     response_limit: timedelta = timedelta(hours=24)
     dispute_kinds: frozenset[str] = frozenset(DISPUTE_KINDS)
+    return_reasons: frozenset[str] = frozenset(RETURN_REASONS)
+    require_valid_tracking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +162,23 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
                 "shipped orders with valid tracking, among shipped orders",
             ),
             _spec(
+                "tracking_on_time_rate",
+                MetricKind.RATE,
+                "shipped orders with a ship_by whose tracking was uploaded by ship_by",
+                {Knob.REQUIRE_VALID_TRACKING: False},
+            ),
+            _spec(
                 "on_time_delivery_rate",
                 MetricKind.RATE,
                 "orders delivered by the promise, among those delivered or past it",
             ),
             _spec("refund_rate", MetricKind.RATE, "orders the seller refunded"),
+            _spec(
+                "return_rate",
+                MetricKind.RATE,
+                "orders with a return requested for a counted reason",
+                {Knob.RETURN_REASONS: frozenset(RETURN_REASONS)},
+            ),
             _spec(
                 "perfect_order_rate",
                 MetricKind.RATE,
@@ -205,6 +229,11 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
                 "sales_growth_rate",
                 MetricKind.GROWTH,
                 "gross sales growth against the previous window of equal length",
+            ),
+            _spec(
+                "account_age_days",
+                MetricKind.COUNT,
+                "whole days from the seller's account_opened_at to as_of (sellers table)",
             ),
         )
     }

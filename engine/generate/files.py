@@ -33,6 +33,7 @@ from sellerpolicy.engine.sources.validate_rows import (
     DISPUTE_KINDS,
     FEEDBACK_EVENTS,
     REMOVED_BY,
+    RETURN_REASONS,
     quote_literal,
 )
 
@@ -42,6 +43,9 @@ US_HOUR = 3_600_000_000
 US_DAY = 24 * US_HOUR
 NULL_TS = np.iinfo(np.int64).min
 CURRENCIES = ("USD", "EUR", "GBP")
+#: The marketplace and country of a seller, by its currency (the sellers table).
+MARKETPLACES = ("US", "DE", "UK")
+COUNTRIES = ("US", "DE", "GB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,17 @@ _BREAKS: Mapping[str, tuple[_Break, ...]] = MappingProxyType(
             _Break("out_of_range", "item_as_described", "7"),
             _Break("duplicate_rating", shift=("rated_at", "rated_at", US_DAY)),
         ),
+        "returns": (
+            _Break("unknown_value", "reason", "'bored'", fresh_id=True),
+            _Break("unknown_order", "order_id", "'X' || {expr}", fresh_id=True),
+            _Break("duplicate_id", after=True),
+        ),
+        # A seller's id is its number (its offset and currency): copies come after their
+        # template, so the clean row keeps the id and the copy is the reject.
+        "sellers": (
+            _Break("missing_value", "account_opened_at", after=True),
+            _Break("duplicate_id", after=True),
+        ),
     }
 )
 _ID_COLUMN = MappingProxyType(
@@ -121,6 +136,7 @@ _ID_COLUMN = MappingProxyType(
         "chargebacks": "chargeback_id",
         "messages": "message_id",
         "disputes": "dispute_id",
+        "returns": "return_id",
     }
 )
 
@@ -191,6 +207,7 @@ _OUTPUTS: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]] = MappingProxyTy
             ("refunded_at", _TS),
             ("amount", _NUM),
             ("currency", ("enum", *CURRENCIES)),
+            ("tracking_uploaded_at", _TS),
         ),
         "feedback": (
             ("order_id", ("id", "O")),
@@ -238,6 +255,19 @@ _OUTPUTS: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]] = MappingProxyTy
             ("item_as_described", _NUM),
             ("communication", _NUM),
             ("shipping_speed", _NUM),
+        ),
+        "returns": (
+            ("return_id", ("id", "R")),
+            ("order_id", ("id", "O")),
+            ("seller_id", ("id", "S")),
+            ("requested_at", _TS),
+            ("reason", ("enum", *RETURN_REASONS)),
+        ),
+        "sellers": (
+            ("seller_id", ("id", "S")),
+            ("account_opened_at", _TS),
+            ("marketplace", ("enum", *MARKETPLACES)),
+            ("country", ("enum", *COUNTRIES)),
         ),
     }
 )

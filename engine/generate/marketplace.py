@@ -2,7 +2,8 @@
 
 :func:`generate` simulates ``sellers`` accounts over ``days`` days before
 ``as_of`` and writes ``orders``, ``feedback``, ``claims``, ``chargebacks``,
-``messages``, ``disputes`` and ``ratings`` (Parquet, CSV or JSONL) to a folder
+``messages``, ``disputes``, ``ratings``, ``returns`` and ``sellers`` (Parquet,
+CSV or JSONL) to a folder
 that ``engine.sources.load_source`` reads. Everything is vectorized with NumPy
 and written by DuckDB, so 10 M orders take seconds, and the same seed gives the
 same files.
@@ -22,7 +23,8 @@ reject code the loader must give it.
 
 This module owns :func:`generate` and what it returns; the archetypes, the
 sellers and their orders are drawn in ``generate.world``, the event tables in
-``generate.events``.
+``generate.events``, the optional inputs (tracking uploads, returns, seller
+accounts) in ``generate.accounts``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from types import MappingProxyType
 
 import numpy as np
 
+from sellerpolicy.engine.generate.accounts import draw_optional
 from sellerpolicy.engine.generate.events import draw_events
-from sellerpolicy.engine.generate.files import inject_broken, write_table
+from sellerpolicy.engine.generate.files import US_DAY, inject_broken, write_table
 from sellerpolicy.engine.generate.world import draw_orders
 from sellerpolicy.engine.sources.tables import Format
 
@@ -101,7 +104,11 @@ def generate(
     rng = np.random.default_rng(seed)
     end = int(datetime.combine(as_of, datetime.min.time(), UTC).timestamp()) * 1_000_000
     world, orders = draw_orders(rng, sellers, days, orders_per_seller_day, end)
-    tables = {"orders": orders, **draw_events(rng, world, orders)}
+    events = draw_events(rng, world, orders)
+    uploaded, optional = draw_optional(
+        np.random.default_rng([seed, 17]), world, orders, end - days * US_DAY
+    )
+    tables = {"orders": {**orders, "tracking_uploaded_at": uploaded}, **events, **optional}
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     injected: list[InjectedRow] = []

@@ -166,6 +166,7 @@ def metrics_sql(uses: Sequence[MetricUse], as_of: date | datetime) -> str:
     built = [build_use(use, instant, joins, i) for i, use in enumerate(all_uses)]
     on_orders = [b for b in built if b.table == "orders"]
     on_messages = [b for b in built if b.table == "messages"]
+    on_sellers = [b for b in built if b.table == "sellers"]
     order_windows = [w for b in on_orders for w in b.windows]
     ctes, relation = _orders_relation(joins, _union(order_windows, "orders.ordered_at"))
     ctes.append(f"o AS ({relation})")
@@ -176,6 +177,9 @@ def metrics_sql(uses: Sequence[MetricUse], as_of: date | datetime) -> str:
         where = _union(message_windows, "received_at")
         ctes.append(f"am AS ({_aggregate('messages', on_messages, where)})")
         joined += " LEFT JOIN am USING (seller_id)"
+    if on_sellers:
+        ctes.append(f"asl AS ({_aggregate('sellers', on_sellers, 'true')})")
+        joined += " LEFT JOIN asl USING (seller_id)"
     ctes.append("s AS (SELECT seller_id FROM orders UNION SELECT seller_id FROM messages)")
     outputs = [f"{expr} AS {ident(name)}" for b in built for name, expr in b.outputs]
     label = quote(as_of_label(as_of_instant(as_of)))

@@ -121,6 +121,7 @@ class Joins:
     _claims: dict[frozenset[str] | None, str] = field(default_factory=dict)
     _chargebacks: dict[frozenset[str], str] = field(default_factory=dict)
     _disputes: dict[str, str] = field(default_factory=dict)
+    _returns: dict[frozenset[str], str] = field(default_factory=dict)
     feedback: bool = False
     messages: bool = False
     ratings: bool = False
@@ -147,6 +148,10 @@ class Joins:
     def dispute(self, condition: str) -> str:
         """Flag: the order has a dispute opened before as_of satisfying ``condition``."""
         return self._disputes.setdefault(condition, f"dp_{len(self._disputes)}")
+
+    def returned(self, reasons: frozenset[str]) -> str:
+        """Flag: the order has a return requested before as_of for one of ``reasons``."""
+        return self._returns.setdefault(reasons, f"rn_{len(self._returns)}")
 
     def rating(self) -> str:
         """Effective feedback rating column (NULL when none)."""
@@ -195,6 +200,12 @@ class Joins:
         if self._disputes:
             cols = [(name, f"bool_or({safe(cond)})") for cond, name in self._disputes.items()]
             out.append(_flag_cte("dp", "disputes", f"opened_at < {a}", cols))
+        if self._returns:
+            cols = [
+                (name, f"bool_or(reason IN {str_list(reasons)})")
+                for reasons, name in self._returns.items()
+            ]
+            out.append(_flag_cte("rn", "returns", f"requested_at < {a}", cols))
         if self.messages:
             out.append(
                 _flag_cte(

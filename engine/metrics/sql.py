@@ -57,6 +57,7 @@ __all__ = [
 GOOD_RATES = frozenset(
     {
         "valid_tracking_rate",
+        "tracking_on_time_rate",
         "on_time_delivery_rate",
         "perfect_order_rate",
         "message_response_rate",
@@ -66,7 +67,7 @@ GOOD_RATES = frozenset(
 #: A rating at or above this is positive feedback.
 POSITIVE_MIN_RATING = 4
 
-Table = Literal["orders", "messages"]
+Table = Literal["orders", "messages", "sellers"]
 
 
 def orders_use(uses: Sequence[MetricUse]) -> MetricUse:
@@ -186,6 +187,13 @@ def _order_rate_terms(metric: str, p: OrderPredicates, k: Knobs) -> tuple[str, s
             return p.shipped, "tracking_valid IS TRUE"
         case "refund_rate":
             return "true", p.refunded
+        case "return_rate":
+            return "true", joins.returned(k.return_reasons)
+        case "tracking_on_time_rate":
+            uploaded = safe(f"tracking_uploaded_at < {p.a}")
+            valid = " AND tracking_valid IS TRUE" if k.require_valid_tracking else ""
+            on_time = f"({uploaded} AND tracking_uploaded_at <= ship_by{valid})"
+            return f"({p.shipped} AND ship_by IS NOT NULL)", on_time
         case "perfect_order_rate":
             return "true", p.perfect(k)
         case "transaction_defect_rate":
@@ -254,6 +262,12 @@ def build_use(use: MetricUse, as_of: datetime, joins: Joins, index: int) -> UseS
         agg = ((alias, f"count(*) FILTER (WHERE {w.contains('ordered_at')})"),)
         out = ((use.name, f"coalesce({alias}, 0)"),)
         return UseSql("orders", agg, out, None, "ordered_at", (w,))
+    if metric == "account_age_days":
+        alias = f"{HIDDEN}{index}_opened"
+        agg = ((alias, "min(account_opened_at)"),)
+        days = f"(epoch_us({p.a}) - epoch_us({alias})) // {24 * 3600 * 1_000_000}"
+        out = ((use.name, f"CASE WHEN {alias} < {p.a} THEN {days} END"),)
+        return UseSql("sellers", agg, out, None, "account_opened_at", ())
     if metric in ("gross_sales", "sales_growth_rate"):
         return _sales(use, index, p, w, growth=metric == "sales_growth_rate")
     raise ValueError(f"metric use {use.name!r}: metric {metric!r} has no SQL")  # pragma: no cover

@@ -65,7 +65,7 @@ from sellerpolicy.engine.sources.inputs import (
     database_inputs,
     directory_inputs,
 )
-from sellerpolicy.engine.sources.limits import register_limits
+from sellerpolicy.engine.sources.limits import keep_limits, register_limits
 from sellerpolicy.engine.sources.rejects import Reject
 from sellerpolicy.engine.sources.staging import (
     first_line,
@@ -74,7 +74,7 @@ from sellerpolicy.engine.sources.staging import (
     run_statements,
     stage,
 )
-from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.engine.sources.tables import TABLES, absent_inputs
 from sellerpolicy.engine.sources.validate_events import (
     event_statements,
     id_hashes_sql,
@@ -115,10 +115,12 @@ def load_source(
     """Validate the source at ``path`` and register its valid rows in ``con``.
 
     Creates (replacing) the tables ``orders``, ``feedback``, ``claims``,
-    ``chargebacks``, ``messages``, ``disputes`` and ``ratings`` in ``con``;
+    ``chargebacks``, ``messages``, ``disputes``, ``ratings``, ``returns`` and
+    ``sellers`` in ``con``;
     a table missing from the source is created empty; a source written by
     ``sellerpolicy import`` also gets the metrics its ``import.json`` cannot
-    measure (:mod:`.limits`). Every invalid row becomes
+    measure (:mod:`.limits`), and a source without an optional input
+    (``tables.OPTIONAL_INPUTS``) the metrics that read it. Every invalid row becomes
     one :class:`Reject` (its first problem) in the report, sorted by table and row.
     The connection's settings are left as they were and no temporary table stays.
 
@@ -146,13 +148,27 @@ def load_source(
             if materialize or attached or not _in_memory(con)
             else {t for t, inp in inputs.items() if inp.fmt == "parquet"}
         )
-        report = _load(str(source), inputs, in_place, con)
-        return replace(report, not_assessable=register_limits(source, con))
+        present: dict[str, frozenset[str]] = {}
+        report = _load(str(source), inputs, in_place, con, present)
+        limits = register_limits(source, con)
+        absent = absent_inputs(present, lambda t, c: _has_values(con, t, c))
+        if absent:  # the manifest's reasons win over "the source has no ... table"
+            limits = MappingProxyType(absent | dict(limits))
+            keep_limits(con, limits)
+        return replace(report, not_assessable=limits)
     finally:
         keep = "true" if order_setting is None or order_setting[0] else "false"
         con.execute(f"SET preserve_insertion_order = {keep}")
         if attached:
             con.execute(f"DETACH {ATTACHED}")
+
+
+def _has_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether some row of the loaded ``table`` has a ``column`` (it stops at the first)."""
+    found = con.execute(
+        f'SELECT 1 FROM "{table}" WHERE "{column}" IS NOT NULL LIMIT 1'  # noqa: S608 (contract names)
+    ).fetchone()
+    return found is not None
 
 
 def _in_memory(con: duckdb.DuckDBPyConnection) -> bool:
@@ -168,6 +184,7 @@ def _load(
     inputs: Mapping[str, Input],
     in_place: set[str],
     con: duckdb.DuckDBPyConnection,
+    present: dict[str, frozenset[str]] | None = None,
 ) -> SourceReport:
     """Run the stages of the module docstring; drop every scratch object, even on error.
 
@@ -182,7 +199,9 @@ def _load(
         # depends on the order in which a query produces its rows.
         con.execute("SET preserve_insertion_order = true")
         for table in TABLES:
-            rows_read[table] = read_rows(table, inputs.get(table), table in in_place, con, sources)
+            rows_read[table] = read_rows(
+                table, inputs.get(table), table in in_place, con, sources, present=present
+            )
         con.execute("SET preserve_insertion_order = false")
         try:
             run_statements(orders_statements(unique=_distinct_hashes(con)), con)

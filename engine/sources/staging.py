@@ -76,6 +76,8 @@ def read_rows(
     in_place: bool,
     con: duckdb.DuckDBPyConnection,
     sources: dict[str, tuple[Input, Mapping[str, SourceColumn]]],
+    *,
+    present: dict[str, frozenset[str]] | None = None,
 ) -> int:
     """Read one table with the row-local checks into its :func:`rows_view`; count its rows.
 
@@ -83,6 +85,7 @@ def read_rows(
     the data row); a table read in place is only described, its view numbers the rows
     of the file (and ``sources`` keeps how to read it again). A CSV or JSON Lines
     file that DuckDB stops on is read from its mended copy (:func:`_read_mended`).
+    ``present`` (when given) gets the contract columns the table's input has.
     """
     if inp is None:
         columns: Mapping[str, SourceColumn] = {s.name: ABSENT for s in TABLE_SPECS[table]}
@@ -90,6 +93,8 @@ def read_rows(
     try:
         if inp is not None:
             source, columns = open_input(inp, con)
+            if present is not None:
+                present[table] = frozenset(n for n, c in columns.items() if c is not ABSENT)
         if in_place and inp is not None:
             reader = f"({reader_sql(inp, con, in_place=True, numbered=True)})"
             sources[table] = (inp, columns)
@@ -105,7 +110,7 @@ def read_rows(
         if inp is None or inp.fmt not in MENDED:
             shown = inp.shown if inp is not None else table
             raise SourceError(shown, f"cannot be read: {first_line(exc)}") from None
-        _read_mended(table, inp, con)
+        _read_mended(table, inp, con, present)
     con.execute(rows_view_statement(table))
     count = con.execute(f"SELECT count(*) FROM {work_table(table)}").fetchone()
     return int(count[0]) if count else 0
@@ -116,7 +121,12 @@ def first_line(exc: Exception) -> str:
     return str(exc).strip().split("\n", 1)[0]
 
 
-def _read_mended(table: str, inp: Input, con: duckdb.DuckDBPyConnection) -> None:
+def _read_mended(
+    table: str,
+    inp: Input,
+    con: duckdb.DuckDBPyConnection,
+    present: dict[str, frozenset[str]] | None = None,
+) -> None:
     """Create the work table of ``table`` from a mended copy of its file (``sources.lines``).
 
     The copy lives in a private temporary folder, removed once read. A CSV row that
@@ -134,6 +144,8 @@ def _read_mended(table: str, inp: Input, con: duckdb.DuckDBPyConnection) -> None
                 mend_jsonl(Path(inp.location), inp.shown, copy)
             try:
                 source, columns = open_input(mended, con, mended=True)
+                if present is not None:
+                    present[table] = frozenset(n for n, c in columns.items() if c is not ABSENT)
                 con.execute(
                     f"CREATE OR REPLACE TABLE {work_table(table)} AS"
                     f" {local_select_sql(table, columns, source, line_problems=LINE_COLUMNS)}"

@@ -14,6 +14,7 @@ In order:
   finds an unknown order, a rejected order, another seller's order, a
   timestamp before the order; then per table a duplicated event id;
 * ratings: a second rating of one order (the earliest is kept);
+* sellers (no order): a duplicated ``seller_id`` (the first row keeps it);
 * feedback (docs/metrics.md, "The effective feedback rating"): the earliest
   ``left`` is the original, another ``left`` is rejected; an ``updated`` without a left,
   before it, more than 60 days after it, or after the first accepted update
@@ -52,6 +53,7 @@ _ID_COLUMN: Mapping[str, str] = MappingProxyType(
         "chargebacks": "chargeback_id",
         "messages": "message_id",
         "disputes": "dispute_id",
+        "returns": "return_id",
     }
 )
 _ORDER_TIMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -62,9 +64,12 @@ _ORDER_TIMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "messages": ("received_at", "responded_at"),
         "disputes": ("opened_at", "closed_at"),
         "ratings": ("rated_at",),
+        "returns": ("requested_at",),
     }
 )
-EVENT_TABLES = tuple(t for t in TABLES if t != "orders")
+#: Tables of one row per seller, not per order event: no order to check against.
+SELLER_TABLES = ("sellers",)
+EVENT_TABLES = tuple(t for t in TABLES if t != "orders" and t not in SELLER_TABLES)
 ORDER_PROBLEMS = "__sp_order_problems"
 _DUPLICATE_ORDERS = "__sp_duplicate_orders"
 _DUPLICATE_HASHES = "__sp_duplicate_hashes"
@@ -374,6 +379,23 @@ def _event_statement(table: str) -> str:
     return f"CREATE TEMP TABLE {bad_table(table)} AS {_events_cte(table)}{tail}"
 
 
+def _sellers_statement() -> str:
+    """SQL creating :func:`bad_table` of sellers: the row-local problems, then a
+    ``seller_id`` already used by an earlier row (the first row keeps it)."""
+    dups = _duplicate_ids("sellers", "seller_id", f"({_duplicate_hashes('sellers', 'seller_id')})")
+    why = (
+        f"'duplicate_id: seller_id ' || {shown_value('w.seller_id')} || ' already used by row '"
+        " || d.__first"
+    )
+    later = "coalesce(w._row > d.__first, false)"
+    return (
+        f"CREATE TEMP TABLE {bad_table('sellers')} AS SELECT w._row,"
+        f" COALESCE(w._bad, CASE WHEN {later} THEN {bad_struct('seller_id', why)} END) AS _bad"
+        f" FROM {rows_view('sellers')} w LEFT JOIN ({dups}) d USING (seller_id)"
+        f" WHERE w._bad IS NOT NULL OR {later}"
+    )
+
+
 def event_statements(*, orders_rejected: bool = True) -> list[str]:
     """SQL statements building :func:`bad_table` of every event table.
 
@@ -383,6 +405,7 @@ def event_statements(*, orders_rejected: bool = True) -> list[str]:
     return [
         _order_problems_statement(orders_rejected),
         *(_event_statement(t) for t in EVENT_TABLES),
+        _sellers_statement(),
     ]
 
 

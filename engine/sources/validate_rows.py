@@ -64,6 +64,14 @@ REMOVED_BY = ("buyer", "marketplace")
 CLAIM_STATUSES = ("open", "granted", "refunded", "denied", "withdrawn")
 CHARGEBACK_KINDS = ("service", "fraud")
 DISPUTE_KINDS = ("not_received", "not_as_described", "other")
+RETURN_REASONS = (
+    "not_as_described",
+    "damaged",
+    "wrong_item",
+    "arrived_late",
+    "changed_mind",
+    "other",
+)
 
 TABLE_SPECS: Mapping[str, tuple[ColumnSpec, ...]] = MappingProxyType(
     {
@@ -81,6 +89,7 @@ TABLE_SPECS: Mapping[str, tuple[ColumnSpec, ...]] = MappingProxyType(
             _c("refunded_at", _TS, req=False),
             _c("amount", Kind.DECIMAL, req=False),
             _c("currency", Kind.CURRENCY, req=False),
+            _c("tracking_uploaded_at", _TS, req=False),
         ),
         "feedback": (
             _c("order_id", _T),
@@ -129,6 +138,19 @@ TABLE_SPECS: Mapping[str, tuple[ColumnSpec, ...]] = MappingProxyType(
             _c("communication", Kind.RATING),
             _c("shipping_speed", Kind.RATING),
         ),
+        "returns": (
+            _c("return_id", _T),
+            _c("order_id", _T),
+            _c("seller_id", _T),
+            _c("requested_at", _TS),
+            _c("reason", Kind.ENUM, values=RETURN_REASONS),
+        ),
+        "sellers": (
+            _c("seller_id", _T),
+            _c("account_opened_at", _TS),
+            _c("marketplace", _T, req=False),
+            _c("country", _T, req=False),
+        ),
     }
 )
 
@@ -155,6 +177,7 @@ _ROW_RULES: Mapping[str, tuple[tuple[str, str, str], ...]] = MappingProxyType(
                     "delivered_at",
                     "cancelled_at",
                     "refunded_at",
+                    "tracking_uploaded_at",
                 )
             ),
         ),

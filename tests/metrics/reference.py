@@ -118,6 +118,17 @@ def order_flags(tables: Tables, o: Row, use: MetricUse, as_of: datetime) -> tupl
         return _on_time(o, as_of)
     if m == "refund_rate":
         return True, _before(o.get("refunded_at"), as_of)
+    if m == "return_rate":
+        returns = _events(tables, "returns", o["order_id"], "requested_at", as_of)
+        return True, any(r["reason"] in k.return_reasons for r in returns)
+    if m == "tracking_on_time_rate":
+        ship_by, uploaded = o.get("ship_by"), o.get("tracking_uploaded_at")
+        if not _before(o.get("shipped_at"), as_of) or ship_by is None:
+            return False, False
+        on_time = _before(uploaded, as_of) and uploaded <= ship_by
+        if k.require_valid_tracking:
+            on_time = on_time and o.get("tracking_valid") is True
+        return True, on_time
     if m == "perfect_order_rate":
         messages = [
             msg
@@ -209,6 +220,13 @@ def metric_values(
     name, m = use.name, use.metric
     if m == "orders":
         return {name: len(in_window)}
+    if m == "account_age_days":
+        opened = [
+            r["account_opened_at"] for r in tables.get("sellers", ()) if r["seller_id"] == seller
+        ]
+        if not opened or not opened[0] < as_of:
+            return {name: None}
+        return {name: (as_of - opened[0]) // timedelta(days=1)}
     if m in ("gross_sales", "sales_growth_rate"):
         current = _sales(orders, bounds, as_of)
         if m == "gross_sales":

@@ -57,6 +57,11 @@ USES: tuple[MetricUse, ...] = (
     use("valid_tracking_rate"),
     use("on_time_delivery_rate", days=14, lag_days=7),
     use("refund_rate"),
+    use("return_rate", days=60),
+    use("return_rate", name="returns_fault", return_reasons=frozenset({"damaged", "wrong_item"})),
+    use("tracking_on_time_rate"),
+    use("tracking_on_time_rate", name="tracking_valid_10d", days=10, require_valid_tracking=True),
+    use("account_age_days"),
     use("perfect_order_rate", days=60),
     use("message_response_rate", days=90),
     use("message_response_rate", name="resp_48h", days=10, response_limit=timedelta(hours=48)),
@@ -96,7 +101,17 @@ def sources(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
     """A small valid source (the shape the sources loader guarantees)."""
     tables: dict[str, list[dict[str, Any]]] = {
         t: []
-        for t in ("orders", "feedback", "claims", "chargebacks", "messages", "disputes", "ratings")
+        for t in (
+            "orders",
+            "feedback",
+            "claims",
+            "chargebacks",
+            "messages",
+            "disputes",
+            "ratings",
+            "returns",
+            "sellers",
+        )
     }
     for i in range(draw(st.integers(0, 12))):
         oid, seller, ordered = f"o{i}", draw(st.sampled_from(SELLERS)), draw(instants())
@@ -118,6 +133,7 @@ def sources(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
                 "refunded_at": maybe_after(draw, ordered),
                 "amount": draw(st.sampled_from([None, 0.0, 5.0, 12.5])),
                 "currency": draw(st.sampled_from(["USD", "USD", "USD", "EUR", None])),
+                "tracking_uploaded_at": maybe_after(draw, ordered),
             }
         )
         ref = {"order_id": oid, "seller_id": seller}
@@ -181,9 +197,19 @@ def sources(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
                     "shipping_speed": draw(score),
                 }
             )
+        for j in range(draw(st.integers(0, 2))):
+            reason = draw(st.sampled_from(["damaged", "wrong_item", "changed_mind", "other"]))
+            tables["returns"].append(
+                {**ref, "return_id": f"r{i}.{j}", "requested_at": after(draw, ordered)}
+                | {"reason": reason}
+            )
         if draw(st.booleans()):
             received = after(draw, ordered)
             tables["messages"].append(message(draw, f"mo{i}", seller, oid, received))
+    for seller in SELLERS:
+        if draw(st.booleans()):
+            opened = draw(instants()) - draw(st.sampled_from([timedelta(0), 400 * D, -2 * D]))
+            tables["sellers"].append({"seller_id": seller, "account_opened_at": opened})
     for k in range(draw(st.integers(0, 4))):
         seller = draw(st.sampled_from([*SELLERS, "S4"]))
         tables["messages"].append(message(draw, f"m{k}", seller, None, draw(instants())))

@@ -20,7 +20,17 @@ from sellerpolicy.engine.sources import rejects
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "data-contract.md"
-TABLES = ("orders", "feedback", "claims", "chargebacks", "messages", "disputes", "ratings")
+TABLES = (
+    "orders",
+    "feedback",
+    "claims",
+    "chargebacks",
+    "messages",
+    "disputes",
+    "ratings",
+    "returns",
+    "sellers",
+)
 TEXT = DOC.read_text(encoding="utf-8")
 
 

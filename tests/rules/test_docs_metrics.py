@@ -55,6 +55,8 @@ def _spelled(value: object) -> str:
         return format_duration(value)
     if isinstance(value, Enum):
         return str(value.value)
+    if isinstance(value, bool):  # as YAML writes it
+        return str(value).lower()
     return str(value)
 
 

@@ -160,6 +160,7 @@ def test_native_parquet_types_are_read_directly(tmp_path: Path) -> None:
         None,
         12.5,
         None,
+        None,
     )
     assert [(r.table, r.row, r.code) for r in report.rejects] == [("ratings", 2, "out_of_range")]
 

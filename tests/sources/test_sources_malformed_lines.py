@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from sellerpolicy.engine.cli.app import app
 from sellerpolicy.engine.cli.root import main
 from sellerpolicy.engine.errors import SourceError
+from sellerpolicy.engine.sources.limits import LIMITS_TABLE
 from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES
 from sellerpolicy.engine.sources.reader import SourceReport, load_source
 from sellerpolicy.engine.sources.tables import TABLES
@@ -419,7 +420,8 @@ def test_mending_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.Monke
     load_source(folder, con)
     assert list(scratch.iterdir()) == []
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert tables == set(TABLES)
+    # and the metrics of the optional inputs it lacks (returns, sellers...) are kept
+    assert tables == {*TABLES, LIMITS_TABLE}
 
 
 def test_cli_run_goes_on_past_a_ragged_row(
