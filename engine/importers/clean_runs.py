@@ -56,9 +56,8 @@ ENABLED = True
 """Whether :func:`fold_clean_runs` folds anything (the tests compare both paths)."""
 
 _LINES = "__imp_run_lines"
-_RUNS = "__imp_runs"
 _SUMS = "__imp_run_sums"
-_KEEP = "__imp_runs_kept"
+_LEFT = "__imp_runs_left"
 
 
 def fold_clean_runs(
@@ -68,8 +67,9 @@ def fold_clean_runs(
     sellers: Sequence[str],
     out: str,
 ) -> pa.Table:
-    """``out``: the records settled here (the columns of ``fold_lines``' output);
-    return the lines left for the general path (whole records, ``lines``' columns).
+    """``out``: the records settled here (the columns of ``fold_lines``' output, and
+    some of this path's own, named ``__...``); return the lines left for the general
+    path (whole records, ``lines``' columns).
 
     ``lines`` is the table of ``report_files`` (``__file``, ``__line``, ``c0``...),
     ``sellers`` the account of each file, by its index.
@@ -116,21 +116,19 @@ def fold_clean_runs(
         .append_column("__seller", seller),
     )
     try:
-        ok, hashes = _parse_first_lines(con, mapping, alias, runs)
-        broken |= ~ok
         broken[_sum_runs(con, mapping, alias)] = True
+        ok, hashes = _fold_runs(con, mapping, alias, runs, out)
+        broken |= ~ok
         hashes_sorted = np.sort(hashes)
         repeated = hashes_sorted[1:][hashes_sorted[1:] == hashes_sorted[:-1]]
         general = np.isin(hashes, np.union1d(repeated, hashes[broken]))
-        kept = np.flatnonzero(~general) if general.any() else None
-        if kept is not None:
-            con.register(_KEEP, pa.table({"__run": pa.array(kept)}))
-        _settle(con, mapping, out, every=kept is None)
+        if general.any():
+            con.register(_LEFT, pa.table({"__run": pa.array(np.flatnonzero(general))}))
+            con.execute(f"DELETE FROM {out} WHERE __run IN (SELECT __run FROM {_LEFT})")
     finally:
         con.unregister(_LINES)
-        con.unregister(_KEEP)
-        for name in (_RUNS, _SUMS):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.unregister(_LEFT)
+        con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
     return lines.filter(pa.array(general[run])) if general.any() else lines.slice(0, 0)
 
 
@@ -162,38 +160,78 @@ def _targets(mapping: FlatFileMapping) -> tuple[str, list[str], set[str]]:
     return key, filled, summed
 
 
-def _parse_first_lines(
-    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, alias: dict[str, str], runs: int
+def _trimmed(mapping: FlatFileMapping) -> list[str]:
+    """The report columns whose quick parse of the raw text could differ from that of
+    the trimmed text: the key, texts and times. A number's cast ignores the spaces
+    around it, a currency (three letters) and a status (a listed value) fail with
+    them: parsed raw, they give the trimmed text's value or send the run away."""
+    kinds = (FieldType.TEXT, FieldType.TIMESTAMP, FieldType.DATE)
+    columns = [f.column for f in mapping.fields if f.type in kinds]
+    return list(dict.fromkeys([mapping.fold_by or "", *columns]))
+
+
+def _plain(column: str) -> str:
+    """SQL: whether a report value is read as written: null (empty), or starting and
+    ending with a printable ASCII character, so that ``trim`` keeps it whole."""
+    return (
+        f"({column} IS NULL OR (ascii({column}) BETWEEN 33 AND 126 AND "
+        f"ascii(right({column}, 1)) BETWEEN 33 AND 126))"
+    )
+
+
+def _fold_runs(
+    con: duckdb.DuckDBPyConnection,
+    mapping: FlatFileMapping,
+    alias: dict[str, str],
+    runs: int,
+    out: str,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
-    """``__imp_runs``: each run's first line parsed as ``parse_lines`` parses a line of
-    documented shape; return, by run, whether it passed every check, and its id's hash."""
+    """``out``: every run as a folded record (``fold_lines``' columns and values, and
+    ``__run``), its first line parsed as ``parse_lines`` parses a line of documented
+    shape; return, by run, whether that line passed every check, and its id's hash.
+
+    A value read as written (:func:`_plain`) is its own trimmed text: parsed here
+    without trimming; any other sends its run to the general path.
+    """
     types = dict(TABLES[mapping.table])
+    key, filled, summed = _targets(mapping)
     key_column = alias[mapping.fold_by or ""]
-    values = {f.target: quick_value(f.type, text_value(alias[f.column])) for f in mapping.fields}
-    status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
+    values = {f.target: quick_value(f.type, alias[f.column]) for f in mapping.fields}
+    status = alias[mapping.status.column] if mapping.status is not None else "NULL"
     shaped = [
         f"{v} IS NOT NULL"
         if required(mapping, f.target)
-        else f"({text_value(alias[f.column])} IS NULL OR {v} IS NOT NULL)"
+        else f"({alias[f.column]} IS NULL OR {v} IS NOT NULL)"
         for f in mapping.fields
         for v in (values[f.target],)
     ]
-    shaped.append(f"{key_column} = trim({key_column})")
+    shaped += [_plain(alias[c]) for c in _trimmed(mapping)]
     if mapping.status is not None:
         listed = ", ".join(quote_literal(v) for v in mapping.status.values)
         shaped.append(f"list_position([{listed}], {status}) IS NOT NULL")
-    columns = [f"CAST({v} AS {types[t]}) AS {quote_ident(t)}" for t, v in values.items()]
-    columns += [
-        f"CAST({quote_literal(v)} AS {types[t]}) AS {quote_ident(t)}"
-        for t, v in mapping.constants.items()
-    ]
+    sale = _sale_sql(mapping, status)
+    outputs = [f"CAST({values[key]} AS {types[key]}) AS {quote_ident(key)}", "seller_id"]
+    for name in filled:
+        value = f"CAST({values[name]} AS {types[name]})"
+        if name in summed:
+            # A single line: the sum of one value (an exact decimal) is that value.
+            value = (
+                f"CASE WHEN l.__multi THEN m.{quote_ident(name)} ELSE CAST(CAST(TRY_CAST("
+                f"{value} AS DECIMAL(38, 9)) AS DOUBLE) AS {types[name]}) END"
+            )
+            if name == "amount" and sale is not None:
+                value = f"CASE WHEN {sale} THEN {value} END"
+        outputs.append(f"{value} AS {quote_ident(name)}")
+    # The id as the general path reads it (trimmed), so that ids compare as there.
+    plain_key = _plain(key_column)
+    ident = f"CASE WHEN {plain_key} THEN {key_column} ELSE {text_value(key_column)} END"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_RUNS} AS SELECT l.__run, l.__multi, l.__file AS _file, "
-        f"l.__line AS _line, CAST(l.__seller AS VARCHAR) AS seller_id, {', '.join(columns)}, "
-        f"{status} AS _status, coalesce({' AND '.join(shaped)}, false) AS __ok, "
-        f"hash({text_value(key_column)}) AS __h FROM {_LINES} l WHERE l.__first"
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT l.__file AS _file, l.__line AS _line, "
+        f"{', '.join(outputs)}, l.__run, coalesce({' AND '.join(shaped)}, false) AS __ok, "
+        f"hash({ident}) AS __h FROM (SELECT *, CAST(__seller AS VARCHAR) AS seller_id "
+        f"FROM {_LINES} WHERE __first) l LEFT JOIN {_SUMS} m USING (__run)"
     )
-    found = con.execute(f"SELECT __run, __ok, __h FROM {_RUNS}").fetchnumpy()
+    found = con.execute(f"SELECT __run, __ok, __h FROM {out}").fetchnumpy()
     ok = np.zeros(runs, dtype=np.bool_)
     hashes = np.zeros(runs, dtype=np.uint64)
     order = np.asarray(found["__run"], dtype=np.int64)
@@ -206,18 +244,17 @@ def _sum_runs(
     con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, alias: dict[str, str]
 ) -> npt.NDArray[np.int64]:
     """``__imp_run_sums``: the sums of the runs of several lines (``fold_lines``' SQL);
-    return those with a line whose summed value has not its documented shape (a run
-    of one line is checked with its first line)."""
+    return those with a line whose summed value has not its documented shape (a run of
+    one line is checked with its first line)."""
     types = dict(TABLES[mapping.table])
     summed = [f for f in mapping.fields if f.fold is Fold.SUM]
     sums = [
-        f"CAST(sum(TRY_CAST(CAST({quick_value(f.type, text_value(alias[f.column]))} AS "
+        f"CAST(sum(TRY_CAST(CAST({quick_value(f.type, alias[f.column])} AS "
         f"{types[f.target]}) AS DECIMAL(38, 9))) AS DOUBLE) AS {quote_ident(f.target)}"
         for f in summed
     ]
     odd = [
-        f"({text_value(alias[f.column])} IS NOT NULL AND "
-        f"{quick_value(f.type, text_value(alias[f.column]))} IS NULL)"
+        f"({alias[f.column]} IS NOT NULL AND {quick_value(f.type, alias[f.column])} IS NULL)"
         for f in summed
     ]
     odd_sql = f"bool_or({' OR '.join(odd)})" if odd else "false"
@@ -229,42 +266,13 @@ def _sum_runs(
     return np.asarray(bad, dtype=np.int64)
 
 
-def _settle(
-    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, out: str, *, every: bool
-) -> None:
-    """``out``: the kept runs (``every`` run, or those of ``__imp_runs_kept``) as folded
-    records (``fold_lines``' columns and values)."""
-    key, filled, summed = _targets(mapping)
-    types = dict(TABLES[mapping.table])
-    sale = _sale_sql(mapping)
-    outputs = [quote_ident(key), "r.seller_id"]
-    for name in filled:
-        ident = quote_ident(name)
-        if name in summed:
-            # A single line: the sum of one value (an exact decimal) is that value.
-            value = (
-                f"CASE WHEN r.__multi THEN m.{ident} ELSE CAST(CAST(TRY_CAST(r.{ident} AS "
-                f"DECIMAL(38, 9)) AS DOUBLE) AS {types[name]}) END"
-            )
-            if name == "amount" and sale is not None:
-                value = f"CASE WHEN {sale} THEN {value} END"
-            outputs.append(f"{value} AS {ident}")
-        else:
-            outputs.append(f"r.{ident}")
-    kept = "" if every else f"SEMI JOIN {_KEEP} k USING (__run) "
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT r._file, r._line, {', '.join(outputs)} "
-        f"FROM {_RUNS} r {kept}LEFT JOIN {_SUMS} m USING (__run)"
-    )
-
-
-def _sale_sql(mapping: FlatFileMapping) -> str | None:
-    """SQL: whether the run's status is a sale (None: the mapping has no status)."""
+def _sale_sql(mapping: FlatFileMapping, status: str) -> str | None:
+    """SQL: whether the ``status`` is a sale (None: the mapping has no status)."""
     if mapping.status is None or mapping.field("amount") is None:
         return None
     sales = [v for v, role in mapping.status.values.items() if role is StatusRole.SALE]
     listed = ", ".join(quote_literal(v) for v in sales)
-    return f"list_position([{listed}], r._status) IS NOT NULL"
+    return f"list_position([{listed}], {status}) IS NOT NULL"
 
 
 def _empty(con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, out: str) -> None:

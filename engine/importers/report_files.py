@@ -39,6 +39,7 @@ import pyarrow.csv as pa_csv
 
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.formats.flat import FlatFileMapping
+from sellerpolicy.engine.importers.bulk_lines import read_bulk
 from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES, physical_lines
 
 __all__ = [
@@ -221,11 +222,19 @@ def report_lines(
     """The lines of ``reports`` (``__file``, ``__line``, one text column per column the
     mapping reads, ``c0``, ``c1``...) and the malformed lines' rejects.
 
-    Small plain files of one header are parsed together, up to
-    :data:`_GROUP_BYTES` at a time (their lines held only until then).
+    Small files are read together (``importers.bulk_lines``), up to
+    :data:`_GROUP_BYTES` at a time; any other file, or one the bulk reading
+    leaves out, is scanned first (its line breaks counted), and parsed with the
+    small plain files of its header or line by line.
     """
     used = mapping.used_columns
-    parts: list[pa.Table] = []
+    parts, careful = read_bulk(
+        [r.path for r in reports],
+        used,
+        mapping.delimiter,
+        lambda index, first: _header(first, reports[index], mapping),
+        _GROUP_BYTES,
+    )
     rejects: list[ReportReject] = []
     slow: list[int] = []
     scans: dict[int, _Scan] = {}
@@ -239,8 +248,8 @@ def report_lines(
             group.clear()
 
     size = 0
-    for index, report in enumerate(reports):
-        scan = scans[index] = _scan(report, mapping)
+    for index in careful:
+        scan = scans[index] = _scan(reports[index], mapping)
         if scan.lines == 0:
             continue
         if scan.body is None or (group and scans[group[0]].header != scan.header):

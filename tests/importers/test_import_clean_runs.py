@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from importkit import FEEDBACK_COLUMNS, ORDER_COLUMNS, feedback_line, order_line, write_report
 
-from sellerpolicy.engine.importers import clean_runs
+from sellerpolicy.engine.importers import clean_runs, report_files
 from sellerpolicy.engine.importers.amazon_reports import (
     AccountReports,
     ImportSummary,
@@ -29,12 +29,17 @@ _TIMES = [
     "2026-10-03 09:00:00",  # another shape: the contract's own parser reads it
     "2026-10-03T09:00:00+15:00",  # an offset too large
     "2026-02-30T09:00:00+00:00",  # no such day
+    " 2026-10-01T10:00:00+00:00",
+    "2026-10-01T10:00:00+00:00\u00a0",
     "soon",
     "",
 ]
-_PRICES = ["10.00", "0.01", "1e3", "12.345678912345", " 5.5", "", "ten", "inf", "-3.20"]
+_PRICES = [
+    *("10.00", "0.01", "1e3", "12.345678912345"),
+    *(" 5.5", "5.5 ", "\u00a05.5", "\x0c7", " ", "", "ten", "inf", "-3.20"),
+]
 _STATUSES = ["Shipped", "Shipped", "Pending", "Canceled", "Complete", " Shipped", "Lost", ""]
-_CURRENCIES = ["USD", "USD", "EUR", "usd", "US", ""]
+_CURRENCIES = ["USD", "USD", "EUR", "usd", "US", " USD", "USD\u00a0", ""]
 
 
 def _messy_line(rng: random.Random, order_id: str) -> dict[str, str]:
@@ -66,7 +71,9 @@ def _reports(root: Path, seed: int) -> list[AccountReports]:
         for _ in range(rng.randint(30, 60)):
             order_id = rng.choice(ids)
             if rng.random() < 0.05:
-                order_id = rng.choice([f" {order_id}", f"{order_id} ", "", "   "])
+                order_id = rng.choice(
+                    [f" {order_id}", f"{order_id} ", f"\u00a0{order_id}", "", "   "]
+                )
             template = _messy_line(rng, order_id)
             for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
                 line = dict(template)
@@ -95,9 +102,13 @@ def _outcome(summary: ImportSummary) -> tuple[object, ...]:
         orders = con.execute(
             f"SELECT * FROM read_parquet('{summary.out / 'orders.parquet'}')"
         ).fetchall()
-        feedback = con.execute(
-            f"SELECT * FROM read_parquet('{summary.out / 'feedback.parquet'}')"
-        ).fetchall()
+        feedback = (
+            con.execute(
+                f"SELECT * FROM read_parquet('{summary.out / 'feedback.parquet'}')"
+            ).fetchall()
+            if (summary.out / "feedback.parquet").exists()
+            else []
+        )
     return orders, feedback, summary.rejects, dict(summary.rows), dict(summary.lines)
 
 
@@ -115,7 +126,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     return calls
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_clean_runs_give_the_general_paths_rows_and_rejects(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,3 +154,53 @@ def test_clean_reports_take_the_fast_path_alone(
     assert left == [(len(rows), 0)]
     assert summary.rows["orders"] == 50
     assert not summary.rejects
+
+
+@pytest.mark.parametrize("names", [False, True], ids=["mixed", "a-line-of-names"])
+def test_files_read_together_number_their_lines_as_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, names: bool
+) -> None:
+    """Small files read in one buffer (``importers.bulk_lines``) give every line the file
+    and number the careful path gives, beside files it leaves to that path (line breaks
+    CR LF, a byte-order mark, no final line break) and any number of lines in each; a
+    line repeating the header's names sends the whole buffer to the careful path."""
+    bad = order_line("B1", purchase="soon")
+    shapes: dict[str, tuple[list[dict[str, str] | str], str]] = {
+        "plain": ([order_line("P1"), bad, order_line("P2")], "\n"),
+        "crlf": ([order_line("C1"), bad], "\r\n"),
+        "header-only": ([], "\n"),
+        "long": ([order_line(f"L{n}") for n in range(300)] + [bad], "\n"),
+        "other": ([bad, order_line("Q1")], "\n"),
+    }
+    if names:
+        shapes["names"] = (["\t".join(ORDER_COLUMNS), order_line("N1"), bad], "\n")
+    accounts = []
+    for name, (rows, newline) in shapes.items():
+        path = write_report(tmp_path / name / "orders.txt", ORDER_COLUMNS, rows, newline)
+        accounts.append(AccountReports(name, (path,)))
+    bom = tmp_path / "bom" / "orders.txt"
+    bom.parent.mkdir()
+    bom.write_bytes(b"\xef\xbb\xbf" + (tmp_path / "plain" / "orders.txt").read_bytes())
+    open_end = tmp_path / "open" / "orders.txt"
+    open_end.parent.mkdir()
+    open_end.write_bytes((tmp_path / "plain" / "orders.txt").read_bytes().rstrip(b"\n"))
+    accounts += [AccountReports("bom", (bom,)), AccountReports("open", (open_end,))]
+    careful: list[list[int]] = []
+    read_bulk = report_files.read_bulk
+
+    def spy(*args: Any) -> tuple[list[pa.Table], list[int]]:
+        parts, left = read_bulk(*args)
+        careful.append(left)
+        return parts, left
+
+    monkeypatch.setattr(report_files, "read_bulk", spy)
+    together = import_amazon_reports(accounts, tmp_path / "together")
+    everything = list(range(len(accounts)))
+    # crlf, bom, open (and every file once a line repeats the header's names)
+    assert careful == [everything if names else [1, 5, 6]]
+    monkeypatch.setattr(report_files, "read_bulk", lambda paths, *_: ([], everything))
+    alone = import_amazon_reports(accounts, tmp_path / "alone")
+    assert _outcome(together)[0] == _outcome(alone)[0]
+    assert together.rejects == alone.rejects
+    found = {(Path(r.file).parent.name, r.line) for r in together.rejects}
+    assert {("plain", 3), ("crlf", 3), ("long", 302), ("other", 2), ("bom", 3)} <= found
