@@ -29,6 +29,9 @@ the new version from that instant on, by the service's clock
 (``ServiceState(clock=...)``; tests move it). Every decision still names the
 one version it was made with.
 
+:class:`Settings` and the clock helpers live in :mod:`.settings` (imported
+from here too).
+
 :meth:`ServiceState.select` picks the version an evaluation uses: the one
 named (``id@version``), else the version that was active at the request's
 ``as_of`` (see :mod:`sellerpolicy.engine.store.activations`), with the
@@ -41,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -52,7 +55,6 @@ from sellerpolicy.engine.batch.backends import select_backend
 from sellerpolicy.engine.evaluation.backends.protocol import Backend, BackendName
 from sellerpolicy.engine.logs import get_logger
 from sellerpolicy.engine.metrics.facts import as_of_label
-from sellerpolicy.engine.store import DEFAULT_STORE_URL
 from sellerpolicy.engine.store.activations import Activation, ActivationHistory, in_force_at
 from sellerpolicy.engine.store.approvals import ApprovalStore
 from sellerpolicy.engine.store.decisions import DecisionStore
@@ -67,9 +69,17 @@ from sellerpolicy.engine.store.packs import (
 from sellerpolicy.engine.store.schedules import Schedules
 from sellerpolicy.rules.model import CompiledPack
 
-from .load import RateLimit, RateLimits
+from .load import RateLimits
 from .metrics import ServiceMetrics
 from .problems import FieldError, ProblemError
+from .settings import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_OFFLOAD_BODY,
+    Clock,
+    Settings,
+    instant_text,
+    utc_now,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -84,49 +94,12 @@ __all__ = [
     "utc_now",
 ]
 
-#: What tells the service the time: an aware UTC ``datetime``.
-Clock = Callable[[], datetime]
-
-#: The largest request body accepted by default (10,000 sellers with their facts fit).
-DEFAULT_MAX_BODY = 32 * 1024 * 1024
-#: Requests with a larger body are handled off the event loop (about 400 sellers' facts).
-DEFAULT_OFFLOAD_BODY = 64 * 1024
-
 _MAX_TRUSTED = 10_000  # remembered keys; past this the memory starts over
 
 _bearer = HTTPBearer(
     auto_error=False,
     description="an API key: `sellerpolicy keys create --role ROLE` prints one",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How the service runs."""
-
-    store_url: str = DEFAULT_STORE_URL
-    schema: str | None = None  # PostgreSQL schema of the tables
-    max_body_bytes: int = DEFAULT_MAX_BODY
-    offload_body_bytes: int = DEFAULT_OFFLOAD_BODY  # larger bodies: handled in a worker thread
-    import_shipped: bool = True  # import and activate the shipped packs into an empty store
-    key_cache_seconds: float = 2.0  # how long an authenticated key is trusted without a lookup
-    pack_cache_seconds: float = 0.5  # how long a resolved pack reference is used without a lookup
-    require_approval: bool = True  # activating a version needs another admin's approval
-    schedule_check_seconds: float = 1.0  # how often due scheduled activations are applied
-    max_in_flight: int = 16  # requests one worker handles at once; more: 503 (0: no bound)
-    request_timeout_seconds: float = 30.0  # evaluations and reads past this: 504, nothing stored
-    drain_seconds: float = 1.0  # after SIGTERM: /readyz says 503, requests still served
-    rate_limits: tuple[RateLimit, ...] = ()  # token buckets per key, by role label or key id
-
-
-def utc_now() -> datetime:
-    """The service's default clock: now, in UTC."""
-    return datetime.now(UTC)
-
-
-def instant_text(value: datetime) -> str:
-    """An instant as ISO 8601 UTC with ``Z``."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
