@@ -314,11 +314,17 @@ def _average(use: MetricUse, index: int, w: Window, total: str, count: str) -> U
     return UseSql("orders", aggregates, outputs, None, "ordered_at", (w,))
 
 
+#: Amounts are summed as decimals of this type, never as floats: a float sum depends on
+#: the order DuckDB's threads add in (3082.22 one run, 3082.2199999999993 the next). Each
+#: amount is rounded to 6 decimals (the loader refuses magnitudes of 1e18 and above).
+MONEY = "DECIMAL(38, 6)"
+
+
 def _sales_aggregates(prefix: str, p: OrderPredicates, w: Window) -> tuple[tuple[str, str], ...]:
     counted = f"{w.contains('ordered_at')} AND NOT {p.cancelled}"
     priced = f"{counted} AND amount IS NOT NULL"  # an order without an amount has no currency
     return (
-        (f"{prefix}_sum", f"sum(amount) FILTER (WHERE {counted})"),
+        (f"{prefix}_sum", f"sum(CAST(amount AS {MONEY})) FILTER (WHERE {counted})"),
         (f"{prefix}_cmin", f"min(currency) FILTER (WHERE {priced})"),
         (f"{prefix}_cmax", f"max(currency) FILTER (WHERE {priced})"),
     )

@@ -323,8 +323,8 @@ def _parse(spec: ColumnSpec, v: str, native: Native) -> str:
             f" WHEN 'false' THEN false WHEN '0' THEN false END"
         )
     num = f"CAST({v} AS DOUBLE)" if native is Native.NUMBER else f"try_cast({v} AS DOUBLE)"
-    if spec.kind is Kind.DECIMAL:
-        return f"CASE WHEN isfinite({num}) THEN {num} END"
+    if spec.kind is Kind.DECIMAL:  # summed exactly as DECIMAL(38, 6) (engine.metrics.sql)
+        return f"CASE WHEN isfinite({num}) AND abs({num}) < 1e18 THEN {num} END"
     if spec.kind is Kind.RATING:
         return (
             f"CASE WHEN {num} = floor({num}) AND {num} BETWEEN -128 AND 127"
@@ -345,7 +345,7 @@ _BAD_TEXT = {
     Kind.TIMESTAMP: ("bad_timestamp", "is not an ISO 8601 timestamp or date"),
     Kind.DEADLINE: ("bad_timestamp", "is not an ISO 8601 timestamp or date"),
     Kind.BOOL: ("bad_bool", "is not a boolean (true/false/1/0)"),
-    Kind.DECIMAL: ("bad_number", "is not a finite decimal number"),
+    Kind.DECIMAL: ("bad_number", "is not a finite decimal number below 1e18 in magnitude"),
     Kind.RATING: ("bad_integer", "is not a whole number"),
     Kind.CURRENCY: ("bad_currency", "is not a three-letter ISO 4217 code"),
 }

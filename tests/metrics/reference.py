@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sellerpolicy.rules.catalog import LateBasis
@@ -207,7 +208,12 @@ def _sales(orders: Sequence[Row], bounds: tuple[datetime, datetime], as_of: date
     ]
     if len(_currencies(orders, bounds, as_of)) > 1:
         return "multi"
-    return float(sum(o["amount"] for o in counted if o.get("amount") is not None))
+    # exact, as decimals of six places (docs/metrics.md, gross_sales)
+    places = Decimal("0.000001")
+    amounts = [
+        Decimal(repr(o["amount"])).quantize(places) for o in counted if o.get("amount") is not None
+    ]
+    return sum(amounts, Decimal(0))
 
 
 def metric_values(
@@ -230,15 +236,16 @@ def metric_values(
     if m in ("gross_sales", "sales_growth_rate"):
         current = _sales(orders, bounds, as_of)
         if m == "gross_sales":
-            return {name: None if current == "multi" else current}
+            return {name: None if current == "multi" else float(current)}
         before = (bounds[0] - use.window, bounds[0])
         previous = _sales(orders, before, as_of)
         both = _currencies(orders, bounds, as_of) | _currencies(orders, before, as_of)
         counts = (f"{name}__num", f"{name}__den")
         if "multi" in (current, previous) or len(both) > 1:
             return {name: None, counts[0]: None, counts[1]: None}
-        grown = {counts[0]: current - previous, counts[1]: previous}
-        return {name: None if previous == 0 else (current - previous) / previous, **grown}
+        grown = {counts[0]: float(current - previous), counts[1]: float(previous)}
+        value = None if previous == 0 else float(current - previous) / float(previous)
+        return {name: value, **grown}
     if m.startswith("dsr_"):
         column = m.removeprefix("dsr_")
         ids = {o["order_id"] for o in in_window}
