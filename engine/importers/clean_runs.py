@@ -11,9 +11,11 @@ texts and no per-line parse of the values the lines share:
    each value folded ``same`` and of the status (Arrow compares them);
 3. the first line of each run is parsed with the very SQL
    :func:`~sellerpolicy.engine.importers.contract_rows.parse_lines` applies
-   to a line of documented shape (``_quick``), and must pass the same checks
-   (required values, the status vocabulary); its key must be written
-   without surrounding spaces;
+   to a line of documented shape (``quick_value``), and must pass the same
+   checks (required values, the status vocabulary); its key, texts and times
+   must be written without surrounding spaces (so that the text is its own
+   trimmed text, and is parsed untrimmed), and the run is folded in the same
+   query, into the rows ``fold_lines`` writes;
 4. ``sum`` values are checked on every line and summed per run with the SQL
    ``fold_lines`` uses (exact decimals), the lines of single-line runs
    without grouping;
