@@ -27,7 +27,10 @@ its pack's pending scheduled activation: resolving it then applies the
 schedule (:mod:`sellerpolicy.engine.store.schedules`), so every reader sees
 the new version from that instant on, by the service's clock
 (``ServiceState(clock=...)``; tests move it). Every decision still names the
-one version it was made with.
+one version it was made with. Both memories are :class:`.caches.TimedCache`
+(``cachetools.TTLCache`` behind a lock, as the event loop and worker threads
+share them; 10,000 entries each at most, the least recently used dropped
+first); the intervals count from when the answer was stored.
 
 :class:`Settings` and the clock helpers live in :mod:`.settings` (imported
 from here too).
@@ -40,8 +43,6 @@ reason, which the answer reports as ``pack_selection``.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +70,7 @@ from sellerpolicy.engine.store.packs import (
 from sellerpolicy.engine.store.schedules import Schedules
 from sellerpolicy.rules.model import CompiledPack
 
+from .caches import TimedCache
 from .load import RateLimits
 from .metrics import ServiceMetrics
 from .problems import FieldError, ProblemError
@@ -94,8 +96,6 @@ __all__ = [
     "utc_now",
 ]
 
-_MAX_TRUSTED = 10_000  # remembered keys; past this the memory starts over
-
 _bearer = HTTPBearer(
     auto_error=False,
     description="an API key: `sellerpolicy keys create --role ROLE` prints one",
@@ -119,7 +119,6 @@ class _Resolved:
     pack: CompiledPack
     activated: Activation | None  # the active version's activation (by pack id only)
     switch_at: datetime | None  # the pack's pending scheduled activation
-    expires: float  # time.monotonic()
 
 
 class ServiceState:
@@ -143,10 +142,9 @@ class ServiceState:
         # The back ends agree exactly; for a few sellers plain Python beats the vectorized
         # one's fixed cost (about 40 µs of NumPy set-up against 2 µs for one seller).
         self.small_backend: Backend = select_backend(BackendName.PYTHON)
-        self._trusted: dict[str, tuple[ApiKey, float]] = {}
-        self._resolved: dict[str, _Resolved] = {}
-        self._resolved_lock = threading.Lock()
-        self._generation = 0  # bumped by forget_packs: lookups begun before it are not kept
+        # By key digest and by pack reference; the event loop and worker threads share them.
+        self._trusted = TimedCache[str, ApiKey](settings.key_cache_seconds)
+        self._resolved = TimedCache[str, _Resolved](settings.pack_cache_seconds)
         self.limits = RateLimits(settings.rate_limits)
         self.draining = False  # SIGTERM came: /readyz answers 503 (see .load.install_drain)
         self.closed = False  # the app has stopped: nothing more is stored
@@ -182,10 +180,7 @@ class ServiceState:
         ``None`` says nothing about the key: it may be unknown, revoked, or just
         not remembered; :meth:`authenticate` looks it up.
         """
-        trusted = self._trusted.get(hash_key(token))
-        if trusted is not None and trusted[1] > time.monotonic():
-            return trusted[0]
-        return None
+        return self._trusted.get(hash_key(token))
 
     async def authenticate(self, token: str) -> ApiKey | None:
         """The active key for ``token`` (remembered briefly), ``None`` when unknown or revoked."""
@@ -193,14 +188,11 @@ class ServiceState:
         if remembered is not None:
             return remembered
         digest = hash_key(token)
-        now = time.monotonic()
         key = await run_in_threadpool(self.keys.authenticate, token)
         if key is None:
-            self._trusted.pop(digest, None)
+            self._trusted.discard(digest)
         else:
-            if len(self._trusted) > _MAX_TRUSTED:
-                self._trusted.clear()
-            self._trusted[digest] = (key, now + self.settings.key_cache_seconds)
+            self._trusted.put(digest, key)
         return key
 
     def resolve(self, ref: str) -> tuple[PackVersion, CompiledPack]:
@@ -274,29 +266,19 @@ class ServiceState:
         return Selection(stored, self.compiled.get(stored), reason)
 
     def _resolve(self, ref: str) -> _Resolved:
-        now = time.monotonic()
-        with self._resolved_lock:
-            remembered = self._resolved.get(ref)
-            generation = self._generation
-        if (
-            remembered is not None
-            and remembered.expires > now
-            and (remembered.switch_at is None or self.clock() < remembered.switch_at)
+        generation = self._resolved.generation()
+        remembered = self._resolved.get(ref)
+        if remembered is not None and (
+            remembered.switch_at is None or self.clock() < remembered.switch_at
         ):
             return remembered
-        resolved = self._lookup(ref, now + self.settings.pack_cache_seconds)
-        with self._resolved_lock:
-            if generation == self._generation:  # no version stored or activated meanwhile
-                if len(self._resolved) > _MAX_TRUSTED:
-                    self._resolved.clear()
-                self._resolved[ref] = resolved
+        resolved = self._lookup(ref)
+        self._resolved.put(ref, resolved, generation)  # unless a version was stored meanwhile
         return resolved
 
     def forget_packs(self) -> None:
         """Forget every resolved reference (call after storing or activating a version)."""
-        with self._resolved_lock:
-            self._resolved.clear()
-            self._generation += 1
+        self._resolved.forget()
 
     def apply_due_schedules(self, pack_id: str | None = None) -> list[Activation]:
         """Apply the schedules (of one pack) due by the clock: the activations made."""
@@ -309,7 +291,7 @@ class ServiceState:
                 log.info("scheduled_activation", pack=pack, at=instant_text(done.at))
         return applied
 
-    def _lookup(self, ref: str, expires: float) -> _Resolved:
+    def _lookup(self, ref: str) -> _Resolved:
         pack_id, _, version = ref.partition("@")
         activated = switch_at = None
         try:
@@ -332,7 +314,7 @@ class ServiceState:
                 "(or check it with POST /v1/packs:validate)"
             )
             raise ProblemError(409, "pack_is_draft", detail)
-        return _Resolved(stored, self.compiled.get(stored), activated, switch_at, expires)
+        return _Resolved(stored, self.compiled.get(stored), activated, switch_at)
 
 
 def _nothing_in_force(
