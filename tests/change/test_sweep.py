@@ -147,7 +147,7 @@ def test_current_threshold_counts_what_evaluate_fires(
         ("amazon", "odr-over-target", None, 0.002, 0.03, False),
         ("amazon", "valid-tracking-below-target", None, 0.8, 1.0, False),
         ("ebay", "below-standard-defects-12m", "transaction_defect_rate_12m__num", 0, 12, True),
-        ("ebay", "top-rated-12m", "orders_3m", 0, 800, True),
+        ("ebay", "top-rated-12m", "tracking_on_time_rate_3m", 0.3, 1.0, False),
     ],
 )
 def test_every_step_counts_what_evaluate_fires_with_that_threshold(
