@@ -43,6 +43,7 @@ from .model import (
 )
 from .semantic import leaf_parts
 from .thresholds import to_fraction
+from .windows import parse_window
 
 _DURATION_KNOBS = frozenset({Knob.LATE_AFTER, Knob.LATE_GRACE, Knob.RESPONSE_LIMIT})
 _SET_KNOBS = frozenset(
@@ -118,9 +119,10 @@ def _metric_uses(spec: Mapping[str, Any], referenced: set[str]) -> tuple[MetricU
             name=raw.get("name", raw["metric"]),
             metric=raw["metric"],
             kind=CATALOG[raw["metric"]].kind,
-            window=parse_duration(raw["window"]),
+            window=parse_window(raw["window"])[0],
             lag=parse_duration(raw.get("lag", "0d")),
             knobs=resolve_knobs(raw["metric"], raw.get("knobs", {}), pack_knobs),
+            months=parse_window(raw["window"])[1],
         )
         for raw in spec["metrics"]
     ]
@@ -133,6 +135,7 @@ def _metric_uses(spec: Mapping[str, Any], referenced: set[str]) -> tuple[MetricU
                 kind=CATALOG["orders"].kind,
                 window=odr.window if odr else DEFAULT_WINDOW,
                 lag=odr.lag if odr else timedelta(0),
+                months=odr.months if odr else None,
             )
         )
     return tuple(uses)

@@ -18,6 +18,7 @@ from enum import Enum
 from .catalog import CATALOG, Knob, MetricKind
 from .durations import format_duration
 from .model import AllOf, AnyOf, Compare, CompiledPack, Condition, MetricUse, NotOf, Rule, Score
+from .windows import window_text
 
 __all__ = ["Change", "describe_condition", "describe_range", "diff_packs"]
 
@@ -140,7 +141,7 @@ def _summary(described: Mapping[str, str]) -> str:
 def _use_fields(use: MetricUse) -> dict[str, str]:
     shown = {
         "metric": use.metric,
-        "window": format_duration(use.window),
+        "window": window_text(use),
         "lag": format_duration(use.lag) if use.lag else "none",
     }
     spec = CATALOG.get(use.metric)

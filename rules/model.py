@@ -111,7 +111,11 @@ Condition = Compare | AllOf | AnyOf | NotOf
 
 @dataclass(frozen=True, slots=True)
 class MetricUse:
-    """One use of a catalog metric: its facts name, window, lag and knobs."""
+    """One use of a catalog metric: its facts name, window, lag and knobs.
+
+    ``months`` set: a calendar window of that many whole months ending at a month
+    end (``rules.windows``); ``window`` is then its nominal length (30 days a month).
+    """
 
     name: str
     metric: str
@@ -119,6 +123,7 @@ class MetricUse:
     window: timedelta
     lag: timedelta
     knobs: Knobs = field(default_factory=Knobs)
+    months: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

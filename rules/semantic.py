@@ -30,6 +30,7 @@ from .model import ACTIONS, Field, Op
 from .suggest import did_you_mean
 from .template import FIELDS, Template, parse_template
 from .thresholds import is_percent, to_fraction
+from .windows import parse_window
 
 #: Fields an explanation template may name (docs/pack-format.md).
 TEMPLATE_FIELDS = tuple(FIELDS)
@@ -205,7 +206,7 @@ def check_metric_uses(checker: Checker) -> None:
             )
             continue
         checker.uses[name] = spec.kind if spec else None
-        if parse_duration(use["window"]).total_seconds() <= 0:
+        if parse_window(use["window"])[0].total_seconds() <= 0:
             checker.report(
                 f"{path}.window", "non_positive_window", "a window must be longer than 0"
             )

@@ -26,6 +26,7 @@ from .model import (
     Score,
     SourceRef,
 )
+from .windows import window_json
 
 
 def condition_to_json(cond: Condition) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def _metric(use: MetricUse) -> dict[str, Any]:
         "name": use.name,
         "metric": use.metric,
         "kind": use.kind.value,
-        "window": format_duration(use.window),
+        "window": window_json(use),
         "lag": format_duration(use.lag) if use.lag else "0d",
         "knobs": _knobs(use),
     }

@@ -23,6 +23,8 @@ from typing import Protocol
 from sellerpolicy.engine.metrics.facts import Number, as_of_label
 from sellerpolicy.rules.model import Compare, CompiledPack, Field, MetricUse, Op, Score
 from sellerpolicy.rules.template import compile_template, render
+from sellerpolicy.rules.windows import leaves_window
+from sellerpolicy.rules.windows import window_bounds as calendar_bounds
 
 from .decision import Decision, Distance, Outcome, RuleResult, ScoreResult
 
@@ -100,9 +102,9 @@ class Human:
 
 
 def window_bounds(use: MetricUse, as_of: datetime) -> tuple[datetime, datetime]:
-    """The half-open instant range ``[start, end)`` of orders a metric use counts."""
-    end = as_of - use.lag
-    return end - use.window, end
+    """The half-open instant range ``[start, end)`` of orders a metric use counts
+    (rolling or calendar months: :func:`sellerpolicy.rules.windows.window_bounds`)."""
+    return calendar_bounds(use, as_of)
 
 
 def window_dates(use: MetricUse, as_of: datetime) -> tuple[date, date]:
@@ -280,12 +282,14 @@ def clears_on(bad_dates: Sequence[date], excess: int, use: MetricUse) -> date | 
     An order placed on day D (any time) is out of the window of an
     evaluation at instant E once ``E - lag - window > D 23:59:59.999999``,
     so from midnight ``D+1 + window + lag`` on (the next midnight for hour
-    windows). ``None`` when fewer bad orders are known than must leave.
+    windows); for a calendar window of ``m`` months, from the first of the month
+    ``m + 1`` months after D's month, plus lag. ``None`` when fewer bad orders
+    are known than must leave.
     """
     if excess <= 0 or len(bad_dates) < excess:
         return None
     day = sorted(bad_dates)[excess - 1]
-    gone = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC) + use.window + use.lag
+    gone = leaves_window(day, use, UTC)
     return gone.date() if gone.time() == time.min else gone.date() + timedelta(days=1)
 
 

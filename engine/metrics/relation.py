@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sellerpolicy.rules.model import MetricUse
+from sellerpolicy.rules.windows import add_months, window_bounds
 
 __all__ = [
     "DSR_COLUMNS",
@@ -86,24 +87,28 @@ def safe(expr: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """``[start, end)`` in naive UTC."""
+    """``[start, end)`` in naive UTC; ``months``: a calendar window of that many months."""
 
     start: datetime
     end: datetime
+    months: int | None = None
 
     def contains(self, column: str) -> str:
         """The predicate ``column`` in the window."""
         return f"({column} >= {ts(self.start)} AND {column} < {ts(self.end)})"
 
     def previous(self) -> Window:
-        """The window of equal length just before this one."""
-        return Window(self.start - (self.end - self.start), self.start)
+        """The window just before this one: as long, or as many calendar months."""
+        if self.months is None:
+            return Window(self.start - (self.end - self.start), self.start)
+        return Window(add_months(self.start, -self.months), self.start, self.months)
 
 
 def window_of(use: MetricUse, as_of: datetime) -> Window:
-    """``[as_of - lag - window, as_of - lag)`` for a naive UTC ``as_of``."""
-    end = as_of - use.lag
-    return Window(end - use.window, end)
+    """The use's window at a naive UTC ``as_of``: ``[as_of - lag - window, as_of - lag)``,
+    or whole calendar months (:func:`sellerpolicy.rules.windows.window_bounds`)."""
+    start, end = window_bounds(use, as_of)
+    return Window(start, end, use.months)
 
 
 @dataclass

@@ -48,18 +48,21 @@ def use(
     name: str | None = None,
     days: float = 30,
     lag_days: float = 0,
+    months: int | None = None,
     **knobs: Any,
 ) -> MetricUse:
-    """A metric use with catalog kind and knob defaults, window/lag in days, knob overrides."""
+    """A metric use with catalog kind and knob defaults, window/lag in days, knob overrides;
+    ``months``: a calendar window of that many months (``days`` is then ignored)."""
     spec = CATALOG[metric]
     resolved = {str(knob): value for knob, value in spec.defaults.items()} | knobs
     return MetricUse(
         name or metric,
         metric,
         CATALOG[metric].kind,
-        timedelta(days=days),
+        timedelta(days=30 * months if months else days),
         timedelta(days=lag_days),
         Knobs(**resolved),
+        months,
     )
 
 

@@ -26,9 +26,23 @@ def _before(ts: datetime | None, as_of: datetime) -> bool:
 
 
 def window(use: MetricUse, as_of: datetime) -> tuple[datetime, datetime]:
-    """``[as_of - lag - window, as_of - lag)``."""
+    """``[as_of - lag - window, as_of - lag)``; with ``months``, the last whole calendar
+    months ending at or before ``as_of - lag``, counted by hand."""
     end = as_of - use.lag
-    return end - use.window, end
+    if use.months is None:
+        return end - use.window, end
+    year, month = end.year, end.month  # the month containing end: its first day is the end
+    end = datetime(year, month, 1)
+    for _ in range(use.months):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return datetime(year, month, 1), end
+
+
+def previous_window(use: MetricUse, bounds: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The window before ``bounds``: as long, or as many calendar months."""
+    if use.months is None:
+        return bounds[0] - use.window, bounds[0]
+    return window(use, bounds[0] + use.lag)[0], bounds[0]
 
 
 def effective_rating(tables: Tables, order_id: str, as_of: datetime) -> int | None:
@@ -237,7 +251,7 @@ def metric_values(
         current = _sales(orders, bounds, as_of)
         if m == "gross_sales":
             return {name: None if current == "multi" else float(current)}
-        before = (bounds[0] - use.window, bounds[0])
+        before = previous_window(use, bounds)
         previous = _sales(orders, before, as_of)
         both = _currencies(orders, bounds, as_of) | _currencies(orders, before, as_of)
         counts = (f"{name}__num", f"{name}__den")

@@ -24,7 +24,8 @@ from sellerpolicy.rules.model import MetricUse
 H = timedelta(hours=1)
 D = timedelta(days=1)
 S = timedelta(seconds=1)
-ANCHORS = [AS_OF_NAIVE - d * D for d in (0, 1, 3, 7, 10, 14, 21, 30, 37, 60, 90)]
+# 31, 61, 92 and 123 days before as_of (2026-11-01) are month starts (calendar windows)
+ANCHORS = [AS_OF_NAIVE - d * D for d in (0, 1, 3, 7, 10, 14, 21, 30, 31, 37, 60, 61, 90, 92, 123)]
 OFFSETS = [timedelta(0), S, -S, H, -H, 24 * H, -24 * H, 48 * H, -48 * H, 72 * H, -72 * H]
 AFTER = [timedelta(0), S, H, 24 * H, 47 * H, 48 * H, 49 * H, 72 * H, 5 * D, 20 * D]
 SELLERS = ["S1", "S2", "S3"]
@@ -57,6 +58,9 @@ USES: tuple[MetricUse, ...] = (
     use("valid_tracking_rate"),
     use("on_time_delivery_rate", days=14, lag_days=7),
     use("refund_rate"),
+    use("refund_rate", name="refund_quarter", months=3),
+    use("late_shipment_rate", name="late_month_lagged", months=1, lag_days=1),
+    use("sales_growth_rate", name="growth_month", months=1),
     use("return_rate", days=60),
     use("return_rate", name="returns_fault", return_reasons=frozenset({"damaged", "wrong_item"})),
     use("tracking_on_time_rate"),
