@@ -6,8 +6,10 @@ text of whole columns (:mod:`.jsonvalues`). :class:`Rows` concatenates, row
 by row, constant texts and such columns: the pieces of every row are
 gathered from a pool of all distinct pieces (as string views: a few ns a
 piece, :class:`_Gather`), and adjacent constants, and constants next to
-low-cardinality choices, are merged first, so a record of a hundred fields
-costs a few dozen pieces.
+low-cardinality choices, are merged first (a constant next to a column of
+coded values is joined to each distinct value: a rate or a count takes a
+few thousand values in a slice of 65,536 rows), so a record of a hundred
+fields costs a few dozen pieces.
 """
 
 from __future__ import annotations
@@ -92,15 +94,23 @@ class Rows:
             self._parts[-1] = last + value
         elif isinstance(last, _Pick):
             last.choices = [c + value for c in last.choices]
+        elif last is not None and self._foldable(last):
+            # onto each distinct text of a coded column: one piece less in every row
+            last.strings = pc.binary_join_element_wise(last.strings, value, "")
+            last.null += value
         else:
             self._parts.append(value)
+
+    def _foldable(self, column: _Column) -> bool:
+        """Whether a constant is cheaper joined to each of ``column``'s texts than gathered."""
+        return column.codes is not None and 4 * len(column.strings) <= max(self.length, 64)
 
     def pick(self, codes: npt.NDArray[np.integer[Any]], choices: Sequence[str]) -> None:
         """``choices[codes[i]]`` in row ``i``."""
         texts = [self._escaped(c) for c in choices]
         wide: npt.NDArray[np.int64] = np.asarray(codes, np.int64)
         last = self._parts[-1] if self._parts else None
-        if isinstance(last, str) and len(texts) <= _MERGED_CHOICES:
+        if isinstance(last, str) and len(texts) <= max(_MERGED_CHOICES, self.length // 4):
             self._parts[-1] = _Pick(wide, [last + c for c in texts])
         elif isinstance(last, _Pick) and len(last.choices) * len(texts) <= _MERGED_CHOICES:
             last.codes = last.codes * len(texts) + wide
@@ -156,7 +166,14 @@ class Rows:
         texts = whole(texts)
         if self.csv and not plain and pc.any(pc.match_substring(texts, '"')).as_py():
             texts = pc.replace_substring(texts, '"', '""')
-        self._parts.append(_Column(texts.cast(pa.string()), self._escaped("null"), codes))
+        part = _Column(texts.cast(pa.string()), self._escaped("null"), codes)
+        last = self._parts[-1] if self._parts else None
+        if isinstance(last, str) and self._foldable(part):
+            # the constant before, joined to each distinct text: one piece less in every row
+            part.strings = pc.binary_join_element_wise(last, part.strings, "")
+            part.null = last + part.null
+            self._parts.pop()
+        self._parts.append(part)
 
     def digits(self, text: pa.Array, dot: npt.NDArray[np.bool_], *, plain: bool = True) -> None:
         """What :func:`number_texts` gave: the digits, and ``.0`` where it must follow.

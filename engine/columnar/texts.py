@@ -25,7 +25,7 @@ from sellerpolicy.engine.evaluation.explain import (
 )
 from sellerpolicy.engine.evaluation.plans import RulePlan
 from sellerpolicy.engine.metrics.facts import Number, as_of_label
-from sellerpolicy.rules.template import Literal, bounded, compile_template
+from sellerpolicy.rules.template import MAX_RENDERED, Literal, bounded, compile_template
 
 from .kernels import Columns
 
@@ -87,54 +87,64 @@ def render_fired(
     window = window_dates(plan.use, as_of)
     counts = plan.count_facts or (None, None)
     size = rows.size
-    human: dict[str, tuple[Sequence[Number | None], bool]] = {
-        "value": (_column(columns, plan.value_fact, rows), plan.rate_value),
-        "num": (_column(columns, counts[0], rows), False),
-        "den": (_column(columns, counts[1], rows), False),
-        "orders": (_column(columns, "orders", rows), False),
+    human: dict[str, tuple[str | None, bool]] = {  # read only if the template names them
+        "value": (plan.value_fact, plan.rate_value),
+        "num": (counts[0], False),
+        "den": (counts[1], False),
+        "orders": ("orders", False),
     }
     constant: dict[str, tuple[Number | None, bool]] = {
         "threshold": (plan.leaf.threshold, plan.rate_value),
         "window_days": (window_days(plan.use), False),
     }
-    text: dict[str, Sequence[str]] = {
-        "metric": [plan.leaf.metric] * size,
-        "window_start": [window[0].isoformat()] * size,
-        "window_end": [window[1].isoformat()] * size,
-        "rule": [plan.rule.id] * size,
-        "title": [plan.rule.title] * size,
-        "seller_id": sellers.take(pa.array(rows)).to_pylist(),
-        "as_of": [as_of_label(as_of)] * size,
+    text: dict[str, str] = {
+        "metric": plan.leaf.metric,
+        "window_start": window[0].isoformat(),
+        "window_end": window[1].isoformat(),
+        "rule": plan.rule.id,
+        "title": plan.rule.title,
+        "as_of": as_of_label(as_of),
     }
     template = compile_template(plan.rule.explanation)
     try:
         if template is None:
             raise LookupError(plan.rule.explanation)
-        parts: list[Sequence[str]] = []
+        # the same text in every row (adjacent ones merged), or one text per row
+        pieces: list[str | list[str]] = []
         for part in template.parts:
+            piece: str | list[str]
             if isinstance(part, Literal):
-                parts.append([part.text] * size)
-                continue
-            name, spec = part.name, part.spec
-            if name in constant:
-                number, rate = constant[name]
-                one = format(_must(number), spec) if spec else format_number(number, rate=rate)
-                parts.append([one] * size)
-            elif name in human:
-                numbers, rate = human[name]
-                parts.append(
-                    [format(_must(v), spec) for v in numbers]
+                piece = part.text
+            elif part.name in constant:
+                number, rate = constant[part.name]
+                spec = part.spec
+                piece = format(_must(number), spec) if spec else format_number(number, rate=rate)
+            elif part.name in human:
+                name, rate = human[part.name]
+                numbers, spec = _column(columns, name, rows), part.spec
+                if spec and None in numbers:
+                    raise TypeError("a null number cannot take a format spec")
+                piece = (
+                    [format(v, spec) for v in numbers]
                     if spec
                     else _human_strings(numbers, rate=rate)
                 )
+            elif part.name == "seller_id":
+                piece = [format(v, part.spec or "") for v in _sellers(sellers, rows)]
             else:
-                parts.append([format(v, spec or "") for v in text[name]])
-        rendered = [bounded("".join(p)) for p in zip(*parts, strict=True)]
+                piece = format(text[part.name], part.spec or "")
+            if isinstance(piece, str) and pieces and isinstance(pieces[-1], str):
+                pieces[-1] += piece
+            else:
+                pieces.append(piece)
+        rendered = [
+            line if len(line) <= MAX_RENDERED else bounded(line) for line in _joined(pieces, size)
+        ]
         return dict(zip(rows.tolist(), rendered, strict=True))
     except (LookupError, ValueError, TypeError, OverflowError):
         pass
     out: dict[int, str] = {}
-    for row, seller in zip(rows.tolist(), text["seller_id"], strict=True):
+    for row, seller in zip(rows.tolist(), _sellers(sellers, rows), strict=True):
         result = _row_result(plan, row, columns, True, window)
         fields = template_fields(
             result,
@@ -152,9 +162,24 @@ def render_fired(
     return out
 
 
+def _sellers(sellers: pa.Array, rows: npt.NDArray[np.int64]) -> list[str]:
+    picked: list[str] = sellers.take(pa.array(rows)).to_pylist()
+    return picked
+
+
+def _joined(pieces: Sequence[str | list[str]], size: int) -> list[str]:
+    """Row by row, the concatenation of ``pieces`` (a text for every row, or one per row)."""
+    varying = [p for p in pieces if not isinstance(p, str)]
+    if not varying:
+        return ["".join(p for p in pieces if isinstance(p, str))] * size
+    # one %-format per row: the constants escaped in it, each varying piece a %s
+    layout = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in pieces)
+    return [layout % values for values in zip(*varying, strict=True)]
+
+
 def _human_strings(numbers: Sequence[Number | None], *, rate: bool) -> list[str]:
     """``format_number`` of each value; whole ``int`` values take a direct path with equal text."""
-    if not rate and all(type(v) is int for v in numbers):
+    if not rate and set(map(type, numbers)) <= {int}:
         return [f"{v:,}" for v in numbers]
     return [format_number(v, rate=rate) for v in numbers]
 
