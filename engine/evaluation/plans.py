@@ -11,9 +11,10 @@ evaluation and the columnar back end share these plans.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
+
+from cachetools import LRUCache
 
 from sellerpolicy.engine.evaluation.backends.python import fact_name
 from sellerpolicy.engine.metrics.facts import SellerFacts
@@ -120,8 +121,7 @@ def _unit(metric: str) -> str:
 # The plan cache
 
 
-_PLANS: OrderedDict[int, tuple[CompiledPack, tuple[RulePlan, ...]]] = OrderedDict()
-_PLANS_KEPT = 32
+_PLANS: LRUCache[int, tuple[CompiledPack, tuple[RulePlan, ...]]] = LRUCache(maxsize=32)
 _PLANS_LOCK = threading.Lock()
 
 
@@ -134,16 +134,13 @@ def pack_plans(pack: CompiledPack) -> tuple[RulePlan, ...]:
     itself, so an entry can never answer for another object with a reused id.
     """
     with _PLANS_LOCK:
-        found = _PLANS.get(id(pack))
+        found = _PLANS.get(id(pack))  # a hit is also the most recent use
         if found is not None and found[0] is pack:
-            _PLANS.move_to_end(id(pack))
             return found[1]
     check_status_map(pack)
     plans = tuple(plan_rule(rule, pack) for rule in pack.rules)
     with _PLANS_LOCK:
         _PLANS[id(pack)] = (pack, plans)
-        while len(_PLANS) > _PLANS_KEPT:
-            _PLANS.popitem(last=False)
     return plans
 
 

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import (
     Connection,
     Engine,
@@ -118,11 +119,13 @@ def compile_content(content: str, name: str = "pack.yaml") -> tuple[CompiledPack
 
 
 class CompiledPacks:
-    """Compiled packs by digest: each stored version is compiled once per process."""
+    """Compiled packs by digest: a stored version is compiled once per process while
+    it is among the ``kept`` most recently used (a long-running service sees every
+    version a workbench ever saved; keeping all of them would grow without bound)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kept: int = 64) -> None:
         self._lock = threading.Lock()
-        self._by_digest: dict[str, CompiledPack] = {}
+        self._by_digest: LRUCache[str, CompiledPack] = LRUCache(maxsize=kept)
 
     def get(self, version: PackVersion) -> CompiledPack:
         """The compiled pack of a stored version."""
