@@ -239,6 +239,9 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
     }
 )
 
+#: Metrics read as of the evaluation date: their window and lag mean nothing.
+AS_OF_ONLY = frozenset({"account_age_days"})
+
 #: Metrics whose window defaults to the ODR window when the pack does not say.
 ODR_FAMILY = frozenset({"orders", "negative_feedback_rate", "claim_rate", "chargeback_rate"})
 DEFAULT_WINDOW = timedelta(days=30)

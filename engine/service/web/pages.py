@@ -20,7 +20,7 @@ from sellerpolicy.engine.service.state import ServiceState, state_of
 from sellerpolicy.engine.store.keys import Role
 from sellerpolicy.engine.store.packs import PackNotFoundError, PackState, PackVersion
 from sellerpolicy.engine.store.sessions import Session
-from sellerpolicy.rules.catalog import MetricKind
+from sellerpolicy.rules.catalog import AS_OF_ONLY, MetricKind
 from sellerpolicy.rules.diff import describe_condition, describe_range
 from sellerpolicy.rules.durations import format_duration
 from sellerpolicy.rules.model import CompiledPack, Rule, condition_metrics
@@ -164,9 +164,15 @@ def _window(pack: CompiledPack, rule: Rule) -> str:
     read = set(condition_metrics(rule.when))
     for use in pack.metrics:
         if use.name in read:
-            days = window_days(use)
             lag = f", {format_duration(use.lag)} behind" if use.lag else ""
-            names.append(f"{use.name}: {days:g} days{lag}")
+            if use.metric in AS_OF_ONLY:
+                names.append(f"{use.name}: as of the evaluation date")
+                continue
+            if use.months is not None:  # whole calendar months, not a nominal day count
+                span = f"{use.months} calendar month{'s' if use.months != 1 else ''}"
+            else:
+                span = f"{window_days(use):g} days"
+            names.append(f"{use.name}: {span}{lag}")
     return "; ".join(names)
 
 
