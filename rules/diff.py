@@ -17,7 +17,18 @@ from enum import Enum
 
 from .catalog import CATALOG, Knob, MetricKind
 from .durations import format_duration
-from .model import AllOf, AnyOf, Compare, CompiledPack, Condition, MetricUse, NotOf, Rule, Score
+from .model import (
+    AllOf,
+    AnyOf,
+    Compare,
+    CompiledPack,
+    Condition,
+    Field,
+    MetricUse,
+    NotOf,
+    Rule,
+    Score,
+)
 from .windows import window_text
 
 __all__ = ["Change", "describe_condition", "describe_range", "diff_packs"]
@@ -196,7 +207,8 @@ def describe_condition(cond: Condition, pack: CompiledPack) -> str:
     """A condition as a person writes it: ``order_defect_rate >= 1%``, ``(a and b)``."""
     if isinstance(cond, Compare):
         use = next((u for u in pack.metrics if u.name == cond.metric), None)
-        percent = use is not None and use.kind in _PERCENT_KINDS
+        # a rate's count (its numerator) is a number of orders, never a percentage
+        percent = cond.field is Field.VALUE and use is not None and use.kind in _PERCENT_KINDS
         value = f"{cond.threshold * 100:.4g}%" if percent else f"{cond.threshold:g}"
         field = "" if cond.field.value == "value" else f".{cond.field.value}"
         return f"{cond.metric}{field} {_OPS[cond.op.value]} {value}"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from sellerpolicy.engine.cli.app import app
 from sellerpolicy.rules import load_pack, resolve_pack
-from sellerpolicy.rules.diff import diff_packs
+from sellerpolicy.rules.diff import describe_condition, diff_packs
 
 AMAZON = resolve_pack("amazon")
 
@@ -79,3 +79,14 @@ def test_cli_formats_and_exit_code() -> None:
     markdown = runner.invoke(app, ["diff", "amazon-2015", "amazon", "--format", "markdown"]).output
     assert markdown.startswith("# amazon-seller-performance-2015 2015.1.0 -> ")
     assert "## Rules" in markdown
+
+
+def test_a_rate_count_reads_as_a_count_and_the_rate_as_a_percentage() -> None:
+    """``.count`` compares a rate's numerator (orders): ``<= 3``, not ``<= 300%``."""
+    pack = load_pack(resolve_pack("ebay"))
+    top_rated = next(rule for rule in pack.rules if rule.id == "top-rated-12m")
+    text = describe_condition(top_rated.when, pack)
+    assert "transaction_defect_rate_12m.count <= 3)" in text
+    assert "transaction_defect_rate_12m <= 0.5%" in text
+    assert "count <= 300%" not in text
+    assert "cases_closed_rate_12m.count <= 2 " in text
