@@ -58,8 +58,13 @@ def json_lines(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> pa.Chu
     return pa.chunked_array(list(json_line_chunks(records, pack)), pa.string())
 
 
-def json_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> Gathering:
-    """:func:`json_lines`, a few thousand lines at a time: prepared now, gathered as iterated."""
+def json_line_chunks(
+    records: pa.RecordBatch | pa.Table, pack: CompiledPack, *, end: str = "\n"
+) -> Gathering:
+    """:func:`json_lines`, a few thousand lines at a time: prepared now, gathered as iterated.
+
+    ``end`` follows each record (``""``: the JSON texts alone).
+    """
     records = checked(records, pack)
     rows = Rows(records.num_rows)
     rows.text('{"decision_id":"')
@@ -75,7 +80,7 @@ def json_line_chunks(records: pa.RecordBatch | pa.Table, pack: CompiledPack) -> 
     for name, render in nested_fields(records, pack, codes, instants):
         rows.text(f",{_key(name)}")
         render(rows)
-    return rows.prepare(end="}\n")
+    return rows.prepare(end="}" + end)
 
 
 def text_bytes(chunk: pa.StringArray) -> memoryview:

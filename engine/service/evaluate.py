@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sellerpolicy.engine.errors import StoreError
@@ -47,13 +48,22 @@ from sellerpolicy.rules.model import CompiledPack
 from sellerpolicy.rules.suggest import did_you_mean
 
 from .events import facts_from_events
+from .lines import (
+    JSON,
+    NDJSON,
+    RUN_ID_HEADER,
+    SELECTION_HEADER,
+    decision_lines,
+    kept_lines,
+    negotiate,
+)
 from .load import begin_write
 from .models import EvaluationRequest, EvaluationResponse
 from .offload import let_the_server_run
 from .problems import FieldError, ProblemError, problem_responses
 from .state import Selection, ServiceState, require, state_of
 
-__all__ = ["Prepared", "answer", "finish", "prepare", "release", "router"]
+__all__ = ["Lines", "Prepared", "answer", "answer_lines", "finish", "prepare", "release", "router"]
 
 router = APIRouter(tags=["evaluations"])
 
@@ -63,13 +73,40 @@ SMALL_BATCH = 8
 RELEASE_STEP = 256
 #: Sellers decided (and encoded) between two turns of the server's loop (a few ms of work).
 DECIDE_STEP = 64
+#: The fewest sellers (of one ``as_of``, with alike facts) decided on the columnar leg
+#: (:mod:`.bulk`); for fewer, its fixed cost (a few ms) outweighs what it saves.
+BULK_SELLERS = 48
+
+
+#: The NDJSON answer in OpenAPI: one ``Decision`` per line, the run id in a header.
+_LINES_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": f"The decisions. With ``Accept: {NDJSON}``: one ``Decision`` per line "
+        "(the bytes of ``sellerpolicy evaluate --out x.jsonl``), the run id in "
+        f"``{RUN_ID_HEADER}`` and the reason for the pack version in ``{SELECTION_HEADER}``.",
+        "content": {
+            JSON: {},
+            NDJSON: {"schema": {"$ref": "#/components/schemas/Decision"}},
+        },
+        "headers": {
+            RUN_ID_HEADER: {
+                "description": f"the run that stored the decisions ({NDJSON} answers)",
+                "schema": {"type": "string"},
+            },
+            SELECTION_HEADER: {
+                "description": f"why this pack version was used ({NDJSON} answers)",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 
 
 @router.post(
     "/v1/evaluations",
     operation_id="evaluate",
     response_model=EvaluationResponse,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=_LINES_RESPONSE | problem_responses(400, 401, 403, 404, 406, 409, 413, 415, 422),
     summary="Evaluate sellers and store the decisions",
 )
 async def create_evaluation(
@@ -89,9 +126,17 @@ async def create_evaluation(
         ),
     ] = None,
 ) -> Response:
-    """Evaluate, append the decisions to the store, return them in request order."""
-    content = await run_in_threadpool(answer, state_of(request), body, explain, idempotency_key)
-    return Response(content, media_type="application/json")
+    """Evaluate, append the decisions to the store, return them in request order.
+
+    ``Accept: application/x-ndjson`` streams one decision per line instead
+    (an ``Accept`` allowing neither media type is a 406).
+    """
+    state = state_of(request)
+    if negotiate(request.headers.get("accept")) == NDJSON:
+        lines = await run_in_threadpool(answer_lines, state, body, explain, idempotency_key)
+        return StreamingResponse(lines.pieces, media_type=NDJSON, headers=lines.headers())
+    content = await run_in_threadpool(answer, state, body, explain, idempotency_key)
+    return Response(content, media_type=JSON)
 
 
 def answer(
@@ -117,6 +162,65 @@ def answer(
         return _replayed(kept, once[1])
     finally:
         release(prepared.records)
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """An NDJSON answer: the run, why the pack version was used, the lines (stored already)."""
+
+    run_id: str
+    reason: str | None
+    pieces: Iterator[bytes]
+
+    def headers(self) -> dict[str, str]:
+        """The answer's headers: its run id, and the reason the version was chosen."""
+        found = {RUN_ID_HEADER: self.run_id}
+        if self.reason is not None:
+            found[SELECTION_HEADER] = self.reason
+        return found
+
+
+def answer_lines(
+    state: ServiceState,
+    body: EvaluationRequest,
+    explain: ExplainLevel,
+    idempotency_key: str | None = None,
+) -> Lines:
+    """:func:`answer` as NDJSON: the decisions are stored here, the lines encoded as sent.
+
+    A retry with an ``Idempotency-Key`` gets the kept answer, one decision per
+    line (the key keeps the JSON answer, whichever type the first request took).
+    """
+    once = None
+    if idempotency_key is not None:
+        once = (idempotency_key, request_hash(body.model_dump(mode="json"), explain=explain))
+        kept = state.store.recall(idempotency_key)
+        if kept is not None:
+            return Lines(*kept_lines(_replayed(kept, once[1]).decode()))
+    prepared = prepare(state, body, explain)
+    try:
+        run_id = str(uuid.uuid4())
+        content = None if once is None else _answer(prepared, run_id)
+        _store(state, prepared, run_id, wait=True, once=once, content=content)
+    except KeyTakenError as exc:  # a concurrent retry kept the key first: its answer stands
+        release(prepared.records)
+        again = state.store.recall(exc.key)
+        if again is None or once is None:  # pragma: no cover - the key was kept a moment ago
+            raise
+        return Lines(*kept_lines(_replayed(again, once[1]).decode()))
+    except BaseException:
+        release(prepared.records)
+        raise
+    reason = None if prepared.selection is None else prepared.selection.reason
+    return Lines(run_id, reason, _sent(prepared.records))
+
+
+def _sent(records: list[DecisionRecord]) -> Iterator[bytes]:
+    """The lines of ``records``, freeing them once sent (or once the client is gone)."""
+    try:
+        yield from decision_lines(r.document_json for r in records)
+    finally:
+        release(records)
 
 
 def _replayed(kept: Remembered, hashed: str) -> bytes:
@@ -187,11 +291,25 @@ def finish(
     raised and nothing is stored; a write made while the service drains is
     logged (``stored_during_shutdown``, with its run id).
     """
-    pack, records = prepared.pack, prepared.records
     run_id = str(uuid.uuid4())
-    content = _answer(pack, records, run_id, prepared.selection)
+    content = _answer(prepared, run_id)
+    _store(state, prepared, run_id, wait=wait, once=once, content=content)
+    return content
+
+
+def _store(
+    state: ServiceState,
+    prepared: Prepared,
+    run_id: str,
+    *,
+    wait: bool,
+    once: tuple[str, str] | None,
+    content: bytes | None,
+) -> None:
+    """Store the decisions under ``run_id`` (and ``content``, the JSON answer, with ``once``)."""
+    pack, records = prepared.pack, prepared.records
     whole_run = (RunKind.SERVICE, min((r.as_of for r in records), default=datetime.now(UTC)))
-    kept = None if once is None else (once[0], once[1], content.decode())
+    kept = None if once is None or content is None else (once[0], once[1], content.decode())
     if state.closed:
         raise ProblemError(503, "shutting_down", "the service has stopped; retry elsewhere")
     begin_write()  # a 504 past the deadline: then nothing is stored
@@ -204,13 +322,11 @@ def finish(
         )
     for (pack_id, status), count in Counter((pack.id, r.status) for r in records).items():
         state.metrics.decisions.labels(pack_id, status).inc(count)
-    return content
 
 
-def _answer(
-    pack: CompiledPack, records: list[DecisionRecord], run_id: str, selection: Selection | None
-) -> bytes:
+def _answer(prepared: Prepared, run_id: str) -> bytes:
     """The JSON of the answer: run id, pack version (and why), decisions in request order."""
+    pack, records, selection = prepared.pack, prepared.records, prepared.selection
     envelope: dict[str, object] = {
         "run_id": run_id,
         "pack": {"id": pack.id, "version": pack.version, "digest": pack.digest},
@@ -291,9 +407,12 @@ def _decide(
 ) -> list[DecisionRecord]:
     """Decisions, encoded, in request order; sellers sharing an ``as_of`` share one history read.
 
-    Sellers are decided :data:`DECIDE_STEP` at a time (the back ends decide
-    each seller alike in any batch), letting the server's loop run between
-    steps (:func:`~.offload.let_the_server_run`).
+    Sellers the columnar leg takes (:func:`.bulk.plan`: at least
+    :data:`BULK_SELLERS` of one ``as_of`` with alike facts) are decided
+    and rendered in bulk (:func:`.bulk.bulk_records`: the same records); the
+    others :data:`DECIDE_STEP` at a time (the back ends decide each seller
+    alike in any batch). The server's loop runs between steps
+    (:func:`~.offload.let_the_server_run`).
     """
     groups: dict[datetime, list[int]] = defaultdict(list)
     for index, seller in enumerate(facts):
@@ -301,13 +420,21 @@ def _decide(
     decided: dict[int, DecisionRecord] = {}
     for as_of, indexes in groups.items():
         history = state.store.history(pack, [facts[i].seller_id for i in indexes], as_of)
-        for start in range(0, len(indexes), DECIDE_STEP):
-            step = indexes[start : start + DECIDE_STEP]
-            batch = [facts[i] for i in step]
-            backend = state.small_backend if len(batch) <= SMALL_BATCH else state.backend
-            results = evaluate(pack, batch, backend=backend, history=history, explain=explain)
+        rest = indexes
+        if len(indexes) >= BULK_SELLERS:
+            from .bulk import bulk_records, plan  # noqa: PLC0415 (the columnar leg: load on demand)
+
+            batches, rest = plan(facts, indexes, BULK_SELLERS)
+            for batch in batches:
+                records = bulk_records(pack, batch, as_of, history=history, explain=explain)
+                decided.update(zip(batch.indexes, records, strict=True))
+        for start in range(0, len(rest), DECIDE_STEP):
+            step = rest[start : start + DECIDE_STEP]
+            batch_facts = [facts[i] for i in step]
+            backend = state.small_backend if len(batch_facts) <= SMALL_BATCH else state.backend
+            results = evaluate(pack, batch_facts, backend=backend, history=history, explain=explain)
             decided.update(zip(step, map(DecisionRecord.of, results), strict=True))
-            if start + DECIDE_STEP < len(indexes):
+            if start + DECIDE_STEP < len(rest):
                 let_the_server_run()
     return [decided[i] for i in range(len(facts))]
 

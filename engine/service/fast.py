@@ -9,17 +9,19 @@ as one) and the same bytes, and hands everything else to the regular route,
 untouched:
 
 * it takes a request only when the method, path, ``Content-Type``
-  (``application/json``), query (none, or ``explain=<level>``), API key and
-  body are all of the usual kind: the key must be one this service
+  (``application/json``), query (none, or ``explain=<level>``), ``Accept``
+  (none, or one answered with JSON), API key and body are all of the usual
+  kind: the key must be one this service
   authenticated in the last ``key_cache_seconds`` with at least the
   evaluator role (so it never looks a key up, and a revoked key stops
   working as soon as on the regular path), and the body must parse as JSON
   and validate as an :class:`EvaluationRequest` exactly as FastAPI would
   parse and validate it;
 * anything else (no or unknown key, another role, a bad body, an unknown
-  query parameter...) goes to the regular route with the body it already
-  read replayed, so that route answers it as it always did, naming the bad
-  field in its problem document;
+  query parameter, an ``Accept`` asking for NDJSON or for neither...) goes
+  to the regular route with the body it already read replayed, so that
+  route answers it as it always did, naming the bad field in its problem
+  document;
 * a key past its rate limit (``Settings.rate_limits``) is answered 429
   here, as the route's dependency would;
 * a problem the evaluation raises (pack not found, unknown facts...) is
@@ -62,6 +64,7 @@ from sellerpolicy.engine.store.decisions import StoreBusyError
 from sellerpolicy.engine.store.keys import ApiKey, Role
 
 from .evaluate import answer, finish, prepare
+from .lines import JSON, negotiate
 from .models import EvaluationRequest
 from .problems import ProblemError, problem_response
 from .state import ServiceState
@@ -73,6 +76,7 @@ PATH = "/v1/evaluations"
 #: Requests with at most this many sellers (metric facts) run on the event loop.
 INLINE_SELLERS = 4
 
+_PLAIN_ACCEPT = frozenset({b"*/*", b"application/json"})
 _QUERIES: dict[bytes, ExplainLevel] = {b"": ExplainLevel.SUMMARY} | {
     f"explain={level.value}".encode(): level for level in ExplainLevel
 }
@@ -149,7 +153,9 @@ class FastEvaluations:
                 content_type = value
             elif name == b"authorization" and authorization is None:
                 authorization = value
-            elif name == b"idempotency-key":  # the route keeps and replays answers
+            elif name == b"idempotency-key" or (  # the route keeps and replays answers,
+                name == b"accept" and not _json_accepted(value)  # streams NDJSON, answers 406
+            ):
                 return None
         if content_type != b"application/json" or authorization is None:
             return None
@@ -158,6 +164,16 @@ class FastEvaluations:
             return None
         key = self.state.trusted_key(token)
         return key if key is not None and key.role >= Role.EVALUATOR else None
+
+
+def _json_accepted(accept: bytes) -> bool:
+    """Whether the answer to this ``Accept`` header is JSON (the route answers the rest)."""
+    if accept in _PLAIN_ACCEPT:
+        return True
+    try:
+        return negotiate(accept.decode("latin-1")) == JSON
+    except ProblemError:
+        return False
 
 
 def _parse(body: bytes) -> EvaluationRequest | None:

@@ -139,6 +139,7 @@ def test_decisions_made_in_steps_equal_one_batch(
         return waited[-1]
 
     monkeypatch.setattr(service_evaluate, "let_the_server_run", counted)
+    monkeypatch.setattr(service_evaluate, "BULK_SELLERS", 10**9)  # the per-decision steps
     size = 2 * service_evaluate.DECIDE_STEP + 5
     for index, service in enumerate(services):
         key = service.auth(Role.EVALUATOR) | FAST
