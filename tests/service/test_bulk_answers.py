@@ -156,8 +156,8 @@ def test_a_mixed_request_keeps_request_order(
     """Sellers of two ``as_of`` dates, some in bulk batches and some left to the per-decision
     path (too few alike): the answer lists them in request order, each as that path makes it."""
     pack = next(p for p in PACKS if p.id == "walmart-seller-performance")
-    first = sellers(pack, 120, seed=3, prefix=seller + "-a")
-    second = sellers(pack, 30, seed=4, prefix=seller + "-b")  # under BULK_SELLERS
+    first = sellers(pack, 160, seed=3, prefix=seller + "-a")  # over BULK_SELLERS
+    second = sellers(pack, 30, seed=4, prefix=seller + "-b")  # too few
     for entry in second:
         entry["as_of"] = "2026-10-15"
     mixed = [x for pair in zip(first, second, strict=False) for x in pair] + first[30:]
