@@ -23,8 +23,8 @@ Examples:
   sellerpolicy generate --sellers 100000 --days 100 --seed 1 --as-of 2026-11-01 \\
       --out big/ --format csv --broken-share 0
 
-  # the same marketplace (same seed) as Amazon's reports: <out>/<seller id>/orders.txt
-  # and feedback.txt, for `sellerpolicy import amazon-reports --accounts <out>`
+  # the same marketplace (same seed) as Amazon's reports: <out>/<seller id>/orders.txt,
+  # feedback.txt and returns.txt, for `sellerpolicy import amazon-reports --accounts <out>`
   sellerpolicy generate --sellers 1000 --days 90 --seed 7 --as-of 2026-11-01 \\
       --out reports/ --format amazon-reports --broken-share 0
 """

@@ -1,7 +1,7 @@
 """``sellerpolicy import``: marketplaces' own reports to a source or to metric facts.
 
-``import amazon-reports`` writes a source folder from Amazon's order and
-feedback reports; ``import amazon-account-health`` and ``import
+``import amazon-reports`` writes a source folder from Amazon's order, feedback
+and returns reports; ``import amazon-account-health`` and ``import
 ebay-seller-standards`` write the metric facts a marketplace reported, for a
 pack. Each report format is read through its mapping file
 (``engine/formats/mappings``; another with ``--mapping``).
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 import_app = typer.Typer(
     help=(
-        "Marketplaces' own reports in: Amazon's order and feedback reports to a source, "
+        "Marketplaces' own reports in: Amazon's order, feedback and returns reports to a "
+        "source, "
         "Amazon's Account Health and eBay's seller standards to metric facts."
     ),
     no_args_is_help=True,
@@ -63,14 +64,15 @@ Examples:
 
   # one account
   sellerpolicy import amazon-reports --seller-id A1B2C3 --orders orders.txt \\
-      --feedback feedback.txt --out source/
+      --feedback feedback.txt --returns returns.txt --out source/
 
-  # many accounts: reports/<seller id>/orders.txt (and feedback.txt) each
+  # many accounts: reports/<seller id>/orders.txt (feedback.txt, returns.txt) each
   sellerpolicy import amazon-reports --accounts reports/ --out source/ --format csv
 
-Writes <out>/orders.<format>, <out>/feedback.<format> and <out>/import.json (what
-was imported, which metrics the reports carry and which they leave not
-assessable); rejected report lines go to <out>.rejects.jsonl beside the folder,
+Writes <out>/orders.<format>, <out>/feedback.<format>, <out>/returns.<format> and
+<out>/import.json (what was imported, which metrics the reports carry and which
+they leave not assessable, warnings such as an unlisted return reason code read
+as `other`); rejected report lines go to <out>.rejects.jsonl beside the folder,
 each with its file, line, column and reason. Exit 1 with --strict and rejects.
 """
 
@@ -87,12 +89,19 @@ def amazon_reports_command(
         list[Path] | None,
         typer.Option("--feedback", help="Flat File Feedback Report; repeat for more."),
     ] = None,
+    returns: Annotated[
+        list[Path] | None,
+        typer.Option("--returns", help="Flat File Returns Report by return date; repeat."),
+    ] = None,
     seller_id: Annotated[
-        str | None, typer.Option("--seller-id", help="The account of --orders/--feedback.")
+        str | None, typer.Option("--seller-id", help="The account of the report files.")
     ] = None,
     accounts: Annotated[
         Path | None,
-        typer.Option("--accounts", help="Folder of <seller id>/orders.txt (and feedback.txt)."),
+        typer.Option(
+            "--accounts",
+            help="Folder of <seller id>/orders.txt (and feedback.txt, returns.txt).",
+        ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Table file format.")] = Format.PARQUET,
     orders_mapping: Annotated[
@@ -102,11 +111,15 @@ def amazon_reports_command(
         Path | None,
         typer.Option("--feedback-mapping", help="Another feedback report mapping file."),
     ] = None,
+    returns_mapping: Annotated[
+        Path | None,
+        typer.Option("--returns-mapping", help="Another returns report mapping file."),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 (and keep no source) if a line is rejected.")
     ] = False,
 ) -> None:
-    """Amazon's order and feedback reports to a source folder of the data contract."""
+    """Amazon's order, feedback and returns reports to a source folder of the data contract."""
     import shutil
 
     from sellerpolicy.engine.formats.registry import flat_mapping
@@ -120,14 +133,16 @@ def amazon_reports_command(
 
     check_out_folder(out)
     if accounts is not None:
-        if orders or feedback or seller_id:
+        if orders or feedback or returns or seller_id:
             raise typer.BadParameter("give --accounts, or --orders with --seller-id; not both")
         try:
             found = account_folders(accounts)
         except (ValueError, OSError) as exc:
             raise typer.BadParameter(str(exc), param_hint="--accounts") from exc
     elif orders and seller_id:
-        found = [AccountReports(seller_id, tuple(orders), tuple(feedback or ()))]
+        found = [
+            AccountReports(seller_id, tuple(orders), tuple(feedback or ()), tuple(returns or ()))
+        ]
     else:
         raise typer.BadParameter("give --accounts DIR, or --orders FILE with --seller-id ID")
     try:
@@ -137,6 +152,7 @@ def amazon_reports_command(
             fmt=fmt,
             orders_mapping=flat_mapping("amazon-all-orders", orders_mapping),
             feedback_mapping=flat_mapping("amazon-seller-feedback", feedback_mapping),
+            returns_mapping=flat_mapping("amazon-returns", returns_mapping),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from exc
@@ -159,6 +175,8 @@ def amazon_reports_command(
         _say(console, f"rejected: {reject.file}:{reject.line}: {reject.reason}")
     if len(summary.rejects) > _SHOWN:
         _say(console, f"... and {len(summary.rejects) - _SHOWN:,} more in {rejects_path}")
+    for warning in summary.warnings:
+        _say(console, f"warning: {warning}")
     if strict and summary.rejects:
         shutil.rmtree(out, ignore_errors=True)
         err_console().print(

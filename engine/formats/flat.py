@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as _default
 from enum import StrEnum
 from types import MappingProxyType
 
 from sellerpolicy.engine.formats.document import COMMON_KEYS, MappingInfo, Node, read_info
+from sellerpolicy.engine.sources.validate_rows import RETURN_REASONS
 
 __all__ = [
     "CarriedMetric",
@@ -35,10 +37,19 @@ _TABLE_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "orders": ("order_id", "ordered_at", "amount", "currency"),
         "feedback": ("order_id", "rating", "at", "event"),
+        "returns": ("return_id", "order_id", "requested_at", "reason"),
     }
 )
 _REQUIRED: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"orders": ("order_id", "ordered_at"), "feedback": ("order_id", "rating", "at", "event")}
+    {
+        "orders": ("order_id", "ordered_at"),
+        "feedback": ("order_id", "rating", "at", "event"),
+        "returns": ("return_id", "order_id", "requested_at", "reason"),
+    }
+)
+#: The contract's values of the columns a ``type: code`` field may fill.
+_CODE_VALUES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType(
+    {("returns", "reason"): RETURN_REASONS}
 )
 _DELIMITERS = MappingProxyType({"tab": "\t"})
 _KNOBS = ("negative_max_rating",)
@@ -53,6 +64,7 @@ class FieldType(StrEnum):
     DECIMAL = "decimal"  # a decimal number (bad_number)
     INTEGER = "integer"  # a whole number (bad_integer)
     CURRENCY = "currency"  # an ISO 4217 code, three letters (bad_currency)
+    CODE = "code"  # a listed code, mapped to a contract value (``codes``, ``otherwise``)
 
 
 class Fold(StrEnum):
@@ -72,12 +84,15 @@ class StatusRole(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FieldMap:
-    """One contract column filled from one report column."""
+    """One contract column filled from one report column; a ``code`` field maps each
+    listed report value to a contract value, and any other value to ``otherwise``."""
 
     target: str
     column: str
     type: FieldType
     fold: Fold | None
+    codes: Mapping[str, str] = _default(default_factory=lambda: MappingProxyType({}))
+    otherwise: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +211,27 @@ def read_flat_mapping(root: Node) -> FlatFileMapping:
 def _field(node: Node, target: str, table: str, columns: tuple[str, ...]) -> FieldMap:
     if target not in _TABLE_COLUMNS[table]:
         raise node.fail(f"{target!r} is not a column of the {table} table")
-    node.keys(["column", "type"], ["fold"])
+    node.keys(["column", "type"], ["fold", "codes", "otherwise"])
     column = node.at("column").text()
     if column not in columns:
         raise node.at("column").fail(f"{column!r} is not one of the columns")
     kind = FieldType(node.at("type").choice(tuple(FieldType)))
     fold = Fold(node.at("fold").choice(tuple(Fold))) if node.has("fold") else None
-    return FieldMap(target, column, kind, fold)
+    if kind is not FieldType.CODE:
+        for key in ("codes", "otherwise"):
+            if node.has(key):
+                raise node.at(key).fail("only a field of type: code maps codes")
+        return FieldMap(target, column, kind, fold)
+    allowed = _CODE_VALUES.get((table, target))
+    if allowed is None:
+        raise node.at("type").fail(f"{table}.{target} is not a column of listed values")
+    if not node.has("codes") or not node.has("otherwise"):
+        raise node.fail("a code field lists its codes and what any other value is (otherwise)")
+    codes = {code: v.choice(allowed) for code, v in node.at("codes").items()}
+    if not codes:
+        raise node.at("codes").fail("list the documented codes")
+    otherwise = node.at("otherwise").choice(allowed)
+    return FieldMap(target, column, kind, fold, MappingProxyType(codes), otherwise)
 
 
 def _constants(root: Node, table: str) -> Mapping[str, str]:

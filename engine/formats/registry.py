@@ -41,6 +41,7 @@ SHIPPED: Mapping[str, str] = MappingProxyType(
     {
         "amazon-all-orders": "amazon-all-orders-2021-06-30.yaml",
         "amazon-seller-feedback": "amazon-seller-feedback-2021-06-30.yaml",
+        "amazon-returns": "amazon-returns-2021-06-30.yaml",
         "amazon-account-health": "amazon-account-health-2020-11-18.yaml",
         "ebay-seller-standards": "ebay-seller-standards-v1.yaml",
         "ebay-customer-service-metric": "ebay-customer-service-metric-v1.yaml",
@@ -106,6 +107,7 @@ def shipped_mappings() -> dict[str, _Mapping]:
     readers: dict[str, Callable[[Node], _Mapping]] = {
         "amazon-all-orders": read_flat_mapping,
         "amazon-seller-feedback": read_flat_mapping,
+        "amazon-returns": read_flat_mapping,
         "amazon-account-health": read_amazon_health,
         "ebay-seller-standards": read_ebay_standards,
         "ebay-customer-service-metric": read_ebay_service,

@@ -3,12 +3,15 @@
 :func:`generate_amazon_reports` draws the same sellers, orders and events as
 :func:`~sellerpolicy.engine.generate.marketplace.generate` with the same seed,
 and writes each account's All Orders report (``<seller>/orders.txt``, one line
-per order item) and Flat File Feedback Report (``<seller>/feedback.txt``) in
-the shapes of their mappings (``engine.formats``): their documented columns,
-status vocabulary and file names. Orders have one to three item lines whose
-prices sum to the order's amount; the feedback report lists each order's
-feedback as it stands at ``as_of`` (revised once, gone once a removal is 48
-hours old) when it has one to three stars, as Amazon's report does.
+per order item), Flat File Feedback Report (``<seller>/feedback.txt``) and
+Flat File Returns Report (``<seller>/returns.txt``) in the shapes of their
+mappings (``engine.formats``): their documented columns, status vocabulary,
+reason codes and file names. Orders have one to three item lines whose prices
+sum to the order's amount; the feedback report lists each order's feedback as
+it stands at ``as_of`` (revised once, gone once a removal is 48 hours old) when
+it has one to three stars, as Amazon's report does; the returns report lists
+the returns ``generate`` draws (one or two item lines each, the day of the
+request, a reason code the mapping maps to the return's reason).
 
 So ``sellerpolicy import amazon-reports --accounts`` of these folders gives,
 on every metric the reports carry, the metrics of the contract tables
@@ -39,9 +42,11 @@ import pyarrow as pa
 
 from sellerpolicy.engine.formats.flat import FlatFileMapping, StatusRole
 from sellerpolicy.engine.formats.registry import flat_mapping
+from sellerpolicy.engine.generate.accounts import draw_optional
 from sellerpolicy.engine.generate.events import draw_events
 from sellerpolicy.engine.generate.files import CURRENCIES, NULL_TS, US_DAY, US_HOUR
 from sellerpolicy.engine.generate.world import draw_orders
+from sellerpolicy.engine.sources.validate_rows import RETURN_REASONS
 
 __all__ = ["InjectedLine", "ReportsSummary", "generate_amazon_reports", "seller_name"]
 
@@ -52,6 +57,7 @@ _BREAKS = (
     ("orders", "unknown_value"),
     ("orders", "field_count"),
     ("feedback", "unknown_order"),
+    ("returns", "unknown_order"),
 )
 
 
@@ -104,11 +110,17 @@ def generate_amazon_reports(
     started = time.perf_counter()
     orders_map = flat_mapping("amazon-all-orders")
     feedback_map = flat_mapping("amazon-seller-feedback")
+    returns_map = flat_mapping("amazon-returns")
     _check_vocabulary(orders_map)
+    codes = _reason_codes(returns_map)
     rng = np.random.default_rng(seed)
     end = int(datetime.combine(as_of, datetime.min.time(), UTC).timestamp()) * 1_000_000
     world, orders = draw_orders(rng, sellers, days, orders_per_seller_day, end)
     events = draw_events(rng, world, orders)
+    # The returns ``generate`` draws, from the same stream of their own.
+    _, optional = draw_optional(
+        np.random.default_rng([seed, 17]), world, orders, end - days * US_DAY
+    )
     # Draws for the report shapes only come after every draw of ``generate``.
     shapes = np.random.default_rng([seed, 1])
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +133,14 @@ def generate_amazon_reports(
     lines["feedback"] = _write_reports(out, feedback_lines, feedback_map, every=sellers)
     if on_report is not None:
         on_report("feedback", lines["feedback"])
-    injected = _inject(shapes, out, sellers, broken_share, lines, orders_map, feedback_map)
+    return_lines = _return_lines(
+        np.random.default_rng([seed, 2]), optional["returns"], orders, codes, returns_map
+    )
+    lines["returns"] = _write_reports(out, return_lines, returns_map, every=sellers)
+    if on_report is not None:
+        on_report("returns", lines["returns"])
+    maps = {"orders": orders_map, "feedback": feedback_map, "returns": returns_map}
+    injected = _inject(shapes, out, sellers, broken_share, lines, maps)
     return ReportsSummary(
         out=out,
         seed=seed,
@@ -144,6 +163,53 @@ def _check_vocabulary(mapping: FlatFileMapping) -> None:
     for value, role in wanted.items():
         if roles.get(value) is not role:
             raise ValueError(f"mapping {mapping.info.id}: status {value!r} is not a {role}")
+
+
+def _reason_codes(mapping: FlatFileMapping) -> tuple[str, ...]:
+    """For each contract reason (in ``RETURN_REASONS`` order), the first code of the
+    mapping that maps to it."""
+    field = mapping.field("reason")
+    codes = field.codes if field is not None else {}
+    found: dict[str, str] = {}
+    for code, reason in codes.items():
+        found.setdefault(reason, code)
+    missing = [r for r in RETURN_REASONS if r not in found]
+    if missing:
+        raise ValueError(f"mapping {mapping.info.id}: no reason code for {', '.join(missing)}")
+    return tuple(found[r] for r in RETURN_REASONS)
+
+
+def _return_lines(
+    rng: np.random.Generator,
+    returns: Mapping[str, np.ndarray],
+    orders: Mapping[str, np.ndarray],
+    codes: tuple[str, ...],
+    mapping: FlatFileMapping,
+) -> pa.Table:
+    """One or two item lines per return: its Amazon RMA ID, its order, the UTC days of
+    the order and of the request, and a code of its reason."""
+    n = len(returns["return_id"])
+    items = 1 + (rng.random(n) < 0.2).astype(np.int64)
+    at = np.repeat(np.arange(n), items)
+    order = returns["order_id"][at]
+    table = pa.table(
+        {
+            "__seller": pa.array(returns["seller_id"][at]),
+            "__order": pa.array(at),
+            "Order ID": pa.array([f"O{i:06d}" for i in order]),
+            "Order date": pa.array(
+                (orders["ordered_at"][order] // US_DAY).astype("datetime64[D]").astype(str)
+            ),
+            "Return request date": pa.array(
+                (returns["requested_at"][at] // US_DAY).astype("datetime64[D]").astype(str)
+            ),
+            "Amazon RMA ID": pa.array([f"R{i:06d}" for i in returns["return_id"][at]]),
+            "Return Reason": pa.array(np.array(codes)[returns["reason"][at]]),
+            "Return quantity": pa.array(np.full(len(at), "1")),
+            "Item Name": pa.array(np.full(len(at), "Generated item")),
+        }
+    )
+    return _render(table, mapping)
 
 
 def _order_lines(
@@ -302,17 +368,16 @@ def _inject(  # noqa: PLR0917 - the draws, the files and what they hold
     sellers: int,
     share: float,
     lines: Mapping[str, int],
-    orders_map: FlatFileMapping,
-    feedback_map: FlatFileMapping,
+    maps: Mapping[str, FlatFileMapping],
 ) -> tuple[InjectedLine, ...]:
     """Append deliberately broken lines to some accounts' reports."""
     if share <= 0:
         return ()
     per_kind = max(1, round(share * lines["orders"] / len(_BREAKS)))
-    width = len(orders_map.columns)
+    width = len(maps["orders"].columns)
     injected = []
     for k, (report, code) in enumerate(_BREAKS):
-        mapping = orders_map if report == "orders" else feedback_map
+        mapping = maps[report]
         for n, seller in enumerate(rng.integers(0, sellers, per_kind).tolist()):
             path = _report_path(out, seller, mapping)
             fields = [""] * len(mapping.columns)
@@ -327,9 +392,14 @@ def _inject(  # noqa: PLR0917 - the draws, the files and what they hold
                     fields[mapping.columns.index("order-status")] = "Lost"
                 else:
                     fields = fields[: width // 2]
-            else:
+            elif report == "feedback":
                 fields[mapping.columns.index("Date")] = "2026-01-01"
                 fields[mapping.columns.index("Rating")] = "1"
+                fields[mapping.columns.index("Order ID")] = ident
+            else:
+                fields[mapping.columns.index("Amazon RMA ID")] = f"RB{k}{n:06d}"
+                fields[mapping.columns.index("Return request date")] = "2026-01-01"
+                fields[mapping.columns.index("Return Reason")] = "DEFECTIVE"
                 fields[mapping.columns.index("Order ID")] = ident
             with path.open("a", encoding="utf-8") as fh:
                 fh.write("\t".join(fields) + "\n")

@@ -1,12 +1,14 @@
-"""Amazon's flat-file reports to a source: the order report and the feedback report.
+"""Amazon's flat-file reports to a source: the order, feedback and returns reports.
 
 :func:`import_amazon_reports` reads each account's All Orders report
 (``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``) and, when given, its
-Flat File Feedback Report (``GET_SELLER_FEEDBACK_DATA``) through their mappings
+Flat File Feedback Report (``GET_SELLER_FEEDBACK_DATA``) and Flat File Returns
+Report (``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE``) through their mappings
 (``engine.formats``), and writes a source folder that ``sources.load_source``
-reads: ``orders`` (item lines folded to orders) and ``feedback`` (one ``left``
-event per line), every other contract column null and every other table
-absent. Beside the tables, ``import.json`` records what was imported and which
+reads: ``orders`` (item lines folded to orders), ``feedback`` (one ``left``
+event per line) and ``returns`` (one row per Amazon RMA ID, its reason code
+mapped to the contract's reasons), every other contract column null and every
+other table absent. Beside the tables, ``import.json`` records what was imported and which
 catalog metrics the reports carry; ``reconcile`` reads it.
 
 Every line that cannot become a valid contract row is a
@@ -14,8 +16,10 @@ Every line that cannot become a valid contract row is a
 column, reason), as every source row is: the checks of the contract itself
 (``sources.validate_rows``), the folding of an order's lines
 (``importers.contract_rows``), and linking feedback to the imported orders
-(``unknown_order``, ``rejected_order``, ``seller_mismatch``,
-``before_order``, ``duplicate_left``). The source written is therefore valid:
+and returns to the imported orders (``unknown_order``, ``rejected_order``,
+``seller_mismatch``, ``before_order``, ``duplicate_left``). A return reason code
+the mapping does not list is kept as its ``otherwise`` reason and counted
+(``warnings``). The source written is therefore valid:
 loading it rejects nothing.
 """
 
@@ -35,7 +39,12 @@ from types import MappingProxyType
 
 import duckdb
 
-from sellerpolicy.engine.formats.flat import CarriedMetric, FlatFileMapping, NotAssessable
+from sellerpolicy.engine.formats.flat import (
+    CarriedMetric,
+    FieldType,
+    FlatFileMapping,
+    NotAssessable,
+)
 from sellerpolicy.engine.formats.registry import flat_mapping
 from sellerpolicy.engine.importers.clean_runs import fold_clean_runs
 from sellerpolicy.engine.importers.contract_rows import (
@@ -44,10 +53,13 @@ from sellerpolicy.engine.importers.contract_rows import (
     parse_lines,
     register_sellers,
     take_rejects,
+    text_value,
+    unlisted_code,
 )
 from sellerpolicy.engine.importers.report_files import (
     ReportFile,
     ReportReject,
+    column_alias,
     drop_reports,
     read_reports,
     report_lines,
@@ -74,6 +86,7 @@ class AccountReports:
     seller_id: str
     orders: tuple[Path, ...]
     feedback: tuple[Path, ...] = ()
+    returns: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +100,19 @@ class ImportSummary:
     carried: tuple[CarriedMetric, ...]
     not_assessable: tuple[NotAssessable, ...]
     seconds: float = field(compare=False)
+    warnings: tuple[str, ...] = ()  # kept lines read with a caveat (an unlisted reason code)
 
 
 def account_folders(folder: Path) -> list[AccountReports]:
     """The accounts of a folder holding one sub-folder per seller id, each with the
-    reports under the mappings' file names (``orders.txt``, ``feedback.txt``...).
+    reports under the mappings' file names (``orders.txt``, ``feedback.txt``,
+    ``returns.txt``...).
 
     ValueError for a folder with no account, or a sub-folder without an order report.
     """
     orders_names = flat_mapping("amazon-all-orders").file_names
     feedback_names = flat_mapping("amazon-seller-feedback").file_names
+    returns_names = flat_mapping("amazon-returns").file_names
     accounts = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         orders = tuple(sub / n for n in orders_names if (sub / n).is_file())
@@ -104,7 +120,8 @@ def account_folders(folder: Path) -> list[AccountReports]:
             names = " or ".join(orders_names)
             raise ValueError(f"{sub}: no order report ({names}) for account {sub.name!r}")
         feedback = tuple(sub / n for n in feedback_names if (sub / n).is_file())
-        accounts.append(AccountReports(sub.name, orders, feedback))
+        returns = tuple(sub / n for n in returns_names if (sub / n).is_file())
+        accounts.append(AccountReports(sub.name, orders, feedback, returns))
     if not accounts:
         raise ValueError(f"{folder}: no account folders (one sub-folder per seller id)")
     return accounts
@@ -117,6 +134,7 @@ def import_amazon_reports(
     fmt: Format = Format.PARQUET,
     orders_mapping: FlatFileMapping | None = None,
     feedback_mapping: FlatFileMapping | None = None,
+    returns_mapping: FlatFileMapping | None = None,
 ) -> ImportSummary:
     """Read the accounts' reports and write the source folder ``out`` (which must not
     hold files yet); return what was read, written and rejected.
@@ -130,8 +148,11 @@ def import_amazon_reports(
         raise ValueError(f"{out} exists and is not an empty folder")
     om = orders_mapping or flat_mapping("amazon-all-orders")
     fm = feedback_mapping or flat_mapping("amazon-seller-feedback")
+    rm = returns_mapping or flat_mapping("amazon-returns")
     orders = [ReportFile(p, a.seller_id) for a in accounts for p in a.orders]
     feedback = [ReportFile(p, a.seller_id) for a in accounts for p in a.feedback]
+    returns = [ReportFile(p, a.seller_id) for a in accounts for p in a.returns]
+    warnings: list[str] = []
     with duckdb.connect() as con:
         con.execute("SET preserve_insertion_order = false")
         rejects, lines = _import_orders(con, orders, om)
@@ -140,6 +161,13 @@ def import_amazon_reports(
             more, lines[fm.info.id] = _import_feedback(con, feedback, fm, om)
             rejects += more
             rows["feedback"] = _count(con, "__imp_fb")
+        if returns:
+            more, lines[rm.info.id], warnings = _import_returns(con, returns, rm, om)
+            rejects += more
+            rows["returns"] = _count(con, "__imp_ret")
+        given = [(fm, bool(feedback)), (rm, bool(returns))]
+        mappings = [om, *(m for m, read in given if read)]
+        missing = [m for m, read in given if not read]
         temporary = out.with_name(f".{out.name}.importing")
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
@@ -147,9 +175,10 @@ def import_amazon_reports(
             _write(con, "orders", "__imp_orders", temporary, fmt)
             if feedback:
                 _write(con, "feedback", "__imp_fb", temporary, fmt)
-            carried = _carried(om, fm if feedback else None)
-            mappings = [om, fm] if feedback else [om]
-            left = _not_assessable(mappings, carried, [] if feedback else [fm])
+            if returns:
+                _write(con, "returns", "__imp_ret", temporary, fmt)
+            carried = tuple(c for m in mappings for c in m.carries)
+            left = _not_assessable(mappings, carried, missing)
             _manifest(
                 temporary / MANIFEST,
                 mappings=mappings,
@@ -157,6 +186,7 @@ def import_amazon_reports(
                 rows=rows,
                 carried=carried,
                 left=left,
+                warnings=warnings,
                 con=con,
             )
             if out.exists():
@@ -172,6 +202,7 @@ def import_amazon_reports(
         carried=carried,
         not_assessable=left,
         seconds=time.perf_counter() - started,
+        warnings=tuple(warnings),
     )
 
 
@@ -283,6 +314,75 @@ def _import_feedback(
     return rejects + take_rejects(con, reports, mapping), lines
 
 
+def _import_returns(
+    con: duckdb.DuckDBPyConnection,
+    reports: Sequence[ReportFile],
+    mapping: FlatFileMapping,
+    orders: FlatFileMapping,
+) -> tuple[list[ReportReject], int, list[str]]:
+    """``__imp_ret``: the returns (item lines folded by their return id) linked to
+    their orders; the rejects, the lines read and the warnings (unlisted codes)."""
+    register_sellers(con, reports)
+    rejects = read_reports(con, reports, mapping, "__imp_lines")
+    lines = _count(con, "__imp_lines") + len(rejects)
+    good = parse_lines(con, mapping, "__imp_lines", "__imp_ret_lines")
+    fold_lines(con, mapping, "__imp_lines", good, "__imp_ret_folded")
+    order_col, date_col = _shown(mapping, "order_id"), _shown(mapping, "requested_at")
+    order, date, purchase = (
+        _in_literal(c) for c in (order_col, date_col, _shown(orders, "ordered_at"))
+    )
+    value = shown_value("f.order_id")
+    in_order, in_date = quote_literal(order_col), quote_literal(date_col)
+    problem = (
+        f"CASE WHEN o.order_id IS NULL AND r.order_id IS NOT NULL THEN {{'col': {in_order}, "
+        f"'reason': 'rejected_order: {order} ' || {value} || "
+        f"' is an order whose report lines were rejected'}} "
+        f"WHEN o.order_id IS NULL THEN {{'col': {in_order}, 'reason': "
+        f"'unknown_order: {order} ' || {value} || ' is not in the imported order reports'}} "
+        f"WHEN o.seller_id <> f.seller_id THEN {{'col': {in_order}, 'reason': "
+        f"'seller_mismatch: {order} ' || {value} || ' is an order of account ' || "
+        f"o.seller_id}} WHEN f.requested_at < date_trunc('day', o.ordered_at) THEN {{'col': "
+        f"{in_date}, 'reason': 'before_order: {date} ' || CAST(f.requested_at AS DATE)"
+        f" || ' is earlier than the day of the order''s {purchase} ' || o.ordered_at}} END"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __imp_ret_linked AS SELECT f.*, o.ordered_at AS "
+        f"__ordered_at, {problem} AS _bad FROM __imp_ret_folded f LEFT JOIN __imp_orders o "
+        f"USING (order_id) LEFT JOIN __imp_rejected_ids r USING (order_id)"
+    )
+    # A folded return's problem rejects each of its lines (the folded row keeps the first).
+    con.execute(
+        f"INSERT INTO {BAD_TABLE} SELECT p._file, p._line, 'report:' || f._bad.col, "
+        f"f._bad.reason FROM __imp_ret_linked f JOIN __imp_ret_lines p ON p._file = f._file "
+        f"AND p.return_id = f.return_id WHERE f._bad IS NOT NULL AND p._bad IS NULL"
+    )
+    # A date is the start of its day: a return requested the order's day is at its time.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __imp_ret AS SELECT * EXCLUDE (requested_at, _bad, "
+        "__ordered_at), greatest(requested_at, __ordered_at) AS requested_at "
+        "FROM __imp_ret_linked WHERE _bad IS NULL"
+    )
+    field = mapping.field("reason")
+    warnings = []
+    if field is not None and field.type is FieldType.CODE:
+        raw = text_value(f"l.{quote_ident(column_alias(mapping.used_columns.index(field.column)))}")
+        counted = con.execute(
+            f"SELECT {raw} AS code, count(*) AS n FROM __imp_lines l JOIN __imp_ret_lines p "
+            f"ON p._file = l.__file AND p._line = l.__line SEMI JOIN __imp_ret k "
+            f"ON k._file = p._file AND k.return_id = p.return_id "
+            f"WHERE {unlisted_code(field, raw)} GROUP BY ALL ORDER BY n DESC, code"
+        ).fetchall()
+        warnings = [
+            f"unlisted_code: {field.column} {code!r} on {n:,} kept line(s), read as "
+            f"{field.otherwise!r} (mapping {mapping.info.id} {mapping.info.version})"
+            for code, n in counted
+        ]
+    for name in ("__imp_ret_lines", "__imp_ret_folded", "__imp_ret_linked"):
+        con.execute(f"DROP TABLE {name}")
+    drop_reports(con, "__imp_lines")
+    return rejects + take_rejects(con, reports, mapping), lines, warnings
+
+
 def _shown(mapping: FlatFileMapping, target: str) -> str:
     """The report column filling ``target`` (its contract name when none does)."""
     found = mapping.field(target)
@@ -318,13 +418,6 @@ def _write(
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {str(r[0]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
-
-
-def _carried(
-    orders: FlatFileMapping, feedback: FlatFileMapping | None
-) -> tuple[CarriedMetric, ...]:
-    """The metrics the imported reports carry (feedback metrics only with its report)."""
-    return orders.carries + (feedback.carries if feedback is not None else ())
 
 
 def _not_assessable(
@@ -365,10 +458,12 @@ def _manifest(
     rows: Mapping[str, int],
     carried: Sequence[CarriedMetric],
     left: Sequence[NotAssessable],
+    warnings: Sequence[str],
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     """``import.json``: the mappings, the accounts' files and order dates, the rows
-    written, the metrics carried (with their knob limits) and those left out."""
+    written, the metrics carried (with their knob limits), those left out, and the
+    warnings (lines kept with a caveat)."""
     spans = {
         str(s): (str(a), str(b))
         for s, a, b in con.execute(
@@ -383,6 +478,7 @@ def _manifest(
                 "seller_id": a.seller_id,
                 "orders": [str(p) for p in a.orders],
                 "feedback": [str(p) for p in a.feedback],
+                "returns": [str(p) for p in a.returns],
                 "first_order": spans.get(a.seller_id, (None, None))[0],
                 "last_order": spans.get(a.seller_id, (None, None))[1],
             }
@@ -394,5 +490,6 @@ def _manifest(
             for c in carried
         ],
         "not_assessable": [{"metric": n.metric, "because": n.because} for n in left],
+        "warnings": list(warnings),
     }
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

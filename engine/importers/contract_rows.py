@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
-from sellerpolicy.engine.formats.flat import FieldType, FlatFileMapping, Fold, StatusRole
+from sellerpolicy.engine.formats.flat import FieldMap, FieldType, FlatFileMapping, Fold, StatusRole
 from sellerpolicy.engine.importers.report_files import ReportFile, ReportReject, column_alias
 from sellerpolicy.engine.sources.tables import TABLES
 from sellerpolicy.engine.sources.validate_rows import (
@@ -47,6 +47,7 @@ from sellerpolicy.engine.sources.validate_rows import (
 
 __all__ = [
     "BAD_TABLE",
+    "code_value",
     "fold_lines",
     "parse_lines",
     "quick_value",
@@ -54,6 +55,7 @@ __all__ = [
     "required",
     "take_rejects",
     "text_value",
+    "unlisted_code",
 ]
 
 BAD_TABLE = "__imp_bad"
@@ -102,7 +104,11 @@ def parse_lines(
     contract's own rules (``sources.validate_rows``), which also name its problem.
     """
     alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
-    values = {f.target: quick_value(f.type, text_value(alias[f.column])) for f in mapping.fields}
+    values = {
+        f.target: code_value(f, text_value(alias[f.column])) if f.type is FieldType.CODE
+        else quick_value(f.type, text_value(alias[f.column]))
+        for f in mapping.fields
+    }  # fmt: skip
     status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
     shaped = [
         f"{v} IS NOT NULL" if required(mapping, f.target) else
@@ -145,7 +151,10 @@ def _parse_odd(
     columns: dict[str, SourceColumn] = dict.fromkeys((c for c, _ in TABLES[mapping.table]), ABSENT)
     columns["seller_id"] = SourceColumn("__seller")
     for field in mapping.fields:
-        columns[field.target] = SourceColumn(f"trim({alias[field.column]})")
+        raw = f"trim({alias[field.column]})"
+        if field.type is FieldType.CODE:  # the contract's value of the code (null: empty)
+            raw = code_value(field, text_value(alias[field.column]))
+        columns[field.target] = SourceColumn(raw)
     for target, value in mapping.constants.items():
         columns[target] = SourceColumn(quote_literal(value))
     status = f"trim({alias[mapping.status.column]})" if mapping.status is not None else "NULL"
@@ -187,6 +196,23 @@ def quick_value(kind: FieldType, value: str) -> str:
     if kind is FieldType.CURRENCY:
         return f"CASE WHEN regexp_full_match(upper({value}), '[A-Z]{{3}}') THEN upper({value}) END"
     return value
+
+
+def code_value(field: FieldMap, value: str) -> str:
+    """SQL: the contract value of a report code (``value``: null when empty), the
+    field's ``otherwise`` for a code it does not list."""
+    whens = " ".join(
+        f"WHEN {value} = {quote_literal(code)} THEN {quote_literal(target)}"
+        for code, target in field.codes.items()
+    )
+    otherwise = quote_literal(field.otherwise or "")
+    return f"CASE WHEN {value} IS NULL THEN NULL {whens} ELSE {otherwise} END"
+
+
+def unlisted_code(field: FieldMap, value: str) -> str:
+    """SQL: whether a report code (``value``) is not empty and not listed by ``field``."""
+    listed = ", ".join(quote_literal(c) for c in field.codes)
+    return f"({value} IS NOT NULL AND list_position([{listed}], {value}) IS NULL)"
 
 
 def text_value(column: str) -> str:

@@ -18,6 +18,7 @@ from sellerpolicy.engine.sources.reader import SourceReport, load_source
 
 ORDER_COLUMNS = flat_mapping("amazon-all-orders").columns
 FEEDBACK_COLUMNS = flat_mapping("amazon-seller-feedback").columns
+RETURNS_COLUMNS = flat_mapping("amazon-returns").columns
 
 
 def order_line(
@@ -41,6 +42,25 @@ def order_line(
 def feedback_line(order_id: str, rating: str = "1", day: str = "2026-10-05") -> dict[str, str]:
     """One line of a Flat File Feedback Report."""
     return {"Date": day, "Rating": rating, "Order ID": order_id, "Comments": "slow"}
+
+
+def return_line(
+    rma: str,
+    order_id: str,
+    day: str = "2026-10-05",
+    reason: str = "DEFECTIVE",
+) -> dict[str, str]:
+    """One item line of a Flat File Returns Report (the columns the import reads)."""
+    return {
+        "Amazon RMA ID": rma,
+        "Order ID": order_id,
+        "Order date": "2026-10-01",
+        "Return request date": day,
+        "Return request status": "Approved",
+        "Return Reason": reason,
+        "Return quantity": "1",
+        "Item Name": "A thing",
+    }
 
 
 def write_report(

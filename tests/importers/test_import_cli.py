@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-from importkit import ORDER_COLUMNS, error_line, load, order_line, run_main, write_report
+from importkit import (
+    ORDER_COLUMNS,
+    RETURNS_COLUMNS,
+    error_line,
+    load,
+    order_line,
+    return_line,
+    run_main,
+    write_report,
+)
 
 from sellerpolicy.engine.formats.registry import MAPPINGS_DIR, SHIPPED
 
@@ -60,6 +69,8 @@ def test_generated_reports_import_with_rejects_beside_the_source(
     _, report = load(out)
     assert report.rejects == ()
     assert report.rows_valid["orders"] > 1000
+    assert report.rows_valid["returns"] > 10
+    assert "return_rate" not in report.not_assessable
 
 
 def test_strict_keeps_no_source_when_a_line_is_rejected(generated: Path, tmp_path: Path) -> None:
@@ -81,6 +92,29 @@ def test_one_account_by_its_files(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     con, _ = load(out)
     assert con.execute("SELECT seller_id FROM orders").fetchall() == [("A1",)]
+
+
+def test_one_account_with_its_returns_report(tmp_path: Path) -> None:
+    """--returns: the returns table, an orphan return rejected beside the source, an
+    unlisted reason code read as `other` with a warning on the output."""
+    orders = write_report(tmp_path / "orders.txt", ORDER_COLUMNS, [order_line("1")])
+    returns = write_report(
+        tmp_path / "returns.txt",
+        RETURNS_COLUMNS,
+        [return_line("R1", "1", reason="SOMETHING_NEW"), return_line("R2", "2")],
+    )
+    out = tmp_path / "source"
+    done = run_main("import", "amazon-reports", "--orders", orders, "--returns", returns,
+                    "--seller-id", "A1", "--out", out)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning: unlisted_code: Return Reason 'SOMETHING_NEW'" in done.stderr
+    rejects = [json.loads(x) for x in (tmp_path / "source.rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["column"], r["reason"].split(":")[0]) for r in rejects] == [
+        (3, "Order ID", "unknown_order")
+    ]
+    con, report = load(out)
+    assert con.execute("SELECT return_id, reason FROM returns").fetchall() == [("R1", "other")]
+    assert "return_rate" not in report.not_assessable
 
 
 @pytest.mark.parametrize(

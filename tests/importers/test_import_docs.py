@@ -20,7 +20,7 @@ def test_carried_and_not_assessable_metrics_are_listed() -> None:
     """The page's lists are the mappings' lists."""
     carried_part, _, rest = DOC.partition("It leaves not assessable:")
     left_part = rest.split("**Beware:**", 1)[0]
-    for key in ("amazon-all-orders", "amazon-seller-feedback"):
+    for key in ("amazon-all-orders", "amazon-seller-feedback", "amazon-returns"):
         mapping = flat_mapping(key)
         for carried in mapping.carries:
             assert f"| `{carried.metric}` |" in carried_part

@@ -50,8 +50,9 @@ def _metrics(folder: Path, pack: CompiledPack) -> dict[str, dict[str, Any]]:
 def test_round_trip_gives_the_same_metrics_on_every_carried_metric(
     marketplace: dict[str, Any],
 ) -> None:
-    """Orders (two windows), negative feedback (up to 2 and up to 3 stars), gross sales
-    and sales growth, with their counts, agree for every seller with orders."""
+    """Orders (two windows), negative feedback (up to 2 and up to 3 stars), gross sales,
+    sales growth and return rate (every reason, and the seller's faults only), with
+    their counts, agree for every seller with orders."""
     root = marketplace["root"]
     tables = _metrics(root / "tables", CARRIED)
     imported = _metrics(root / "imported", CARRIED)
@@ -75,6 +76,9 @@ def test_round_trip_gives_the_same_metrics_on_every_carried_metric(
     assert differences == []
     negative = sum(r["negative_feedback_rate__num"] or 0 for r in imported.values())
     assert negative > 100  # the comparison is not over empty metrics
+    returned = sum(r["return_rate__num"] or 0 for r in imported.values())
+    faults = sum(r["return_rate_defects__num"] or 0 for r in imported.values())
+    assert returned > faults > 100
 
 
 @pytest.mark.slow
