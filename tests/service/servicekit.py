@@ -26,7 +26,7 @@ from sellerpolicy.engine.store.migrations.schema import decisions_table
 from sellerpolicy.rules import resolve_pack
 
 BASE_PACK = "walmart-seller-performance"
-BASE_VERSION = "2026.12.0"
+BASE_VERSION = "2026.12.1"
 #: An as_of later than every activation the tests make: evaluating a pack id for it
 #: uses the version active now (an earlier as_of uses the version active back then).
 LATER_AS_OF = "2100-01-01"

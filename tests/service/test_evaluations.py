@@ -173,9 +173,9 @@ def test_unknown_pack_is_404_and_a_version_can_be_named(service: Service, seller
         == 404
     )
     named = _evaluate(
-        service, {"pack": f"{PACK}@2026.12.0", "as_of": "2026-11-01", "sellers": sellers}
+        service, {"pack": f"{PACK}@2026.12.1", "as_of": "2026-11-01", "sellers": sellers}
     )
-    assert named.json()["decisions"][0]["pack_version"] == "2026.12.0"
+    assert named.json()["decisions"][0]["pack_version"] == "2026.12.1"
 
 
 def test_seller_decisions_are_paginated_and_filtered(service: Service, seller: str) -> None:

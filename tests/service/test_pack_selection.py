@@ -148,7 +148,7 @@ def test_a_shipped_pack_is_in_force_before_its_import(
     clock.move_to(datetime(2026, 12, 1, tzinfo=UTC))
     early = _selected(service, "walmart-seller-performance", "2020-01-01")
     assert early == {
-        "version": "2026.12.0",
+        "version": "2026.12.1",
         "reason": "shipped pack imported 2026-11-01T09:00:00Z: in force before any later "
         "activation",
     }

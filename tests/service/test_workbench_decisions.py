@@ -109,7 +109,7 @@ def test_each_filter_narrows_the_decisions_and_their_counts(history: Service) ->
         (("action", "restrict_listings"),): ({"at_risk": 2}, {"restrict_listings": 2}),
         (("status", "healthy"), ("pack", PACK)): ({"healthy": 6}, {}),
         (("pack", AMAZON),): ({"healthy": 1}, {}),
-        (("version", "2026.12.0"), ("status", "critical")): ({"critical": 2}, {"suspend": 2}),
+        (("version", "2026.12.1"), ("status", "critical")): ({"critical": 2}, {"suspend": 2}),
         (("status", "at_risk"), ("to", WEEKS[0])): ({"at_risk": 2}, {"warn": 2}),
     }  # fmt: skip
     for params, (statuses, actions) in cases.items():
@@ -248,7 +248,7 @@ def test_stored_text_is_escaped_on_the_page(history: Service) -> None:
     "chosen",
     [
         DecisionFilter(as_of_from=date(2026, 11, 1), as_of_to=date(2026, 11, 1)),
-        DecisionFilter(as_of_from=date(2026, 10, 1), pack_id=PACK, pack_version="2026.12.0"),
+        DecisionFilter(as_of_from=date(2026, 10, 1), pack_id=PACK, pack_version="2026.12.1"),
         DecisionFilter(as_of_from=date(2026, 10, 1), status="critical"),
         DecisionFilter(as_of_from=date(2026, 10, 1), rule_id=RULE),
         DecisionFilter(as_of_from=date(2026, 10, 1), action="suspend", pack_id=PACK),

@@ -114,12 +114,12 @@ def test_the_timeline_shows_each_date_with_status_actions_and_streaks(history: S
     page = history.client.get(f"/sellers/{BAD}").text
     timeline = _rows(page, f"Decisions of {PACK} by as_of date")
     assert timeline == [
-        f"{WEEKS[2]} critical suspend {RULE} (3rd firing in a row) 2026.12.0",
-        f"{WEEKS[1]} at_risk restrict_listings {RULE} (2nd firing in a row) 2026.12.0",
-        f"{WEEKS[0]} at_risk warn {RULE} (1st firing in a row) 2026.12.0",
+        f"{WEEKS[2]} critical suspend {RULE} (3rd firing in a row) 2026.12.1",
+        f"{WEEKS[1]} at_risk restrict_listings {RULE} (2nd firing in a row) 2026.12.1",
+        f"{WEEKS[0]} at_risk warn {RULE} (1st firing in a row) 2026.12.1",
     ]
     healthy = _rows(history.client.get(f"/sellers/{OK}").text, f"Decisions of {PACK}")
-    assert healthy[0] == f"{WEEKS[2]} healthy none none 2026.12.0"
+    assert healthy[0] == f"{WEEKS[2]} healthy none none 2026.12.1"
 
 
 def test_each_metric_with_a_threshold_has_a_chart_and_its_values(history: Service) -> None:
