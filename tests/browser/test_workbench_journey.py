@@ -19,7 +19,7 @@ STRICTER = (
     "{metric: late_shipment_rate_30d, gte: 4%}",
     "{metric: late_shipment_rate_30d, gte: 3%}",
 )
-CURRENT = "2026.12.0"  # the shipped amazon pack
+CURRENT = "2026.12.1"  # the shipped amazon pack
 NEW_VERSION = (f"version: {CURRENT}", "version: 2099.1.0")
 
 pytestmark = pytest.mark.slow

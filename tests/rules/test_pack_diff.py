@@ -33,7 +33,7 @@ def test_amazon_2015_to_current_names_every_difference() -> None:
         "rule on-time-delivery-below-target added",
         "rule response-time-below-target added",
         # Both packs now deactivate on ODR (issue 17: G200285170 names deactivation).
-        "version: 2015.1.0 -> 2026.12.0",
+        "version: 2015.1.0 -> 2026.12.1",
     ]
     for text in expected:
         assert any(t.startswith(text) for t in texts), text
@@ -74,7 +74,7 @@ def test_cli_formats_and_exit_code() -> None:
     as_json = json.loads(
         runner.invoke(app, ["diff", "amazon-2015", "amazon", "--format", "json"]).output
     )
-    assert as_json["new"]["version"] == "2026.12.0"
+    assert as_json["new"]["version"] == "2026.12.1"
     assert {c["section"] for c in as_json["changes"]} == {"metadata", "metrics", "rules", "status"}
     markdown = runner.invoke(app, ["diff", "amazon-2015", "amazon", "--format", "markdown"]).output
     assert markdown.startswith("# amazon-seller-performance-2015 2015.1.0 -> ")
