@@ -76,6 +76,7 @@ from sellerpolicy.engine.sources.staging import (
 )
 from sellerpolicy.engine.sources.tables import TABLES, absent_inputs
 from sellerpolicy.engine.sources.validate_events import (
+    ID_COLUMNS,
     event_statements,
     id_hashes_sql,
     orders_statements,
@@ -204,9 +205,12 @@ def _load(
             )
         con.execute("SET preserve_insertion_order = false")
         try:
-            run_statements(orders_statements(unique=_distinct_hashes(con)), con)
+            unique = frozenset(t for t, c in ID_COLUMNS.items() if _distinct_hashes(t, c, con))
+            run_statements(orders_statements(unique="orders" in unique), con)
             bad["orders"] = _rejected("orders", con)
-            run_statements(event_statements(orders_rejected=bool(bad["orders"])), con)
+            run_statements(
+                event_statements(orders_rejected=bool(bad["orders"]), unique=unique), con
+            )
             for table in TABLES:
                 if table != "orders":
                     bad[table] = _rejected(table, con)
@@ -240,10 +244,10 @@ def _load(
     )
 
 
-def _distinct_hashes(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the order ids of the source have pairwise different hashes (so no id
-    is duplicated): the hashes, sorted, have no two equal neighbours."""
-    hashes = con.execute(id_hashes_sql("orders", "order_id")).fetchnumpy()["__h"]
+def _distinct_hashes(table: str, column: str, con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the ids in ``column`` of ``table`` have pairwise different hashes (so no
+    id is duplicated): the hashes, sorted, have no two equal neighbours."""
+    hashes = con.execute(id_hashes_sql(table, column)).fetchnumpy()["__h"]
     hashes.sort()
     return not bool(np.any(hashes[1:] == hashes[:-1]))
 

@@ -98,7 +98,7 @@ def read_rows(
         if in_place and inp is not None:
             reader = f"({reader_sql(inp, con, in_place=True, numbered=True)})"
             sources[table] = (inp, columns)
-            select = local_select_sql(table, columns, reader, row="file_row_number + 1")
+            select = local_select_sql(table, columns, reader, row="file_row_number + 1", fails=True)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {rows_view(table)} AS {select}")
             count = con.execute(f"SELECT count(*) FROM {source}").fetchone()
             return int(count[0]) if count else 0

@@ -386,6 +386,16 @@ def first_problem_sql(checks: list[tuple[str, str | None, str]]) -> str:
     return f"CASE {whens} END"
 
 
+def fails_sql(checks: list[tuple[str, str | None, str]]) -> str:
+    """SQL ``BOOLEAN``: whether some check is true (never NULL), without any reason text.
+
+    True exactly when :func:`first_problem_sql` of the same checks is not NULL.
+    """
+    if not checks:
+        return "false"
+    return "COALESCE(" + " OR ".join(f"({cond})" for cond, _, _ in checks) + ", false)"
+
+
 def local_select_sql(
     table: str,
     columns: Mapping[str, SourceColumn],
@@ -394,6 +404,7 @@ def local_select_sql(
     row: str | None = None,
     problems: bool = True,
     line_problems: tuple[str, str] | None = None,
+    fails: bool = False,
 ) -> str:
     """``SELECT`` of ``source`` giving the canonical columns, then ``_bad``.
 
@@ -405,7 +416,9 @@ def local_select_sql(
     ``_row``; without ``problems`` there is no ``_bad`` (the parsed values only).
     ``line_problems`` names the two columns of ``source`` giving a malformed
     line's column and reason (a mended copy, ``sources.lines``): that reason,
-    when there is one, is the row's first problem.
+    when there is one, is the row's first problem. ``fails`` adds a last column
+    ``_fails``: whether ``_bad`` is not NULL, as a plain predicate (a query
+    filtering on it builds ``_bad`` for the rejected rows only).
     """
     specs = TABLE_SPECS[table]
     raw_cols = ", ".join(
@@ -431,7 +444,7 @@ def local_select_sql(
     )
     numbered = f"{row} AS _row, " if row is not None else ""
     first = "_row, " if row is not None else ""
-    problem = first_problem_sql(checks)
+    problem, failing = first_problem_sql(checks), fails_sql(checks)
     if line_problems is not None:
         column, reason = (quote_ident(c) for c in line_problems)
         raw_cols += f", {column} AS __line_column, {reason} AS __line_problem"
@@ -439,7 +452,9 @@ def local_select_sql(
             "CASE WHEN __line_problem IS NOT NULL"
             f" THEN {{'col': __line_column, 'reason': __line_problem}} ELSE {problem} END"
         )
+        failing = f"(__line_problem IS NOT NULL OR {failing})"
     bad = f", {problem} AS _bad" if problems else ""
+    bad += f", {failing} AS _fails" if problems and fails else ""
     return (
         f"WITH __raw AS (SELECT {numbered}{raw_cols} FROM {source}),"
         f" __parsed AS (SELECT *, {parsed_cols} FROM __raw)"
