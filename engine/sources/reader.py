@@ -77,6 +77,7 @@ from sellerpolicy.engine.sources.staging import (
 from sellerpolicy.engine.sources.tables import TABLES, absent_inputs
 from sellerpolicy.engine.sources.validate_events import (
     ID_COLUMNS,
+    duplicate_hashes_statement,
     event_statements,
     id_hashes_sql,
     orders_statements,
@@ -205,7 +206,7 @@ def _load(
             )
         con.execute("SET preserve_insertion_order = false")
         try:
-            unique = frozenset(t for t, c in ID_COLUMNS.items() if _distinct_hashes(t, c, con))
+            unique = frozenset(t for t, c in ID_COLUMNS.items() if _unique_ids(t, c, con))
             run_statements(orders_statements(unique="orders" in unique), con)
             bad["orders"] = _rejected("orders", con)
             run_statements(
@@ -244,12 +245,21 @@ def _load(
     )
 
 
-def _distinct_hashes(table: str, column: str, con: duckdb.DuckDBPyConnection) -> bool:
+def _unique_ids(table: str, column: str, con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the ids in ``column`` of ``table`` have pairwise different hashes (so no
-    id is duplicated): the hashes, sorted, have no two equal neighbours."""
+    id is duplicated): the hashes, sorted, have no two equal neighbours. Otherwise
+    the hashes seen more than once become its ``duplicate_hashes_table``."""
     hashes = con.execute(id_hashes_sql(table, column)).fetchnumpy()["__h"]
     hashes.sort()
-    return not bool(np.any(hashes[1:] == hashes[:-1]))
+    equal = hashes[1:] == hashes[:-1]
+    if not bool(np.any(equal)):
+        return True
+    con.register("__sp_repeated_hashes", {"__h": np.unique(hashes[1:][equal])})
+    try:
+        con.execute(duplicate_hashes_statement(table, "__sp_repeated_hashes"))
+    finally:
+        con.unregister("__sp_repeated_hashes")
+    return False
 
 
 def _drop_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -79,7 +79,6 @@ ID_COLUMNS: Mapping[str, str] = MappingProxyType(
 )
 ORDER_PROBLEMS = "__sp_order_problems"
 _DUPLICATE_ORDERS = "__sp_duplicate_orders"
-_DUPLICATE_HASHES = "__sp_duplicate_hashes"
 
 
 def work_table(table: str) -> str:
@@ -116,26 +115,33 @@ def scratch_objects() -> tuple[str, ...]:
     return (
         *(work_table(t) for t in TABLES),
         *(bad_table(t) for t in TABLES),
-        _DUPLICATE_HASHES,
+        *(duplicate_hashes_table(t) for t in ID_COLUMNS),
         _DUPLICATE_ORDERS,
         ORDER_PROBLEMS,
     )
 
 
-def _duplicate_hashes(table: str, col: str) -> str:
-    """SQL: the hashes of the ids of ``col`` seen more than once (a superset of the
-    duplicated ids' hashes; grouping by a number is cheaper for millions of ids)."""
-    ident = quote_ident(col)
+def duplicate_hashes_table(table: str) -> str:
+    """Name of the table of the id hashes (``__h``) seen more than once in ``table``'s
+    id column (:data:`ID_COLUMNS`): a superset of the duplicated ids' hashes, found by
+    the caller from the sorted hashes of :func:`id_hashes_sql` and created before the
+    statements of a table whose ids are not ``unique`` run."""
+    return f"__sp_duplicate_hashes_{table}"
+
+
+def duplicate_hashes_statement(table: str, hashes: str) -> str:
+    """SQL creating :func:`duplicate_hashes_table` of ``table`` from the column ``__h``
+    of ``hashes`` (the caller's, e.g. a registered array)."""
     return (
-        f"SELECT hash({ident}) AS __h FROM {rows_view(table)}"
-        f" WHERE {ident} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+        f"CREATE OR REPLACE TEMP TABLE {duplicate_hashes_table(table)} AS"
+        f" SELECT CAST(__h AS UBIGINT) AS __h FROM {quote_ident(hashes)}"
     )
 
 
 def _duplicate_ids(table: str, col: str, hashes: str) -> str:
     """SQL: the ids of ``col`` used by more than one row, with their first row.
 
-    ``hashes`` is a query or table of candidate hashes (:func:`_duplicate_hashes`);
+    ``hashes`` is a table of candidate hashes (:func:`duplicate_hashes_table`);
     only the few rows with such a hash are grouped exactly.
     """
     ident = quote_ident(col)
@@ -151,9 +157,10 @@ def id_hashes_sql(table: str, col: str) -> str:
 
     No two equal hashes proves that no two rows share a value (checked by sorting
     the hashes with NumPy: measured on 10 M order ids, about a third of the CPU time
-    of ``count(DISTINCT ...)``, grouping or a window over them in DuckDB); equal
-    hashes mean duplicates or a hash collision, which the statements then settle
-    exactly (``unique`` of :func:`orders_statements` and :func:`event_statements`).
+    of ``count(DISTINCT ...)``, grouping or a window over them in DuckDB); the equal
+    ones (:func:`duplicate_hashes_table`) mean duplicates or a hash collision, which
+    the statements then settle exactly (``unique`` of :func:`orders_statements` and
+    :func:`event_statements`).
     """
     ident = quote_ident(col)
     return f"SELECT hash({ident}) AS __h FROM {rows_view(table)} WHERE {ident} IS NOT NULL"
@@ -165,7 +172,8 @@ def orders_statements(*, unique: bool = False) -> list[str]:
 
     ``unique`` says that the hashes of :func:`id_hashes_sql` showed no duplicated
     order id: the duplicates are not looked for, and the rejected rows are those
-    with a row-local problem (``_fails``), their ``_bad`` built for them only.
+    with a row-local problem (``_fails``), their ``_bad`` built for them only;
+    otherwise :func:`duplicate_hashes_table` of orders must exist.
     """
     if unique:
         return [
@@ -177,9 +185,8 @@ def orders_statements(*, unique: bool = False) -> list[str]:
     why = f"'duplicate_id: order_id ' || {shown} || ' already used by row ' || d.__first"
     later = "w._row > d.__first"
     return [
-        f"CREATE TEMP TABLE {_DUPLICATE_HASHES} AS {_duplicate_hashes('orders', 'order_id')}",
         f"CREATE TEMP TABLE {_DUPLICATE_ORDERS} AS"
-        f" {_duplicate_ids('orders', 'order_id', _DUPLICATE_HASHES)}",
+        f" {_duplicate_ids('orders', 'order_id', duplicate_hashes_table('orders'))}",
         f"CREATE TEMP TABLE {bad_table('orders')} AS"
         f" SELECT w._row, w.order_id, coalesce({later}, false) AS __later,"
         f" COALESCE(w._bad, CASE WHEN {later} THEN {bad_struct('order_id', why)} END) AS _bad"
@@ -287,7 +294,7 @@ def _events_cte(table: str, unique: bool) -> str:
     if table in _ID_COLUMN and not unique:
         col = _ID_COLUMN[table]
         ident = quote_ident(col)
-        dups = _duplicate_ids(table, col, f"({_duplicate_hashes(table, col)})")
+        dups = _duplicate_ids(table, col, duplicate_hashes_table(table))
         dup_join = f" LEFT JOIN ({dups}) d USING ({ident})"
         why = (
             f"'duplicate_id: {col} ' || {shown_value(ident)} || ' already used by row '"
@@ -403,7 +410,7 @@ def _sellers_statement(unique: bool) -> str:
             f"CREATE TEMP TABLE {bad_table('sellers')} AS"
             f" SELECT _row, _bad FROM {rows_view('sellers')} WHERE _fails"
         )
-    dups = _duplicate_ids("sellers", "seller_id", f"({_duplicate_hashes('sellers', 'seller_id')})")
+    dups = _duplicate_ids("sellers", "seller_id", duplicate_hashes_table("sellers"))
     why = (
         f"'duplicate_id: seller_id ' || {shown_value('w.seller_id')} || ' already used by row '"
         " || d.__first"
@@ -425,7 +432,8 @@ def event_statements(
     Run after :func:`orders_statements`; ``orders_rejected`` says whether it
     rejected any order (otherwise every order row is a valid order); ``unique``
     names the tables of :data:`ID_COLUMNS` whose id hashes are pairwise different
-    (:func:`id_hashes_sql`), whose duplicated ids are not looked for.
+    (:func:`id_hashes_sql`), whose duplicated ids are not looked for; each other
+    table of :data:`ID_COLUMNS` must have its :func:`duplicate_hashes_table`.
     """
     return [
         _order_problems_statement(orders_rejected),
