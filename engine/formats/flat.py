@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from sellerpolicy.engine.formats.document import COMMON_KEYS, MappingInfo, Node, read_info
-from sellerpolicy.engine.sources.validate_rows import RETURN_REASONS
+from sellerpolicy.rules.catalog import RETURN_REASONS
 
 __all__ = [
     "CarriedMetric",

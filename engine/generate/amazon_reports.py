@@ -46,7 +46,7 @@ from sellerpolicy.engine.generate.accounts import draw_optional
 from sellerpolicy.engine.generate.events import draw_events
 from sellerpolicy.engine.generate.files import CURRENCIES, NULL_TS, US_DAY, US_HOUR
 from sellerpolicy.engine.generate.world import draw_orders
-from sellerpolicy.engine.sources.validate_rows import RETURN_REASONS
+from sellerpolicy.rules.catalog import RETURN_REASONS
 
 __all__ = ["InjectedLine", "ReportsSummary", "generate_amazon_reports", "seller_name"]
 

@@ -33,9 +33,9 @@ from sellerpolicy.engine.sources.validate_rows import (
     DISPUTE_KINDS,
     FEEDBACK_EVENTS,
     REMOVED_BY,
-    RETURN_REASONS,
     quote_literal,
 )
+from sellerpolicy.rules.catalog import RETURN_REASONS
 
 Mask = npt.NDArray[np.bool_]
 

@@ -27,6 +27,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from sellerpolicy.engine.sources.tables import TABLES
+from sellerpolicy.rules.catalog import RETURN_REASONS
 
 
 class Kind(Enum):
@@ -64,14 +65,6 @@ REMOVED_BY = ("buyer", "marketplace")
 CLAIM_STATUSES = ("open", "granted", "refunded", "denied", "withdrawn")
 CHARGEBACK_KINDS = ("service", "fraud")
 DISPUTE_KINDS = ("not_received", "not_as_described", "other")
-RETURN_REASONS = (
-    "not_as_described",
-    "damaged",
-    "wrong_item",
-    "arrived_late",
-    "changed_mind",
-    "other",
-)
 
 TABLE_SPECS: Mapping[str, tuple[ColumnSpec, ...]] = MappingProxyType(
     {
