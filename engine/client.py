@@ -28,6 +28,7 @@ The module imports nothing of the engine: it needs only httpx (the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -60,6 +61,7 @@ Outcome = Literal["matched", "not_matched", "not_assessed"]
 ExplainLevel = Literal["none", "summary", "full"]
 
 _PROBLEM = "application/problem+json"
+_NDJSON = "application/x-ndjson"
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +410,38 @@ class Client:
         params = {"explain": explain} if explain else None
         answer = self._call("POST", "/v1/evaluations", json=body, params=params, headers=headers)
         return Evaluation.of(answer)
+
+    def iter_evaluate(
+        self,
+        pack: str,
+        *,
+        sellers: Sequence[Mapping[str, Any]],
+        as_of: str | None = None,
+        explain: ExplainLevel | None = None,
+        idempotency_key: str | None = None,
+    ) -> Iterator[Decision]:
+        """``evaluate`` answered as JSON lines (``Accept: application/x-ndjson``): each
+        decision as it arrives, so a large batch is never held whole in memory.
+
+        Every decision is stored before the first line is sent; a 4xx or 5xx raises
+        :class:`ProblemError` before anything is yielded.
+        """
+        body: dict[str, Any] = {"pack": pack, "sellers": [dict(s) for s in sellers]}
+        if as_of is not None:
+            body["as_of"] = as_of
+        headers = self._auth | {"Accept": _NDJSON}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        params = {"explain": explain} if explain else None
+        with self.http.stream(
+            "POST", "/v1/evaluations", json=body, params=params, headers=headers
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ProblemError(_problem_of(response), response)
+            for line in response.iter_lines():
+                if line:
+                    yield Decision.of(json.loads(line))
 
     def seller_decisions(
         self,

@@ -138,3 +138,26 @@ def test_errors_raise_the_problem_document(running: tuple[str, dict[Role, str]])
     with Client(base) as anonymous, pytest.raises(ProblemError) as unauthenticated:
         anonymous.packs()
     assert unauthenticated.value.status == 401
+
+
+def test_iter_evaluate_streams_the_decisions_of_evaluate(
+    running: tuple[str, dict[Role, str]],
+) -> None:
+    """iter_evaluate() reads the JSON-lines answer: the decisions evaluate() gives, in
+    request order; a refused request raises the problem before anything is yielded."""
+    base, keys = running
+    prefix = f"L-{uuid.uuid4().hex[:8]}"
+    sellers = [
+        {"seller_id": f"{prefix}-{i:03d}", "facts": _breach() if i % 3 == 0 else healthy_facts()}
+        for i in range(150)
+    ]
+    with Client(base, api_key=keys[Role.EVALUATOR]) as client:
+        streamed = list(client.iter_evaluate(PACK, sellers=sellers, as_of="2026-09-01"))
+        assert [d.seller_id for d in streamed] == [s["seller_id"] for s in sellers]
+        assert all(isinstance(d, Decision) for d in streamed)
+        assert {d.status for d in streamed[::3]} == {"at_risk"}
+        for decision in (streamed[0], streamed[-1]):
+            assert client.decision(decision.decision_id).decision == decision
+        with pytest.raises(ProblemError) as refused:
+            next(client.iter_evaluate("no-such-pack", sellers=sellers[:1], as_of="2026-09-01"))
+        assert refused.value.status == 404
