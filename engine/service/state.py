@@ -145,6 +145,10 @@ class ServiceState:
         # By key digest and by pack reference; the event loop and worker threads share them.
         self._trusted = TimedCache[str, ApiKey](settings.key_cache_seconds)
         self._resolved = TimedCache[str, _Resolved](settings.pack_cache_seconds)
+        # What a past as_of needs (a pack's activation history, the version in force then):
+        # remembered as long as resolved references, forgotten with them.
+        self._histories = TimedCache[str, tuple[Activation, ...]](settings.pack_cache_seconds)
+        self._versions = TimedCache[tuple[str, str], PackVersion](settings.pack_cache_seconds)
         self.limits = RateLimits(settings.rate_limits)
         self.draining = False  # SIGTERM came: /readyz answers 503 (see .load.install_drain)
         self.closed = False  # the app has stopped: nothing more is stored
@@ -234,7 +238,7 @@ class ServiceState:
 
     def _in_force(self, pack_id: str, as_of: Sequence[tuple[str, datetime]]) -> Selection:
         """The version in force at past ``as_of`` instants, from the activation history."""
-        history = self.activations.history(pack_id)
+        history = self._history(pack_id)
         found: dict[str, tuple[str, datetime, Activation]] = {}
         for field, at in sorted(as_of, key=lambda item: item[1]):
             activation = in_force_at(history, at)
@@ -254,16 +258,29 @@ class ServiceState:
             errors = [FieldError(field, detail) for field, _, _ in found.values()]
             raise ProblemError(422, "as_of_spans_versions", detail, errors)
         ((version, (_, at, activation)),) = found.items()
-        try:
-            stored = self.packs.get(pack_id, version)
-        except PackNotFoundError as exc:  # pragma: no cover - versions are never deleted
-            raise ProblemError(404, "pack_not_found", str(exc)) from exc
+        generation = self._versions.generation()
+        stored = self._versions.get((pack_id, version))
+        if stored is None:
+            try:
+                stored = self.packs.get(pack_id, version)
+            except PackNotFoundError as exc:  # pragma: no cover - versions are never deleted
+                raise ProblemError(404, "pack_not_found", str(exc)) from exc
+            self._versions.put((pack_id, version), stored, generation)
         when = instant_text(activation.at)
         if at < activation.at:
             reason = f"shipped pack imported {when}: in force before any later activation"
         else:
             reason = f"active at as_of (activated {when})"
         return Selection(stored, self.compiled.get(stored), reason)
+
+    def _history(self, pack_id: str) -> tuple[Activation, ...]:
+        """The pack's activations, oldest first (read from the store at most once a TTL)."""
+        generation = self._histories.generation()
+        history = self._histories.get(pack_id)
+        if history is None:
+            history = tuple(self.activations.history(pack_id))
+            self._histories.put(pack_id, history, generation)
+        return history
 
     def _resolve(self, ref: str) -> _Resolved:
         generation = self._resolved.generation()
@@ -279,6 +296,8 @@ class ServiceState:
     def forget_packs(self) -> None:
         """Forget every resolved reference (call after storing or activating a version)."""
         self._resolved.forget()
+        self._histories.forget()
+        self._versions.forget()
 
     def apply_due_schedules(self, pack_id: str | None = None) -> list[Activation]:
         """Apply the schedules (of one pack) due by the clock: the activations made."""

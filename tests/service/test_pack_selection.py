@@ -5,10 +5,12 @@ before the pack was ever active is a 422, except for the shipped packs."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from servicekit import MovableClock, Service, evaluate_twice, healthy_facts, upload_approved
 
 from sellerpolicy.engine.store.keys import Role
@@ -166,3 +168,32 @@ def test_an_as_of_after_now_uses_the_active_version(
         "version": "2.0.0",
         "reason": "active now (activated 2026-11-20T12:00:00Z); as_of is later than now",
     }
+
+
+def test_a_past_as_of_reads_the_activation_history_once_a_ttl(
+    clocked: tuple[Service, MovableClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluations of a past as_of take the history and the version in force from the
+    service's short-lived cache (as resolved references are): not two store reads each."""
+    service, clock = clocked
+    pack_id = _history(service, clock)
+    state = service.state
+    reads = {"history": 0, "version": 0}
+    history, get = state.activations.history, state.packs.get
+
+    def counted_history(pack: str) -> list[Any]:
+        reads["history"] += 1
+        return history(pack)
+
+    def counted_get(pack: str, version: str) -> Any:
+        reads["version"] += 1
+        return get(pack, version)
+
+    monkeypatch.setattr(state.activations, "history", counted_history)
+    monkeypatch.setattr(state.packs, "get", counted_get)
+    began = time.monotonic()
+    for _ in range(4):  # 8 evaluations: _answers sends each body on both paths
+        assert _selected(service, pack_id, "2026-11-10")["version"] == "1.0.0"
+    windows = 1 + int((time.monotonic() - began) / state.settings.pack_cache_seconds)
+    assert 1 <= reads["history"] <= windows
+    assert 1 <= reads["version"] <= windows
