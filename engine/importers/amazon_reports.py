@@ -264,25 +264,9 @@ def _import_feedback(
     rejects = read_reports(con, reports, mapping, "__imp_lines")
     lines = _count(con, "__imp_lines") + len(rejects)
     good = parse_lines(con, mapping, "__imp_lines", "__imp_fb_lines")
-    order_col, date_col = _shown(mapping, "order_id"), _shown(mapping, "at")
-    order, date, purchase = (
-        _in_literal(c) for c in (order_col, date_col, _shown(orders, "ordered_at"))
-    )
-    at = quote_ident("at")
-    value = shown_value("f.order_id")
-    in_order, in_date = quote_literal(order_col), quote_literal(date_col)
-    problem = (
-        f"CASE WHEN o.order_id IS NULL AND r.order_id IS NOT NULL THEN {{'col': {in_order}, "
-        f"'reason': 'rejected_order: {order} ' || {value} || "
-        f"' is an order whose report lines were rejected'}} "
-        f"WHEN o.order_id IS NULL THEN {{'col': {in_order}, 'reason': "
-        f"'unknown_order: {order} ' || {value} || ' is not in the imported order reports'}} "
-        f"WHEN o.seller_id <> f.seller_id THEN {{'col': {in_order}, 'reason': "
-        f"'seller_mismatch: {order} ' || {value} || ' is an order of account ' || "
-        f"o.seller_id}} WHEN f.{at} < date_trunc('day', o.ordered_at) THEN {{'col': "
-        f"{in_date}, 'reason': 'before_order: {date} ' || CAST(f.{at} AS DATE)"
-        f" || ' is earlier than the day of the order''s {purchase} ' || o.ordered_at}} END"
-    )
+    order_col = _shown(mapping, "order_id")
+    order = _in_literal(order_col)
+    problem = _order_link_problem(mapping, orders, "at")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __imp_fb_linked AS SELECT f.*, o.ordered_at AS "
         f"__ordered_at, {problem} AS _bad FROM {good} f LEFT JOIN __imp_orders o "
@@ -314,6 +298,31 @@ def _import_feedback(
     return rejects + take_rejects(con, reports, mapping), lines
 
 
+def _order_link_problem(mapping: FlatFileMapping, orders: FlatFileMapping, at: str) -> str:
+    """SQL: the problem ``{col, reason}`` of a row ``f`` linked to its order ``o``
+    (``r``: the rejected order ids), or NULL: its order was rejected, is unknown,
+    belongs to another account, or was placed after the row's day (column ``at``)."""
+    order_col, date_col = _shown(mapping, "order_id"), _shown(mapping, at)
+    order, date, purchase = (
+        _in_literal(c) for c in (order_col, date_col, _shown(orders, "ordered_at"))
+    )
+    column = quote_ident(at)
+    value = shown_value("f.order_id")
+    in_order, in_date = quote_literal(order_col), quote_literal(date_col)
+    return (
+        f"CASE WHEN o.order_id IS NULL AND r.order_id IS NOT NULL THEN {{'col': {in_order}, "
+        f"'reason': 'rejected_order: {order} ' || {value} || "
+        f"' is an order whose report lines were rejected'}} "
+        f"WHEN o.order_id IS NULL THEN {{'col': {in_order}, 'reason': "
+        f"'unknown_order: {order} ' || {value} || ' is not in the imported order reports'}} "
+        f"WHEN o.seller_id <> f.seller_id THEN {{'col': {in_order}, 'reason': "
+        f"'seller_mismatch: {order} ' || {value} || ' is an order of account ' || "
+        f"o.seller_id}} WHEN f.{column} < date_trunc('day', o.ordered_at) THEN {{'col': "
+        f"{in_date}, 'reason': 'before_order: {date} ' || CAST(f.{column} AS DATE)"
+        f" || ' is earlier than the day of the order''s {purchase} ' || o.ordered_at}} END"
+    )
+
+
 def _import_returns(
     con: duckdb.DuckDBPyConnection,
     reports: Sequence[ReportFile],
@@ -327,24 +336,7 @@ def _import_returns(
     lines = _count(con, "__imp_lines") + len(rejects)
     good = parse_lines(con, mapping, "__imp_lines", "__imp_ret_lines")
     fold_lines(con, mapping, "__imp_lines", good, "__imp_ret_folded")
-    order_col, date_col = _shown(mapping, "order_id"), _shown(mapping, "requested_at")
-    order, date, purchase = (
-        _in_literal(c) for c in (order_col, date_col, _shown(orders, "ordered_at"))
-    )
-    value = shown_value("f.order_id")
-    in_order, in_date = quote_literal(order_col), quote_literal(date_col)
-    problem = (
-        f"CASE WHEN o.order_id IS NULL AND r.order_id IS NOT NULL THEN {{'col': {in_order}, "
-        f"'reason': 'rejected_order: {order} ' || {value} || "
-        f"' is an order whose report lines were rejected'}} "
-        f"WHEN o.order_id IS NULL THEN {{'col': {in_order}, 'reason': "
-        f"'unknown_order: {order} ' || {value} || ' is not in the imported order reports'}} "
-        f"WHEN o.seller_id <> f.seller_id THEN {{'col': {in_order}, 'reason': "
-        f"'seller_mismatch: {order} ' || {value} || ' is an order of account ' || "
-        f"o.seller_id}} WHEN f.requested_at < date_trunc('day', o.ordered_at) THEN {{'col': "
-        f"{in_date}, 'reason': 'before_order: {date} ' || CAST(f.requested_at AS DATE)"
-        f" || ' is earlier than the day of the order''s {purchase} ' || o.ordered_at}} END"
-    )
+    problem = _order_link_problem(mapping, orders, "requested_at")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __imp_ret_linked AS SELECT f.*, o.ordered_at AS "
         f"__ordered_at, {problem} AS _bad FROM __imp_ret_folded f LEFT JOIN __imp_orders o "
