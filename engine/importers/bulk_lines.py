@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-__all__ = ["read_bulk"]
+__all__ = ["parse_text_columns", "read_bulk"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -115,7 +115,7 @@ def _read_batch(  # noqa: PLR0917 - one private call site
     if not kept or header is None:
         return left
     data = memoryview(buffer)[:offset]  # a file left out was overwritten by the next one
-    table = _parse(data, header, used, delimiter)
+    table = parse_text_columns(pa.BufferReader(pa.py_buffer(data)), header, used, delimiter)
     lines = None if table is None else _numbered(table, kept, used)
     if lines is None:
         return sorted(left + kept)
@@ -123,15 +123,23 @@ def _read_batch(  # noqa: PLR0917 - one private call site
     return left
 
 
-def _parse(
-    data: memoryview, header: Sequence[str], used: Sequence[str], delimiter: str
+def parse_text_columns(
+    source: object,
+    header: Sequence[str],
+    used: Sequence[str],
+    delimiter: str,
+    skip_rows: int = 0,
 ) -> pa.Table | None:
-    """The buffer's lines, the used columns as text (empty: null); None when refused."""
+    """A report's lines from ``source`` (a path or an Arrow buffer reader) parsed by
+    Arrow, unquoted: the ``used`` columns as text (empty: null); None when refused."""
     try:
         return pa_csv.read_csv(
-            pa.BufferReader(pa.py_buffer(data)),
+            source,
             read_options=pa_csv.ReadOptions(
-                use_threads=True, block_size=1 << 22, column_names=list(header)
+                use_threads=True,
+                block_size=1 << 22,
+                skip_rows=skip_rows,
+                column_names=list(header),
             ),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter,

@@ -35,11 +35,10 @@ from typing import BinaryIO
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from sellerpolicy.engine.errors import SourceError
 from sellerpolicy.engine.formats.flat import FlatFileMapping
-from sellerpolicy.engine.importers.bulk_lines import read_bulk
+from sellerpolicy.engine.importers.bulk_lines import parse_text_columns, read_bulk
 from sellerpolicy.engine.sources.line_reader import MAX_LINE_BYTES, physical_lines
 
 __all__ = [
@@ -330,34 +329,13 @@ def _read_fast(
     header = scans[group[0]].header
     used = list(mapping.used_columns)
     bodies = [scans[i].body for i in group]
-    try:
-        if any(b is None for b in bodies):  # one large file, read from its path
-            source: object = reports[group[0]].path
-            skip = 1
-        else:
-            source, skip = pa.BufferReader(b"".join(b for b in bodies if b is not None)), 0
-        table = pa_csv.read_csv(
-            source,
-            read_options=pa_csv.ReadOptions(
-                use_threads=True, block_size=1 << 22, skip_rows=skip, column_names=list(header)
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=mapping.delimiter,
-                quote_char=False,
-                double_quote=False,
-                escape_char=False,
-                newlines_in_values=False,
-                ignore_empty_lines=False,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                include_columns=used,
-                column_types=dict.fromkeys(used, pa.string()),
-                null_values=[""],
-                strings_can_be_null=True,
-                check_utf8=True,
-            ),
-        )
-    except (pa.ArrowInvalid, OSError):
+    if any(b is None for b in bodies):  # one large file, read from its path
+        source: object = reports[group[0]].path
+        skip = 1
+    else:
+        source, skip = pa.BufferReader(b"".join(b for b in bodies if b is not None)), 0
+    table = parse_text_columns(source, header, used, mapping.delimiter, skip)
+    if table is None:
         return None
     counts = np.array([scans[i].lines for i in group], dtype=np.int64)
     if table.num_rows != int(counts.sum()):
