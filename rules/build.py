@@ -9,12 +9,12 @@ catalog default), percents become fractions, grade ``gte``/``lt`` become
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .catalog import CATALOG, DEFAULT_WINDOW, Knob, Knobs, LateBasis
+from .catalog import CATALOG, DAILY_SCORE, DEFAULT_WINDOW, Knob, Knobs, LateBasis, MetricKind
 from .durations import parse_duration
 from .loader import LoadedDocument
 from .model import (
@@ -24,6 +24,7 @@ from .model import (
     Compare,
     CompiledPack,
     Condition,
+    DailyScore,
     Dimension,
     Exemption,
     Field,
@@ -127,18 +128,21 @@ def _metric_uses(spec: Mapping[str, Any], referenced: set[str]) -> tuple[MetricU
         for raw in spec["metrics"]
     ]
     if "orders" in referenced and all(use.name != "orders" for use in uses):
-        odr = next((use for use in uses if use.metric == "order_defect_rate"), None)
-        uses.append(
-            MetricUse(
-                name="orders",
-                metric="orders",
-                kind=CATALOG["orders"].kind,
-                window=odr.window if odr else DEFAULT_WINDOW,
-                lag=odr.lag if odr else timedelta(0),
-                months=odr.months if odr else None,
-            )
-        )
+        uses.append(_orders_use(uses))
     return tuple(uses)
+
+
+def _orders_use(uses: Sequence[MetricUse]) -> MetricUse:
+    """The ``orders`` use a pack reads without declaring it: over the ODR's window."""
+    odr = next((use for use in uses if use.metric == "order_defect_rate"), None)
+    return MetricUse(
+        name="orders",
+        metric="orders",
+        kind=CATALOG["orders"].kind,
+        window=odr.window if odr else DEFAULT_WINDOW,
+        lag=odr.lag if odr else timedelta(0),
+        months=odr.months if odr else None,
+    )
 
 
 def _rule(raw: Mapping[str, Any], line: int, pack_mode: Mode) -> Rule:
@@ -166,6 +170,11 @@ def _rule(raw: Mapping[str, Any], line: int, pack_mode: Mode) -> Rule:
 
 def _bound(raw: Mapping[str, Any], key: str) -> float | None:
     return to_fraction(raw[key]) if key in raw else None
+
+
+def score_average_name(score_id: str) -> str:
+    """The facts name of a ``daily_average`` score's mean: its id in snake case."""
+    return score_id.replace("-", "_")
 
 
 def _score(raw: Mapping[str, Any]) -> Score:
@@ -199,7 +208,36 @@ def _score(raw: Mapping[str, Any]) -> Score:
         ),
         min_orders=raw.get("min_orders"),
         source=_source(raw.get("source")),
+        average=score_average_name(raw["id"]) if "daily_average" in raw else None,
     )
+
+
+def _daily_uses(
+    raws: Sequence[Mapping[str, Any]], scores: Sequence[Score], uses: Sequence[MetricUse]
+) -> tuple[MetricUse, ...]:
+    """The ``daily_score_average`` use of each score with ``daily_average``."""
+    by_name = {use.name: use for use in uses}
+    by_name.setdefault("orders", _orders_use(uses))
+    made = []
+    for raw, score in zip(raws, scores, strict=True):
+        if score.average is None:
+            continue
+        names = [dim.metric for dim in score.dimensions]
+        if score.min_orders is not None:
+            names.append("orders")
+        window, months = parse_window(raw["daily_average"])
+        made.append(
+            MetricUse(
+                name=score.average,
+                metric=DAILY_SCORE,
+                kind=MetricKind.SCORE,
+                window=window,
+                lag=timedelta(0),
+                months=months,
+                daily=DailyScore(score, tuple(by_name[n] for n in dict.fromkeys(names))),
+            )
+        )
+    return tuple(made)
 
 
 def build_pack(document: LoadedDocument, digest: str) -> CompiledPack:
@@ -214,6 +252,7 @@ def build_pack(document: LoadedDocument, digest: str) -> CompiledPack:
     scores = tuple(_score(raw) for raw in spec.get("scores", []))
     referenced = {name for rule in rules for name in condition_metrics(rule.when)}
     referenced |= {dim.metric for score in scores for dim in score.dimensions}
+    uses = _metric_uses(spec, referenced)
     until = meta.get("effective_until")
     return CompiledPack(
         id=meta["id"],
@@ -222,7 +261,7 @@ def build_pack(document: LoadedDocument, digest: str) -> CompiledPack:
         version=meta["version"],
         digest=digest,
         mode=mode,
-        metrics=_metric_uses(spec, referenced),
+        metrics=uses + _daily_uses(spec.get("scores", []), scores, uses),
         rules=rules,
         status_map=MappingProxyType(
             {name: Status[s.upper()] for name, s in spec["status"].items()}

@@ -24,6 +24,7 @@ class MetricKind(StrEnum):
     AVERAGE = "average"  # sum / count of 1..5 ratings; null with none
     AMOUNT = "amount"  # a money sum (gross_sales)
     GROWTH = "growth"  # (current - previous) / previous; any real number
+    SCORE = "score"  # the mean of a score's daily totals (points), from 0 to its weights' sum
 
 
 class Knob(StrEnum):
@@ -259,8 +260,16 @@ def has_counts(kind: MetricKind) -> bool:
 def counts_in_facts(kind: MetricKind) -> bool:
     """Whether facts carry ``<name>__num`` and ``<name>__den`` beside the value.
 
-    Rates and averages (:func:`has_counts`), and growth: ``__num`` is the
-    current window's sum minus the previous one's, ``__den`` the previous
-    window's sum, so that the value is ``__num / __den`` like every rate.
+    Rates and averages (:func:`has_counts`); growth: ``__num`` is the current
+    window's sum minus the previous one's, ``__den`` the previous window's sum,
+    so that the value is ``__num / __den`` like every rate; a daily-average
+    score: ``__num`` the sum of its daily totals, ``__den`` the days it was
+    assessed.
     """
-    return has_counts(kind) or kind is MetricKind.GROWTH
+    return has_counts(kind) or kind in (MetricKind.GROWTH, MetricKind.SCORE)
+
+
+#: The metric of the use a score with ``daily_average`` reads its grade from: the
+#: mean of the score's daily totals over the window (``engine.metrics.daily``). It is
+#: not in :data:`CATALOG`: packs do not declare it, the score does.
+DAILY_SCORE = "daily_score_average"

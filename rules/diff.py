@@ -87,8 +87,8 @@ def diff_packs(old: CompiledPack, new: CompiledPack) -> list[Change]:
     changes = list(_metadata(old, new))
     changes += _keyed(
         "metrics",
-        {u.name: _use_fields(u) for u in old.metrics},
-        {u.name: _use_fields(u) for u in new.metrics},
+        {u.name: _use_fields(u) for u in old.metrics if u.daily is None},
+        {u.name: _use_fields(u) for u in new.metrics if u.daily is None},
     )
     changes += _keyed(
         "rules",
@@ -98,8 +98,8 @@ def diff_packs(old: CompiledPack, new: CompiledPack) -> list[Change]:
     changes += _status(old.status_map, new.status_map)
     changes += _keyed(
         "scores",
-        {s.id: _score_fields(s) for s in old.scores},
-        {s.id: _score_fields(s) for s in new.scores},
+        {s.id: _score_fields(s, old) for s in old.scores},
+        {s.id: _score_fields(s, new) for s in new.scores},
     )
     return changes
 
@@ -181,8 +181,12 @@ def _rule_fields(rule: Rule, pack: CompiledPack) -> dict[str, str]:
     }
 
 
-def _score_fields(score: Score) -> dict[str, str]:
-    shown = {"title": score.title, "min_orders": _show(score.min_orders)}
+def _score_fields(score: Score, pack: CompiledPack) -> dict[str, str]:
+    graded = "the score on the evaluation date"
+    if score.average is not None:
+        window = window_text(pack.metric(score.average))
+        graded = f"the mean of the daily scores over {window} (facts: {score.average})"
+    shown = {"title": score.title, "min_orders": _show(score.min_orders), "graded on": graded}
     for dim in score.dimensions:
         bands = "; ".join(f"{describe_range(b.lower, b.upper)}: {b.points:g}" for b in dim.bands)
         shown[f"dimension {dim.id}"] = f"{dim.metric}, weight {dim.weight:g}, bands {bands}"

@@ -124,6 +124,7 @@ class MetricUse:
     lag: timedelta
     knobs: Knobs = field(default_factory=Knobs)
     months: int | None = None
+    daily: DailyScore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +209,12 @@ class Grade:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """A weighted score over dimensions, graded (the AliExpress service score)."""
+    """A weighted score over dimensions, graded (the AliExpress service score).
+
+    ``average`` set: the grade is set from the mean of the daily totals, the value
+    of the metric use of that name (:class:`DailyScore`), not from the totals of
+    the evaluation date's facts.
+    """
 
     id: str
     title: str
@@ -216,6 +222,22 @@ class Score:
     grades: tuple[Grade, ...]
     min_orders: int | None = None
     source: SourceRef | None = None
+    average: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyScore:
+    """What a ``daily_score_average`` metric use averages: a score's daily totals.
+
+    For each whole day (UTC) of the use's window, the score is computed as it
+    stands at the end of that day from ``reads`` (the uses of its dimensions, and
+    ``orders`` when it has ``min_orders``), each over its own window. The use's
+    value is the mean of the totals of the days the score was assessed; a
+    ``Score`` with ``average`` set is graded on that value.
+    """
+
+    score: Score
+    reads: tuple[MetricUse, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,11 @@ refused is skipped (the metric use it reads still counts as read).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from .catalog import MetricKind
+from .durations import parse_duration
 from .intervals import Coverage, Interval, band_issues, domain
 from .model import Field
 from .semantic import PERCENT_KINDS, Checker, valid_strings, with_article
@@ -154,3 +156,31 @@ def check_scores(checker: Checker) -> None:
     for _, path, score in checker.items("scores"):
         _check_dimensions(checker, score, path)
         _check_grades(checker, score, path)
+        _check_daily_average(checker, score, path)
+
+
+def _check_daily_average(checker: Checker, score: Mapping[str, Any], path: str) -> None:
+    """A ``daily_average`` of whole days, whose facts name no metric use has."""
+    where = f"{path}.daily_average"
+    if "daily_average" not in score or not checker.valid(where) or not checker.valid(f"{path}.id"):
+        return
+    name = str(score["id"]).replace("-", "_")
+    if name in checker.uses:
+        checker.report(
+            where,
+            "score_average_name_taken",
+            f"the daily average of score {score['id']!r} is named {name!r} in facts, "
+            "which a metric use of this pack is already named",
+            "rename the metric use or the score",
+        )
+    raw = score["daily_average"]
+    if isinstance(raw, str):
+        days = parse_duration(raw) / timedelta(days=1)
+        if days != int(days):
+            checker.report(
+                where,
+                "daily_average_days",
+                f"daily_average {raw!r} is not a whole number of days: the scores averaged "
+                "are those of whole days",
+                "write it in days (30d)",
+            )

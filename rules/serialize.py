@@ -70,7 +70,7 @@ def _knob_json(value: object) -> object:
 
 def _knobs(use: MetricUse) -> dict[str, Any]:
     """The knobs that apply to the use's metric (the others are ignored, so left out)."""
-    listed = CATALOG[use.metric].knobs
+    listed = CATALOG[use.metric].knobs if use.metric in CATALOG else frozenset()
     return {
         knob.value: _knob_json(getattr(use.knobs, knob.value))
         for knob in sorted(listed, key=lambda k: k.value)

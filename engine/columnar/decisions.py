@@ -235,7 +235,7 @@ def _evaluate_batch(
     columns = Columns.from_arrow(batch)
     rates = frozenset(u.name for u in pack.metrics if u.kind is MetricKind.RATE)
     rules = [rule_block(p, columns, sellers=sellers, as_of=as_of, history=history) for p in plans]
-    scores = [score_block(s, pack, columns, rates, level) for s in pack.scores]
+    scores = [score_block(s, pack, columns, rates, level, as_of) for s in pack.scores]
     slots = _slots(pack, rules, scores)
     status, actions = _actions(slots, n, sellers, exempt)
     facts_fields = [f for f in batch.schema if f.name not in _RESERVED]

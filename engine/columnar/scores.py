@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from sellerpolicy.engine.evaluation.daily_scores import averaged_result, daily_mean, in_band
 from sellerpolicy.engine.evaluation.decision import DimensionResult, ScoreResult
 from sellerpolicy.engine.evaluation.explain import explain_score, format_count
 from sellerpolicy.engine.evaluation.levels import ExplainLevel
@@ -62,21 +64,19 @@ class ScoreBlock:
         ]
 
 
-def score_block(
-    score: Score, pack: CompiledPack, columns: Columns, rates: frozenset[str], level: ExplainLevel
+def score_block(  # noqa: PLR0917 - the batch's parts, each needed
+    score: Score,
+    pack: CompiledPack,
+    columns: Columns,
+    rates: frozenset[str],
+    level: ExplainLevel,
+    as_of: datetime,
 ) -> ScoreBlock:
     """Points, total, grade, reason and explanation of one score for every row."""
     n = columns.length
-    bands = np.full((len(score.dimensions), n), -1, np.int32)
-    for k, dim in enumerate(score.dimensions):
-        values, present = columns.raw(dim.metric)
-        for b, band in enumerate(dim.bands):
-            inside = present & (bands[k] < 0)
-            if band.lower is not None:
-                inside &= values >= band.lower
-            if band.upper is not None:
-                inside &= values < band.upper
-            bands[k][inside] = b
+    bands = _bands(score, columns)
+    if score.average is not None:
+        return _averaged_block(score, pack, columns, rates, level, as_of, bands)
     blocked: Mask = np.asarray((bands < 0).any(axis=0), dtype=np.bool_)
     orders, orders_ok = columns.raw("orders")
     if score.min_orders is not None:
@@ -103,9 +103,7 @@ def score_block(
             total = round(math.fsum(points), 9)
             combo_total.append(total)
             combo_grade.append(
-                next(
-                    (g for g, gr in enumerate(score.grades) if _in_band(total, gr.min, gr.max)), -1
-                )
+                next((g for g, gr in enumerate(score.grades) if in_band(total, gr.min, gr.max)), -1)
             )
         totals[graded] = np.asarray(combo_total)[inverse]
         grade[graded] = np.asarray(combo_grade, np.int32)[inverse]
@@ -124,6 +122,35 @@ def score_block(
             texts[row] = explain_score(score, result, rates)
         if result.reason is not None:
             reasons[row] = result.reason
+    return _block(score, bands, totals, ~blocked, grade, reasons, texts)
+
+
+def _bands(score: Score, columns: Columns) -> npt.NDArray[np.int32]:
+    """By dimension and row, the index of the first band the value falls in (-1: none)."""
+    bands = np.full((len(score.dimensions), columns.length), -1, np.int32)
+    for k, dim in enumerate(score.dimensions):
+        values, present = columns.raw(dim.metric)
+        for b, band in enumerate(dim.bands):
+            inside = present & (bands[k] < 0)
+            if band.lower is not None:
+                inside &= values >= band.lower
+            if band.upper is not None:
+                inside &= values < band.upper
+            bands[k][inside] = b
+    return bands
+
+
+def _block(  # noqa: PLR0917 - one block's columns
+    score: Score,
+    bands: npt.NDArray[np.int32],
+    totals: Floats,
+    graded: Mask,
+    grade: npt.NDArray[np.int32],
+    reasons: dict[int, str],
+    texts: dict[int, str],
+) -> ScoreBlock:
+    """The block's struct column."""
+    n = len(totals)
     points = [
         masked(
             np.asarray([b.points * d.weight for b in d.bands] + [0.0])[bands[k]],
@@ -135,7 +162,7 @@ def score_block(
     kinds = list(ScoreBlock.arrow_type(score))
     array = pa.StructArray.from_arrays(
         [
-            masked(totals, ~blocked, pa.float64()),
+            masked(totals, graded, pa.float64()),
             coded_text(grade, [g.grade for g in score.grades]),
             sparse_text(n, reasons),
             sparse_text(n, texts),
@@ -146,6 +173,58 @@ def score_block(
         fields=kinds,
     )
     return ScoreBlock(score, array, grade)
+
+
+def _averaged_block(  # noqa: PLR0917 - score_block's arguments
+    score: Score,
+    pack: CompiledPack,
+    columns: Columns,
+    rates: frozenset[str],
+    level: ExplainLevel,
+    as_of: datetime,
+    bands: npt.NDArray[np.int32],
+) -> ScoreBlock:
+    """A score graded on the mean of its daily totals (``evaluation.daily_scores``)."""
+    assert score.average is not None
+    n = columns.length
+    raw, present = columns.raw(score.average)
+    totals = np.where(present, raw, 0.0).astype(np.float64)
+    grade = np.full(n, -1, np.int32)
+    for g, gr in reversed(list(enumerate(score.grades))):  # the first grade that fits wins
+        inside = present.copy()
+        if gr.min is not None:
+            inside &= totals >= gr.min
+        if gr.max is not None:
+            inside &= totals < gr.max
+        grade[inside] = g
+    reasons: dict[int, str] = {}
+    texts: dict[int, str] = {}
+    rows = range(n) if level is not ExplainLevel.NONE else np.flatnonzero(grade < 0).tolist()
+    days, days_present = columns.raw(f"{score.average}__den")
+    window = daily_mean(pack, score, as_of, None)
+    for row in rows:
+        mean = replace(window, assessed=int(days[row]) if days_present[row] else None)
+        value = raw[row].item() if present[row] else None
+        result = averaged_result(score, mean, value, _dimensions(score, columns, bands, row))
+        if level is not ExplainLevel.NONE:
+            texts[row] = explain_score(score, result, rates, mean)
+        if result.reason is not None:
+            reasons[row] = result.reason
+    return _block(score, bands, totals, present, grade, reasons, texts)
+
+
+def _dimensions(
+    score: Score, columns: Columns, bands: npt.NDArray[np.int32], row: int
+) -> list[DimensionResult]:
+    """Row ``row``'s dimensions: value and the points of its band (None: none)."""
+    dims = []
+    for k, dim in enumerate(score.dimensions):
+        values, present = columns.raw(dim.metric)
+        value: Number | None = values[row].item() if present[row] else None
+        band = int(bands[k][row])
+        points = dim.bands[band].points * dim.weight if band >= 0 else None
+        dims.append(DimensionResult(dim.id, dim.metric, dim.weight, value, points))
+    return dims
 
 
 def _score_row(
@@ -166,17 +245,12 @@ def _score_row(
             reasons.append("metric orders is null: not enough data")
         elif orders < score.min_orders:
             reasons.append(f"only {format_count(orders)} orders, score needs {score.min_orders:,}")
-    dims = []
-    for k, dim in enumerate(score.dimensions):
-        values, present = columns.raw(dim.metric)
-        value: Number | None = values[row].item() if present[row] else None
-        band = int(bands[k][row])
-        if value is None:
+    dims = _dimensions(score, columns, bands, row)
+    for dim, found in zip(score.dimensions, dims, strict=True):
+        if found.value is None:
             reasons.append(f"dimension {dim.id}: metric {dim.metric} is null: not enough data")
-        elif band < 0:
-            reasons.append(f"dimension {dim.id}: {dim.metric} {value} is in no band")
-        points = dim.bands[band].points * dim.weight if band >= 0 else None
-        dims.append(DimensionResult(dim.id, dim.metric, dim.weight, value, points))
+        elif found.points is None:
+            reasons.append(f"dimension {dim.id}: {dim.metric} {found.value} is in no band")
     if blocked:
         return ScoreResult(score.id, None, None, tuple(dims), reason="; ".join(reasons))
     total = float(totals[row])
@@ -186,7 +260,3 @@ def _score_row(
             score.id, total, None, tuple(dims), reason=f"total {total:g} is in no grade"
         )
     return ScoreResult(score.id, total, score.grades[g].grade, tuple(dims))
-
-
-def _in_band(value: float, lower: float | None, upper: float | None) -> bool:
-    return (lower is None or value >= lower) and (upper is None or value < upper)

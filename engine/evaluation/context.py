@@ -17,10 +17,11 @@ from dataclasses import replace
 from datetime import date, datetime
 from types import MappingProxyType
 
-from sellerpolicy.engine.metrics.facts import Number, SellerFacts, as_of_label
+from sellerpolicy.engine.metrics.facts import SellerFacts, as_of_label
 from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import CompiledPack, Exemption, Mode, Score, Status
 
+from .daily_scores import averaged_result, daily_mean, in_band
 from .decision import ActionItem, Decision, DimensionResult, Outcome, RuleResult, ScoreResult
 from .explain import (
     EvidenceLookup,
@@ -184,7 +185,8 @@ class Context:
         ]
 
     def _score(self, score: Score, facts: SellerFacts) -> tuple[ScoreResult, list[ActionItem]]:
-        pack = self.pack
+        if score.average is not None:
+            return self._averaged(score, facts)
         reasons: list[str] = []
         orders = facts.get("orders")
         if score.min_orders is not None:
@@ -194,44 +196,53 @@ class Context:
                 reasons.append(
                     f"only {format_count(orders)} orders, score needs {score.min_orders:,}"
                 )
-        dims: list[DimensionResult] = []
-        for dim in score.dimensions:
-            value = facts.get(dim.metric)
-            points: float | None = None
-            if value is None:
+        dims = _dimensions(score, facts)
+        for dim, result_dim in zip(score.dimensions, dims, strict=True):
+            if result_dim.value is None:
                 reasons.append(f"dimension {dim.id}: metric {dim.metric} is null: not enough data")
-            else:
-                band = next((b for b in dim.bands if _in_band(value, b.lower, b.upper)), None)
-                if band is None:
-                    reasons.append(f"dimension {dim.id}: {dim.metric} {value} is in no band")
-                else:
-                    points = band.points * dim.weight
-            dims.append(DimensionResult(dim.id, dim.metric, dim.weight, value, points))
+            elif result_dim.points is None:
+                reasons.append(f"dimension {dim.id}: {dim.metric} {result_dim.value} is in no band")
         if reasons:
-            result = ScoreResult(score.id, None, None, tuple(dims), reason="; ".join(reasons))
+            result = ScoreResult(score.id, None, None, dims, reason="; ".join(reasons))
             return self._score_explained(score, result), []
         total = round(math.fsum(d.points or 0.0 for d in dims), 9)
-        grade = next((g for g in score.grades if _in_band(total, g.min, g.max)), None)
-        result = ScoreResult(score.id, total, grade.grade if grade else None, tuple(dims))
+        grade = next((g for g in score.grades if in_band(total, g.min, g.max)), None)
+        result = ScoreResult(score.id, total, grade.grade if grade else None, dims)
         result = self._score_explained(score, result)
         if grade is None:
             return replace(result, reason=f"total {total:g} is in no grade"), []
+        return result, self._grade_items(score, result)
+
+    def _averaged(self, score: Score, facts: SellerFacts) -> tuple[ScoreResult, list[ActionItem]]:
+        """A score graded on the mean of its daily totals (``daily_scores``)."""
+        assert score.average is not None
+        mean = daily_mean(self.pack, score, facts.as_of, facts.get(f"{score.average}__den"))
+        result = averaged_result(score, mean, facts.get(score.average), _dimensions(score, facts))
+        if self.level is not ExplainLevel.NONE:
+            result = replace(result, explanation=explain_score(score, result, self.rates, mean))
+        if result.grade is None:
+            return result, []
+        return result, self._grade_items(score, result)
+
+    def _grade_items(self, score: Score, result: ScoreResult) -> list[ActionItem]:
+        """The actions of the grade ``result`` reached."""
+        pack = self.pack
+        grade = next(g for g in score.grades if g.grade == result.grade)
         enforced = pack.mode is Mode.ENFORCE
-        items = [
+        return [
             ActionItem(
                 action=action,
                 rule=score.id,
                 severity=grade.severity,
                 status=pack.status_map[action],
                 metric=score.id,
-                value=total,
+                value=result.total,
                 threshold=grade.min,
                 explanation=result.explanation.splitlines()[0] if result.explanation else None,
                 enforced=enforced,
             )
             for action in grade.actions
         ]
-        return result, items
 
     def _score_explained(self, score: Score, result: ScoreResult) -> ScoreResult:
         if self.level is ExplainLevel.NONE:
@@ -250,5 +261,16 @@ class Context:
         return item
 
 
-def _in_band(value: Number, lower: float | None, upper: float | None) -> bool:
-    return (lower is None or value >= lower) and (upper is None or value < upper)
+def _dimensions(score: Score, facts: SellerFacts) -> tuple[DimensionResult, ...]:
+    """Each dimension's value and the points of the first band it falls in (None: none)."""
+    dims = []
+    for dim in score.dimensions:
+        value = facts.get(dim.metric)
+        band = (
+            None
+            if value is None
+            else next((b for b in dim.bands if in_band(value, b.lower, b.upper)), None)
+        )
+        points = band.points * dim.weight if band is not None else None
+        dims.append(DimensionResult(dim.id, dim.metric, dim.weight, value, points))
+    return tuple(dims)

@@ -26,6 +26,7 @@ from sellerpolicy.rules.template import compile_template, render
 from sellerpolicy.rules.windows import leaves_window
 from sellerpolicy.rules.windows import window_bounds as calendar_bounds
 
+from .daily_scores import DailyMean
 from .decision import Decision, Distance, Outcome, RuleResult, ScoreResult
 
 _OP_WORDS = {
@@ -324,16 +325,25 @@ def leaf_distance(
 # Scores and reports
 
 
-def explain_score(score: Score, result: ScoreResult, rates: frozenset[str]) -> str:
-    """A score's grade explained dimension by dimension."""
+def explain_score(
+    score: Score, result: ScoreResult, rates: frozenset[str], mean: DailyMean | None = None
+) -> str:
+    """A score's grade explained dimension by dimension (``mean``: graded on the mean of
+    its daily totals, the dimensions shown as they stand on the evaluation date)."""
     if result.total is None:
         return f"{score.title}: not assessed ({result.reason})"
     lines = [f"{score.title}: {result.total:g} points, grade {result.grade}"]
+    if mean is not None:
+        lines += [mean.line(), f"  dimensions on {mean.on.isoformat()}:"]
+    indent = "    " if mean is not None else "  "
     for dim in result.dimensions:
         value = format_number(dim.value, rate=dim.metric in rates)
-        lines.append(
-            f"  {dim.dimension}: {dim.metric} {value} earns {dim.points:g} of {dim.weight:g} points"
+        earns = (
+            f"earns {dim.points:g} of {dim.weight:g} points"
+            if dim.points is not None
+            else f"earns none of {dim.weight:g} points (no data or no band)"
         )
+        lines.append(f"{indent}{dim.dimension}: {dim.metric} {value} {earns}")
     grade = next((g for g in score.grades if g.grade == result.grade), None)
     if grade is not None and not grade.confirmed:
         note = f": {grade.note}" if grade.note else ""

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from sellerpolicy.rules.catalog import CATALOG, MetricKind
+from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import CompiledPack
 
 __all__ = ["TOLERANCE", "FactProblem", "fact_problems", "maybe_contradictory"]
@@ -59,13 +59,13 @@ def fact_problems(values: Mapping[str, object], pack: CompiledPack) -> list[Fact
     if orders is not None and not _whole(orders):
         problems.append(FactProblem("orders", f"is {orders!r}: orders are a whole number >= 0"))
     for use in pack.metrics:
-        kind = CATALOG[use.metric].kind
+        kind = use.kind
         if kind is MetricKind.COUNT and use.name != "orders":  # orders: checked above
             value = values.get(use.name)
             if value is not None and not _whole(value):
                 message = f"is {value!r}: a count is a whole number >= 0"
                 problems.append(FactProblem(use.name, message))
-        elif kind in (MetricKind.RATE, MetricKind.AVERAGE):
+        elif kind in (MetricKind.RATE, MetricKind.AVERAGE, MetricKind.SCORE):
             problems.extend(_ratio(use.name, kind, values))
         elif kind is MetricKind.GROWTH:
             problems.extend(_growth(use.name, values))
@@ -113,9 +113,12 @@ def _ratio(name: str, kind: MetricKind, values: Mapping[str, object]) -> list[Fa
         if off is not None:
             return [off]
     if value is not None:
-        low, high = (0.0, 1.0) if rate else _SCALE
+        low, high = (0.0, 1.0) if rate else _SCALE if kind is MetricKind.AVERAGE else (0, math.inf)
         if not low <= float(value) <= high:  # type: ignore[arg-type]
-            scale = "a share (0..1)" if rate else f"an average rating ({low:g}..{high:g})"
+            scale = {
+                MetricKind.RATE: "a share (0..1)",
+                MetricKind.AVERAGE: f"an average rating ({low:g}..{high:g})",
+            }.get(kind, "a number of points >= 0")
             return [FactProblem(name, f"is {value!r}: it must be {scale}")]
     return []
 
@@ -173,18 +176,25 @@ def maybe_contradictory(batch: pa.RecordBatch, pack: CompiledPack) -> npt.NDArra
         if orders is not None:
             flags |= (orders < 0) | _fractional(orders)
         for use in pack.metrics:
-            kind = CATALOG[use.metric].kind
+            kind = use.kind
             value = column(use.name)
             if kind is MetricKind.COUNT and value is not None:
                 flags |= (value < 0) | _fractional(value)
-            if kind not in (MetricKind.RATE, MetricKind.AVERAGE, MetricKind.GROWTH):
+            if kind not in (
+                MetricKind.RATE,
+                MetricKind.AVERAGE,
+                MetricKind.GROWTH,
+                MetricKind.SCORE,
+            ):
                 continue
             num, den = column(f"{use.name}__num"), column(f"{use.name}__den")
             if num is None or den is None:  # one count column alone, or none
                 alone = num if num is not None else den
                 if alone is not None:
                     flags |= ~np.isnan(alone)
-                if value is not None and kind is not MetricKind.GROWTH:
+                if value is not None and kind is MetricKind.SCORE:
+                    flags |= value < 0
+                elif value is not None and kind is not MetricKind.GROWTH:
                     low, high = (0.0, 1.0) if kind is MetricKind.RATE else _SCALE
                     flags |= (value < low) | (value > high)
                 continue

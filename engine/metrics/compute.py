@@ -34,6 +34,7 @@ from sellerpolicy.engine.sources.limits import unavailable_metrics
 from sellerpolicy.rules.catalog import counts_in_facts
 from sellerpolicy.rules.model import MetricUse
 
+from .daily import daily_score_facts
 from .facts import Number, SellerFacts, as_of_instant, as_of_label
 from .relation import HIDDEN, Joins, Window, ident, quote
 from .sql import UseSql, build_use, orders_use
@@ -203,11 +204,15 @@ def compute_metrics(
     Raises ValueError for uses that cannot be computed (duplicate or reserved
     names, unknown metrics, empty windows).
     """
-    table = con.sql(metrics_sql(uses, as_of)).to_arrow_table()
+    plain = [use for use in uses if use.daily is None]
+    table = con.sql(metrics_sql(plain, as_of)).to_arrow_table()
+    daily = [use for use in uses if use.daily is not None]
+    if daily:
+        table = _with_daily(con, table, daily, as_of, fact_columns(uses))
     warnings: list[MetricWarning] = []
     hidden = [name for name in table.column_names if name.startswith(HIDDEN)]
     for name in hidden:
-        use_name = _use_of_warning(name, uses)
+        use_name = _use_of_warning(name, plain)
         for seller, currencies in zip(
             table.column("seller_id").to_pylist(), table.column(name).to_pylist(), strict=True
         ):
@@ -223,6 +228,26 @@ def compute_metrics(
     return MetricsResult(_unmeasured(table.drop_columns(hidden), uses, con), tuple(warnings))
 
 
+def _with_daily(
+    con: duckdb.DuckDBPyConnection,
+    table: pa.Table,
+    uses: Sequence[MetricUse],
+    as_of: date | datetime,
+    columns: Sequence[str],
+) -> pa.Table:
+    """``table`` with the facts of each ``daily_score_average`` use, in ``columns``' order
+    (hidden columns last)."""
+    sellers = table.column("seller_id")
+    for use in uses:
+        averaged = daily_score_facts(con, use, _naive(as_of), metrics_sql)
+        if not averaged.column("seller_id").equals(sellers):  # the same sellers, sorted alike
+            raise RuntimeError(f"daily score {use.name!r}: sellers differ from the facts'")
+        for name in averaged.column_names[1:]:
+            table = table.append_column(name, averaged.column(name))
+    hidden = [name for name in table.column_names if name.startswith(HIDDEN)]
+    return table.select([*columns, *hidden])
+
+
 def _unmeasured(
     table: pa.Table, uses: Sequence[MetricUse], con: duckdb.DuckDBPyConnection
 ) -> pa.Table:
@@ -236,7 +261,8 @@ def _unmeasured(
     if not unavailable:
         return table
     for use in uses:
-        if use.metric not in unavailable:
+        reads = use.daily.reads if use.daily is not None else (use,)
+        if all(read.metric not in unavailable for read in reads):
             continue
         for name in (use.name, f"{use.name}__num", f"{use.name}__den"):
             if name in table.column_names:
