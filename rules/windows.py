@@ -18,6 +18,7 @@ from .durations import format_duration, parse_duration
 __all__ = [
     "DAYS_PER_MONTH",
     "add_months",
+    "daily_instants",
     "leaves_window",
     "month_start",
     "parse_window",
@@ -61,6 +62,22 @@ def window_bounds(use: Windowed, as_of: datetime) -> tuple[datetime, datetime]:
         return end - use.window, end
     end = month_start(end)
     return add_months(end, -use.months), end
+
+
+def daily_instants(use: Windowed, as_of: datetime) -> list[datetime]:
+    """The end (next midnight) of each whole day of ``use``'s window at ``as_of``.
+
+    ``as_of`` is naive UTC. A calendar window's days are its months' days; a
+    rolling one's are the whole days inside it (an ``as_of`` at 15:00 leaves
+    the first, partial day out).
+    """
+    start, end = window_bounds(use, as_of)
+    day = timedelta(days=1)
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < start:
+        first += day
+    last = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return [first + day * (k + 1) for k in range((last - first) // day)]
 
 
 def previous_bounds(use: Windowed, start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sellerpolicy.engine.metrics.daily import daily_instants
 from sellerpolicy.engine.metrics.facts import Number
 from sellerpolicy.rules.model import CompiledPack, Score
+from sellerpolicy.rules.windows import daily_instants
 
 from .decision import DimensionResult, ScoreResult
 

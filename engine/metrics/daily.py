@@ -23,39 +23,19 @@ was assessed). Days never assessed are left out of the mean, not counted as 0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
 from sellerpolicy.rules.model import DailyScore, MetricUse
-from sellerpolicy.rules.windows import window_bounds
+from sellerpolicy.rules.windows import daily_instants
 
 from .relation import ident
 
-__all__ = ["daily_instants", "daily_score_facts"]
+__all__ = ["daily_score_facts"]
 
-_DAY = timedelta(days=1)
 _TABLE = "__daily_facts"
-
-
-def daily_instants(use: MetricUse, as_of: datetime) -> list[datetime]:
-    """The end (next midnight) of each whole day of ``use``'s window at ``as_of``.
-
-    ``as_of`` is naive UTC. A calendar window's days are its months' days; a
-    rolling one's are the whole days inside it (an ``as_of`` at 15:00 leaves
-    the first, partial day out).
-    """
-    start, end = window_bounds(use, as_of)
-    first = _midnight(start)
-    if first < start:
-        first += _DAY
-    last = _midnight(end)
-    return [first + _DAY * (k + 1) for k in range((last - first) // _DAY)]
-
-
-def _midnight(instant: datetime) -> datetime:
-    return instant.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def daily_score_facts(

@@ -21,11 +21,11 @@ from sellerpolicy.engine.api import Policy
 from sellerpolicy.engine.generate.marketplace import generate
 from sellerpolicy.engine.metrics.checks import fact_problems
 from sellerpolicy.engine.metrics.compute import compute_metrics
-from sellerpolicy.engine.metrics.daily import daily_instants
 from sellerpolicy.engine.sources.reader import load_source
 from sellerpolicy.engine.sources.tables import TABLES, Format, create_table_sql
 from sellerpolicy.rules import check_document, load_pack
 from sellerpolicy.rules.model import CompiledPack, MetricUse
+from sellerpolicy.rules.windows import daily_instants
 
 SHIPPED = Path(__file__).parents[2] / "policies" / "aliexpress" / "pack.yaml"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sellerpolicy.rules.catalog import CATALOG, Knob
+from sellerpolicy.rules.catalog import CATALOG, DAILY_SCORE, Knob
 from sellerpolicy.rules.durations import format_duration, parse_duration
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -83,6 +83,13 @@ KNOBS = _sections(_chapter(TEXT, "Knobs"))
 
 def test_every_catalog_metric_and_no_other_has_a_section() -> None:
     assert sorted(METRICS) == sorted(CATALOG)
+
+
+def test_the_metric_of_a_daily_average_has_its_section() -> None:
+    """Not in the catalog (packs do not declare it), documented apart."""
+    derived = _sections(_chapter(TEXT, "Metrics a score declares"))
+    assert sorted(derived) == [DAILY_SCORE]
+    assert "- **Kind:** score" in derived[DAILY_SCORE]
 
 
 def test_every_knob_and_no_other_has_a_section() -> None:
