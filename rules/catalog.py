@@ -208,6 +208,13 @@ CATALOG: Mapping[str, MetricSpec] = MappingProxyType(
                 {Knob.DISPUTE_KINDS: frozenset(DISPUTE_KINDS)},
             ),
             _spec(
+                "completed_dispute_rate",
+                MetricKind.RATE,
+                "orders with a dispute of a counted kind opened in the window, among orders "
+                "delivered or disputed in the window",
+                {Knob.DISPUTE_KINDS: frozenset(DISPUTE_KINDS)},
+            ),
+            _spec(
                 "escalated_dispute_rate",
                 MetricKind.RATE,
                 "orders with a dispute escalated to arbitration",

@@ -238,6 +238,8 @@ def build_use(use: MetricUse, as_of: datetime, joins: Joins, index: int) -> UseS
             num=num,
             w=w,
         )
+    if metric == "completed_dispute_rate":
+        return _completed_disputes(use, index, p, w)
     if metric == "message_response_rate":
         limit = interval(k.response_limit)
         answered = safe(f"responded_at < {p.a}")
@@ -271,6 +273,29 @@ def build_use(use: MetricUse, as_of: datetime, joins: Joins, index: int) -> UseS
     if metric in ("gross_sales", "sales_growth_rate"):
         return _sales(use, index, p, w, growth=metric == "sales_growth_rate")
     raise ValueError(f"metric use {use.name!r}: metric {metric!r} has no SQL")  # pragma: no cover
+
+
+#: Before any order: the start of the order scan of a use counted by event time.
+_EVER = datetime(1900, 1, 1)
+
+
+def _completed_disputes(use: MetricUse, index: int, p: OrderPredicates, w: Window) -> UseSql:
+    """``completed_dispute_rate``: by the time of the events, not of the orders; every
+    order placed before the window's end is scanned."""
+    opened = f"kind IN {str_list(use.knobs.dispute_kinds)} AND {w.contains('opened_at')}"
+    disputed = p.joins.dispute(opened)
+    delivered = safe(f"delivered_at < {p.a} AND {w.contains('delivered_at')}")
+    scanned = Window(_EVER, w.end)
+    return _rate(
+        use,
+        index,
+        table="orders",
+        date_column="ordered_at",
+        inside=scanned.contains("ordered_at"),
+        den=f"({delivered} OR {disputed})",
+        num=disputed,
+        w=scanned,
+    )
 
 
 def _rate(

@@ -260,6 +260,8 @@ def metric_values(
         grown = {counts[0]: float(current - previous), counts[1]: float(previous)}
         value = None if previous == 0 else float(current - previous) / float(previous)
         return {name: value, **grown}
+    if m == "completed_dispute_rate":
+        return _completed_disputes(tables, orders, use, bounds, as_of)
     if m.startswith("dsr_"):
         column = m.removeprefix("dsr_")
         ids = {o["order_id"] for o in in_window}
@@ -290,6 +292,27 @@ def metric_values(
             den += 1
             num += int(in_num)
     return _rate_fields(name, num, den)
+
+
+def _completed_disputes(
+    tables: Tables,
+    orders: list[Row],
+    use: MetricUse,
+    bounds: tuple[datetime, datetime],
+    as_of: datetime,
+) -> dict[str, int | float | None]:
+    """Orders disputed in the window among orders delivered or disputed in it (by event)."""
+    num = den = 0
+    for o in (o for o in orders if o["ordered_at"] < bounds[1]):
+        disputed = any(
+            d["kind"] in use.knobs.dispute_kinds and _in(d["opened_at"], bounds)
+            for d in _events(tables, "disputes", o["order_id"], "opened_at", as_of)
+        )
+        delivered = o.get("delivered_at")
+        if disputed or (delivered is not None and delivered < as_of and _in(delivered, bounds)):
+            den += 1
+            num += int(disputed)
+    return _rate_fields(use.name, num, den)
 
 
 def _rate_fields(name: str, num: int, den: int) -> dict[str, int | float | None]:

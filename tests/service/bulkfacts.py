@@ -14,7 +14,7 @@ import random
 from sellerpolicy.engine.evaluation.plans import leaves
 from sellerpolicy.engine.metrics.compute import fact_columns
 from sellerpolicy.rules import CompiledPack, load_pack, shipped_packs
-from sellerpolicy.rules.catalog import CATALOG, MetricKind
+from sellerpolicy.rules.catalog import MetricKind
 from sellerpolicy.rules.model import Field
 
 PACKS = tuple(load_pack(path) for path in shipped_packs())
@@ -33,6 +33,11 @@ def _edges(pack: CompiledPack) -> tuple[dict[str, list[float]], list[int]]:
         if rule.min_orders is not None:
             volumes.append(int(rule.min_orders))
     for score in pack.scores:
+        if score.average is not None:  # graded on the mean: the grades' edges
+            for grade in score.grades:
+                for bound in (grade.min, grade.max):
+                    if bound is not None:
+                        edges.setdefault(score.average, []).append(bound)
         if score.min_orders is not None:
             volumes.append(int(score.min_orders))
         for dim in score.dimensions:
@@ -60,7 +65,7 @@ def seller_facts(pack: CompiledPack, rng: random.Random) -> dict[str, int | floa
     names = [c for c in fact_columns(pack.metrics) if c not in ("seller_id", "as_of")]
     facts: dict[str, int | float | None] = dict.fromkeys(names)
     for use in pack.metrics:
-        kind = CATALOG[use.metric].kind
+        kind = use.kind
         name = use.name
         if kind is MetricKind.COUNT:
             facts[name] = _count(rng, volumes)
@@ -82,6 +87,12 @@ def seller_facts(pack: CompiledPack, rng: random.Random) -> dict[str, int | floa
             targets = edges.get(name, []) or [3.0]
             value = rng.choice([*targets, rng.uniform(1.0, 5.0)])
             facts[name] = None if rng.random() < 0.05 else min(5.0, max(1.0, value))
+        elif kind is MetricKind.SCORE:  # a mean of daily scores: the days, and their sum
+            days = rng.choice([0, 1, 5, 30, 31])
+            mean = rng.choice([*edges.get(name, []), rng.uniform(0, 100)])
+            num = max(0.0, round(mean * days, 2) + rng.choice((-0.25, 0.0, 0.25))) if days else 0.0
+            facts[name] = num / days if days else None
+            facts[name + "__num"], facts[name + "__den"] = num, days
         else:
             facts[name] = None if rng.random() < 0.05 else round(rng.uniform(0, 1e6), 2)
     return facts
