@@ -343,7 +343,9 @@ def _reported_window(
 
 
 def _pack_counts(use: MetricUse) -> str:
-    spec = CATALOG[use.metric]
+    spec = CATALOG.get(use.metric)
+    if spec is None or use.daily is not None:  # a score's mean of its daily totals
+        return f"the mean of score {use.daily.score.id if use.daily else use.name}'s daily totals"
     knobs = []
     for knob in sorted(spec.knobs):
         value = getattr(use.knobs, knob.value)
