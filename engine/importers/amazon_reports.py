@@ -221,9 +221,10 @@ def _import_orders(
     # Runs of clean item lines are folded apart; every other record's lines, whole,
     # take the general path (the same rows and rejects, only slower).
     sellers = [r.seller_id for r in reports]
-    rest = fold_clean_runs(con, mapping, table, sellers, "__imp_orders_clean")
+    settled, rest = fold_clean_runs(con, mapping, table, sellers)
     del table
     con.register("__imp_lines", rest)
+    con.register("__imp_orders_clean", settled)
     if rest.num_rows:
         good = parse_lines(con, mapping, "__imp_lines", "__imp_order_lines")
         fold_lines(con, mapping, "__imp_lines", good, "__imp_orders_rest")
@@ -232,11 +233,10 @@ def _import_orders(
             "CREATE OR REPLACE TEMP TABLE __imp_orders AS SELECT * FROM __imp_orders_clean "
             "UNION ALL BY NAME SELECT * FROM __imp_orders_rest"
         )
-        for name in ("__imp_orders_clean", "__imp_orders_rest"):
-            con.execute(f"DROP TABLE {name}")
+        con.execute("DROP TABLE __imp_orders_rest")
     else:
-        con.execute("DROP TABLE IF EXISTS __imp_orders")
-        con.execute("ALTER TABLE __imp_orders_clean RENAME TO __imp_orders")
+        con.execute("CREATE OR REPLACE TEMP TABLE __imp_orders AS SELECT * FROM __imp_orders_clean")
+    con.unregister("__imp_orders_clean")
     key = quote_ident(f"c{mapping.used_columns.index(mapping.fold_by or '')}")
     # Ids of orders rejected (none of their lines kept): feedback naming them is rejected.
     con.execute(

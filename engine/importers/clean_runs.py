@@ -2,23 +2,25 @@
 
 Most of a report is a run of lines of one record (the item lines of one
 order, one after the other) whose every value has its documented shape and
-whose lines agree. For those, checking and folding need no hashing of
-texts and no per-line parse of the values the lines share:
+whose lines agree. For those, checking and folding need no SQL, no hashing
+of texts and no per-line parse of the values the lines share:
 
 1. runs: consecutive lines of one file with the same ``fold_by`` text
-   (numpy over the Arrow columns, in file and line order);
+   (NumPy over the Arrow columns, in file and line order);
 2. in a run, every line but the first must repeat the first line's text of
    each value folded ``same`` and of the status (Arrow compares them);
-3. the first line of each run is parsed with the very SQL
-   :func:`~sellerpolicy.engine.importers.contract_rows.parse_lines` applies
-   to a line of documented shape (``quick_value``), and must pass the same
-   checks (required values, the status vocabulary); its key, texts and times
-   must be written without surrounding spaces (so that the text is its own
-   trimmed text, and is parsed untrimmed), and the run is folded in the same
-   query, into the rows ``fold_lines`` writes;
-4. ``sum`` values are checked on every line and summed per run with the SQL
-   ``fold_lines`` uses (exact decimals), the lines of single-line runs
-   without grouping;
+3. the first line of each run is parsed in NumPy (``importers.clean_values``)
+   where its values have their documented shape, into the very values the
+   contract's parser gives them, and must pass the checks of
+   :func:`~sellerpolicy.engine.importers.contract_rows.parse_lines`
+   (required values, the status vocabulary); its key and texts must be
+   written without surrounding spaces (so that the text is its own trimmed
+   text); any other shape sends the run to the general path;
+4. ``sum`` values (decimals) must have their documented shape on every line
+   (and be there on every line when required); they are summed per run as
+   exact units of 1e-9, and the sum read as a double as ``fold_lines``'
+   ``CAST(sum(... AS DECIMAL(38, 9)) AS DOUBLE)`` reads it (a sum of at most
+   2^53 units: ``DOUBLE(units) / 1e9``, correctly rounded);
 5. a record id (trimmed key) is *settled* here only when one clean run has
    it: every id of a run that is not clean, and every id in more than one
    run (lines of one order apart, the same order in two files), goes with
@@ -32,8 +34,8 @@ and rejects of an import are those of the general path alone, line for
 line, which the tests check on reports mixing every kind of bad line.
 """
 
-# SQL here is built from this module's own identifiers, quoted names and literals
-# (quote_ident, quote_literal); report values are only ever data: S608 does not apply.
+# SQL here is built from this module's own identifiers and the quoted text_value;
+# report values are only ever data: S608 does not apply.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -46,20 +48,37 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sellerpolicy.engine.formats.flat import FieldType, FlatFileMapping, Fold, StatusRole
-from sellerpolicy.engine.importers.contract_rows import quick_value, required, text_value
+from sellerpolicy.engine.formats.flat import FieldMap, FieldType, FlatFileMapping, Fold, StatusRole
+from sellerpolicy.engine.importers import clean_values
+from sellerpolicy.engine.importers.contract_rows import required, text_value
 from sellerpolicy.engine.importers.report_files import column_alias
 from sellerpolicy.engine.sources.tables import TABLES
-from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal
 
-__all__ = ["ENABLED", "fold_clean_runs"]
+__all__ = ["ENABLED", "arrow_type", "fold_clean_runs", "settled_schema"]
 
 ENABLED = True
 """Whether :func:`fold_clean_runs` folds anything (the tests compare both paths)."""
 
-_LINES = "__imp_run_lines"
-_SUMS = "__imp_run_sums"
-_LEFT = "__imp_runs_left"
+_KEYS = "__imp_run_keys"
+_MAX_LINES = 1000  # a longer run takes the general path (its sum of units stays in int64)
+_MAX_UNITS = 2**53  # a sum of more units is not read as a double here
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+}
+# The kinds of values this path reads, the contract type of each, and how they fold.
+_READ = {
+    FieldType.TEXT: ("VARCHAR", Fold.SAME),
+    FieldType.TIMESTAMP: ("TIMESTAMP", Fold.SAME),
+    FieldType.DATE: ("TIMESTAMP", Fold.SAME),
+    FieldType.CURRENCY: ("VARCHAR", Fold.SAME),
+    FieldType.DECIMAL: ("DOUBLE", Fold.SUM),
+}
+
+Mask = npt.NDArray[np.bool_]
 
 
 def fold_clean_runs(
@@ -67,82 +86,98 @@ def fold_clean_runs(
     mapping: FlatFileMapping,
     lines: pa.Table,
     sellers: Sequence[str],
-    out: str,
-) -> pa.Table:
-    """``out``: the records settled here (the columns of ``fold_lines``' output, and
-    some of this path's own, named ``__...``); return the lines left for the general
+) -> tuple[pa.Table, pa.Table]:
+    """The records settled here, in file and line order (:func:`settled_schema`: the
+    columns and values of ``fold_lines``' output), and the lines left for the general
     path (whole records, ``lines``' columns).
 
     ``lines`` is the table of ``report_files`` (``__file``, ``__line``, ``c0``...),
     ``sellers`` the account of each file, by its index.
     """
     if not ENABLED or not _supported(mapping) or lines.num_rows == 0:
-        _empty(con, mapping, out)
-        return lines
+        return settled_schema(mapping).empty_table(), lines
     lines = _in_order(lines)
     alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
-    key = lines.column(alias[mapping.fold_by or ""])
-    files = lines.column("__file").to_numpy()
-    starts_mask = np.ones(lines.num_rows, dtype=np.bool_)
-    same_key = pc.fill_null(pc.equal(key.slice(1), key.slice(0, lines.num_rows - 1)), False)
-    starts_mask[1:] = ~(
-        np.asarray(same_key.to_numpy(zero_copy_only=False)) & (files[1:] == files[:-1])
-    )
+    starts_mask = _run_starts(lines, alias[mapping.fold_by or ""])
     run = np.cumsum(starts_mask, dtype=np.int64) - 1
     starts = np.flatnonzero(starts_mask)
-    runs = len(starts)
     sizes = np.diff(np.append(starts, lines.num_rows))
-    broken = np.zeros(runs, dtype=np.bool_)
-    shared = [alias[f.column] for f in mapping.fields if f.fold is Fold.SAME]
+    summed = {alias[f.column] for f in mapping.fields if f.fold is Fold.SUM}
+    first = lines.select([n for n in lines.column_names if n not in summed])
+    first = first.filter(pa.array(starts_mask))  # the first line of each run
+    broken = _disagree(lines, mapping, alias, starts_mask, run) | (sizes > _MAX_LINES)
+    key_field = next(f for f in mapping.fields if f.column == mapping.fold_by)
+    key = first.column(alias[key_field.column])
+    key_plain = clean_values.plain(key)
+    clean = key_plain & _present(mapping, key_field, key)
+    values: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for field in mapping.fields:
+        if field is key_field:
+            continue
+        if field.fold is Fold.SUM:
+            total, good = _summed(mapping, field, lines.column(alias[field.column]), starts, run)
+            broken |= ~good
+        else:
+            total, good = _first_value(field, first.column(alias[field.column]))
+            clean &= good & _present(mapping, field, first.column(alias[field.column]))
+        values[field.target] = total
+    sale = np.ones(len(starts), dtype=np.bool_)
     if mapping.status is not None:
-        shared.append(alias[mapping.status.column])
-    followers = np.flatnonzero(~starts_mask)
-    if len(followers):
-        leaders = pa.array(starts[run[followers]])
-        taken = pa.array(followers)
-        for name in dict.fromkeys(shared):
-            column = lines.column(name)
-            mine, first = column.take(taken), column.take(leaders)
-            agree = pc.if_else(
-                pc.is_null(mine), pc.is_null(first), pc.fill_null(pc.equal(mine, first), False)
-            )
-            differ = np.flatnonzero(~np.asarray(agree.to_numpy(zero_copy_only=False)))
-            broken[run[followers[differ]]] = True
-    multi = (sizes > 1)[run]
-    seller = pa.DictionaryArray.from_arrays(lines.column("__file").combine_chunks(), sellers)
-    con.register(
-        _LINES,
-        lines.append_column("__run", pa.array(run))
-        .append_column("__first", pa.array(starts_mask))
-        .append_column("__multi", pa.array(multi))
-        .append_column("__seller", seller),
-    )
-    try:
-        broken[_sum_runs(con, mapping, alias)] = True
-        ok, hashes = _fold_runs(con, mapping, alias, runs, out)
-        broken |= ~ok
-        hashes_sorted = np.sort(hashes)
-        repeated = hashes_sorted[1:][hashes_sorted[1:] == hashes_sorted[:-1]]
-        general = np.isin(hashes, np.union1d(repeated, hashes[broken]))
-        if general.any():
-            con.register(_LEFT, pa.table({"__run": pa.array(np.flatnonzero(general))}))
-            con.execute(f"DELETE FROM {out} WHERE __run IN (SELECT __run FROM {_LEFT})")
-    finally:
-        con.unregister(_LINES)
-        con.unregister(_LEFT)
-        con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
-    return lines.filter(pa.array(general[run])) if general.any() else lines.slice(0, 0)
+        listed = list(mapping.status.values)
+        found = pc.index_in(first.column(alias[mapping.status.column]), pa.array(listed))
+        position = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
+        roles = np.array([mapping.status.values[v] is StatusRole.SALE for v in listed] + [False])
+        clean &= position >= 0
+        sale = roles[position]
+    general = _general(con, key, key_plain, broken | ~clean)
+    kept = pa.array(~general)
+    settled = {
+        "_file": first.column("__file").filter(kept),
+        "_line": first.column("__line").filter(kept),
+        key_field.target: key.filter(kept),
+    }
+    files = np.asarray(settled["_file"].to_numpy(), dtype=np.int32)
+    settled["seller_id"] = pa.array(sellers, pa.string()).take(pa.array(files))
+    for name, value in values.items():
+        kept_value = value
+        if name == "amount" and mapping.status is not None:
+            kept_value = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
+        settled[name] = kept_value.filter(kept)
+    rest = lines.filter(pa.array(general[run])) if general.any() else lines.slice(0, 0)
+    schema = settled_schema(mapping)
+    return pa.table([settled[n] for n in schema.names], schema=schema), rest
+
+
+def settled_schema(mapping: FlatFileMapping) -> pa.Schema:
+    """The columns of the records :func:`fold_clean_runs` settles (those of
+    ``fold_lines``' output): ``_file``, ``_line``, the key, ``seller_id``, the others."""
+    types = dict(TABLES[mapping.table])
+    key = next((f.target for f in mapping.fields if f.column == mapping.fold_by), None)
+    names = [n for n in (key, "seller_id") if n is not None]
+    names += [f.target for f in mapping.fields if f.target != key]
+    fields = [("_file", pa.int32()), ("_line", pa.int64())]
+    return pa.schema(fields + [(n, arrow_type(types[n])) for n in names])
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a contract column's type (``sources.tables``)."""
+    return _ARROW[kind]
 
 
 def _supported(mapping: FlatFileMapping) -> bool:
-    """Whether the mapping folds lines in a way this path knows (sums of decimals)."""
+    """Whether the mapping folds lines in a way this path knows: text keys, and values
+    it reads (``_READ``) into the contract type it gives, folded as it folds them."""
     if mapping.fold_by is None:
         return False
-    return all(
-        f.fold is not Fold.SUM or f.type is FieldType.DECIMAL
-        for f in mapping.fields
-        if f.column != mapping.fold_by
-    )
+    types = dict(TABLES[mapping.table])
+    for field in mapping.fields:
+        read = _READ.get(field.type)
+        if field.column == mapping.fold_by:
+            if field.type is not FieldType.TEXT or types[field.target] != "VARCHAR":
+                return False
+        elif read is None or read != (types[field.target], field.fold):
+            return False
+    return True
 
 
 def _in_order(lines: pa.Table) -> pa.Table:
@@ -154,139 +189,110 @@ def _in_order(lines: pa.Table) -> pa.Table:
     return lines.sort_by([("__file", "ascending"), ("__line", "ascending")])
 
 
-def _targets(mapping: FlatFileMapping) -> tuple[str, list[str], set[str]]:
-    """The key's contract column, the other columns the report fills, the summed ones."""
-    key = next(f.target for f in mapping.fields if f.column == mapping.fold_by)
-    filled = [f.target for f in mapping.fields if f.target != key]
-    summed = {f.target for f in mapping.fields if f.fold is Fold.SUM}
-    return key, filled, summed
+def _run_starts(lines: pa.Table, key_column: str) -> Mask:
+    """Whether each line starts a run: not the key text of the line before, in its file
+    (a line without key is a run of its own)."""
+    key = lines.column(key_column)
+    files = lines.column("__file").to_numpy()
+    starts = np.ones(lines.num_rows, dtype=np.bool_)
+    same_key = pc.fill_null(pc.equal(key.slice(1), key.slice(0, lines.num_rows - 1)), False)
+    starts[1:] = ~(np.asarray(same_key.to_numpy(zero_copy_only=False)) & (files[1:] == files[:-1]))
+    return starts
 
 
-def _trimmed(mapping: FlatFileMapping) -> list[str]:
-    """The report columns whose quick parse of the raw text could differ from that of
-    the trimmed text: the key, texts and times. A number's cast ignores the spaces
-    around it, a currency (three letters) and a status (a listed value) fail with
-    them: parsed raw, they give the trimmed text's value or send the run away."""
-    kinds = (FieldType.TEXT, FieldType.TIMESTAMP, FieldType.DATE)
-    columns = [f.column for f in mapping.fields if f.type in kinds]
-    return list(dict.fromkeys([mapping.fold_by or "", *columns]))
-
-
-def _plain(column: str) -> str:
-    """SQL: whether a report value is read as written: null (empty), or starting and
-    ending with a printable ASCII character, so that ``trim`` keeps it whole."""
-    return (
-        f"({column} IS NULL OR (ascii({column}) BETWEEN 33 AND 126 AND "
-        f"ascii(right({column}, 1)) BETWEEN 33 AND 126))"
-    )
-
-
-def _fold_runs(
-    con: duckdb.DuckDBPyConnection,
+def _disagree(
+    lines: pa.Table,
     mapping: FlatFileMapping,
     alias: dict[str, str],
-    runs: int,
-    out: str,
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
-    """``out``: every run as a folded record (``fold_lines``' columns and values, and
-    ``__run``), its first line parsed as ``parse_lines`` parses a line of documented
-    shape; return, by run, whether that line passed every check, and its id's hash.
-
-    A value read as written (:func:`_plain`) is its own trimmed text: parsed here
-    without trimming; any other sends its run to the general path.
-    """
-    types = dict(TABLES[mapping.table])
-    key, filled, summed = _targets(mapping)
-    key_column = alias[mapping.fold_by or ""]
-    values = {f.target: quick_value(f.type, alias[f.column]) for f in mapping.fields}
-    status = alias[mapping.status.column] if mapping.status is not None else "NULL"
-    shaped = [
-        f"{v} IS NOT NULL"
-        if required(mapping, f.target)
-        else f"({alias[f.column]} IS NULL OR {v} IS NOT NULL)"
-        for f in mapping.fields
-        for v in (values[f.target],)
-    ]
-    shaped += [_plain(alias[c]) for c in _trimmed(mapping)]
+    starts_mask: Mask,
+    run: npt.NDArray[np.int64],
+) -> Mask:
+    """By run: whether a line does not repeat the text of the line before (so of the
+    first line) of a value folded ``same`` or of the status."""
+    broken = np.zeros(int(run[-1]) + 1, dtype=np.bool_)
+    shared = [alias[f.column] for f in mapping.fields if f.fold is Fold.SAME]
     if mapping.status is not None:
-        listed = ", ".join(quote_literal(v) for v in mapping.status.values)
-        shaped.append(f"list_position([{listed}], {status}) IS NOT NULL")
-    sale = _sale_sql(mapping, status)
-    outputs = [f"CAST({values[key]} AS {types[key]}) AS {quote_ident(key)}", "seller_id"]
-    for name in filled:
-        value = f"CAST({values[name]} AS {types[name]})"
-        if name in summed:
-            # A single line: the sum of one value (an exact decimal) is that value.
-            value = (
-                f"CASE WHEN l.__multi THEN m.{quote_ident(name)} ELSE CAST(CAST(TRY_CAST("
-                f"{value} AS DECIMAL(38, 9)) AS DOUBLE) AS {types[name]}) END"
-            )
-            if name == "amount" and sale is not None:
-                value = f"CASE WHEN {sale} THEN {value} END"
-        outputs.append(f"{value} AS {quote_ident(name)}")
-    # The id as the general path reads it (trimmed), so that ids compare as there.
-    plain_key = _plain(key_column)
-    ident = f"CASE WHEN {plain_key} THEN {key_column} ELSE {text_value(key_column)} END"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT l.__file AS _file, l.__line AS _line, "
-        f"{', '.join(outputs)}, l.__run, coalesce({' AND '.join(shaped)}, false) AS __ok, "
-        f"hash({ident}) AS __h FROM (SELECT *, CAST(__seller AS VARCHAR) AS seller_id "
-        f"FROM {_LINES} WHERE __first) l LEFT JOIN {_SUMS} m USING (__run)"
+        shared.append(alias[mapping.status.column])
+    follows = ~starts_mask[1:]  # by line from the second: whether it follows in a run
+    if not follows.any():
+        return broken
+    for name in dict.fromkeys(shared):
+        column = lines.column(name)
+        now, before = column.slice(1), column.slice(0, lines.num_rows - 1)
+        agree = np.asarray(
+            pc.fill_null(pc.equal(now, before), False).to_numpy(zero_copy_only=False)
+        )
+        if column.null_count:
+            absent = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+            agree |= absent[1:] & absent[:-1]
+        broken[run[np.flatnonzero(follows & ~agree) + 1]] = True
+    return broken
+
+
+def _present(mapping: FlatFileMapping, field: FieldMap, values: pa.Array | pa.ChunkedArray) -> Mask:
+    """Whether each value is there, or need not be."""
+    if not required(mapping, field.target):
+        return np.ones(len(values), dtype=np.bool_)
+    return np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _first_value(
+    field: FieldMap, values: pa.Array | pa.ChunkedArray
+) -> tuple[pa.Array | pa.ChunkedArray, Mask]:
+    """The first lines' values of a field folded ``same``, and whether each is null or
+    read here."""
+    absent = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if field.type in (FieldType.TIMESTAMP, FieldType.DATE):
+        micros, good = clean_values.times(values)
+        times = pa.array(micros, pa.timestamp("us"), mask=~good)
+        return times, good | absent
+    if field.type is FieldType.CURRENCY:
+        return pc.ascii_upper(values), clean_values.currencies(values) | absent
+    return values, clean_values.plain(values)  # a text, as written
+
+
+def _summed(
+    mapping: FlatFileMapping,
+    field: FieldMap,
+    values: pa.Array | pa.ChunkedArray,
+    starts: npt.NDArray[np.intp],
+    run: npt.NDArray[np.int64],
+) -> tuple[pa.Array, Mask]:
+    """By run, the sum of a decimal field (null when no line has a value), and whether
+    every line's value is read here (or null, when it need not be there)."""
+    units, good = clean_values.decimals(values)
+    present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    fine = good if required(mapping, field.target) else good | ~present
+    ok = np.ones(len(starts), dtype=np.bool_)
+    ok[run[~fine]] = False
+    total = np.add.reduceat(units, starts)
+    counted = np.add.reduceat(present.astype(np.int64), starts)
+    ok &= np.abs(total) <= _MAX_UNITS
+    return pa.array(total / clean_values.UNITS, pa.float64(), mask=counted == 0), ok
+
+
+def _general(
+    con: duckdb.DuckDBPyConnection,
+    key: pa.Array | pa.ChunkedArray,
+    key_plain: Mask,
+    unclean: Mask,
+) -> Mask:
+    """By run: whether its record goes to the general path: its id (the trimmed key,
+    compared by hash) is that of an unclean run, or of more than one run."""
+    runs = len(unclean)
+    con.register(
+        _KEYS,
+        pa.table({"__run": pa.array(np.arange(runs)), "k": key, "p": pa.array(key_plain)}),
     )
-    found = con.execute(f"SELECT __run, __ok, __h FROM {out}").fetchnumpy()
-    ok = np.zeros(runs, dtype=np.bool_)
+    try:
+        # The id as the general path reads it (trimmed), so that ids compare as there.
+        found = con.execute(
+            f"SELECT __run, hash(CASE WHEN p THEN k ELSE {text_value('k')} END) AS h FROM {_KEYS}"
+        ).fetchnumpy()
+    finally:
+        con.unregister(_KEYS)
     hashes = np.zeros(runs, dtype=np.uint64)
-    order = np.asarray(found["__run"], dtype=np.int64)
-    ok[order] = np.asarray(found["__ok"], dtype=np.bool_)
-    hashes[order] = np.asarray(found["__h"], dtype=np.uint64)
-    return ok, hashes
-
-
-def _sum_runs(
-    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, alias: dict[str, str]
-) -> npt.NDArray[np.int64]:
-    """``__imp_run_sums``: the sums of the runs of several lines (``fold_lines``' SQL);
-    return those with a line whose summed value has not its documented shape (a run of
-    one line is checked with its first line)."""
-    types = dict(TABLES[mapping.table])
-    summed = [f for f in mapping.fields if f.fold is Fold.SUM]
-    sums = [
-        f"CAST(sum(TRY_CAST(CAST({quick_value(f.type, alias[f.column])} AS "
-        f"{types[f.target]}) AS DECIMAL(38, 9))) AS DOUBLE) AS {quote_ident(f.target)}"
-        for f in summed
-    ]
-    odd = [
-        f"({alias[f.column]} IS NOT NULL AND {quick_value(f.type, alias[f.column])} IS NULL)"
-        for f in summed
-    ]
-    odd_sql = f"bool_or({' OR '.join(odd)})" if odd else "false"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_SUMS} AS SELECT {', '.join(['__run', *sums])}, "
-        f"{odd_sql} AS __odd FROM {_LINES} WHERE __multi GROUP BY __run"
-    )
-    bad = con.execute(f"SELECT __run FROM {_SUMS} WHERE __odd").fetchnumpy()["__run"]
-    return np.asarray(bad, dtype=np.int64)
-
-
-def _sale_sql(mapping: FlatFileMapping, status: str) -> str | None:
-    """SQL: whether the ``status`` is a sale (None: the mapping has no status)."""
-    if mapping.status is None or mapping.field("amount") is None:
-        return None
-    sales = [v for v, role in mapping.status.values.items() if role is StatusRole.SALE]
-    listed = ", ".join(quote_literal(v) for v in sales)
-    return f"list_position([{listed}], {status}) IS NOT NULL"
-
-
-def _empty(con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, out: str) -> None:
-    """``out`` with the columns of settled records and no row."""
-    types = dict(TABLES[mapping.table])
-    if mapping.fold_by is None:
-        key, filled = "", [f.target for f in mapping.fields]
-    else:
-        key, filled, _ = _targets(mapping)
-    names = [n for n in (key, "seller_id", *filled) if n]
-    columns = ", ".join(f"CAST(NULL AS {types[n]}) AS {quote_ident(n)}" for n in names)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT CAST(NULL AS INTEGER) AS _file, "
-        f"CAST(NULL AS BIGINT) AS _line, {columns} LIMIT 0"
-    )
+    hashes[np.asarray(found["__run"], dtype=np.int64)] = np.asarray(found["h"], dtype=np.uint64)
+    ordered = np.sort(hashes)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    return np.isin(hashes, np.union1d(repeated, hashes[unclean]))

@@ -117,10 +117,10 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     calls: list[tuple[int, int]] = []
     fold = clean_runs.fold_clean_runs
 
-    def spy(con: Any, mapping: Any, lines: pa.Table, sellers: Any, out: str) -> pa.Table:
-        rest = fold(con, mapping, lines, sellers, out)
+    def spy(con: Any, mapping: Any, lines: pa.Table, sellers: Any) -> tuple[pa.Table, pa.Table]:
+        settled, rest = fold(con, mapping, lines, sellers)
         calls.append((lines.num_rows, rest.num_rows))
-        return rest
+        return settled, rest
 
     monkeypatch.setattr("sellerpolicy.engine.importers.amazon_reports.fold_clean_runs", spy)
     return calls
@@ -204,3 +204,57 @@ def test_files_read_together_number_their_lines_as_alone(
     assert together.rejects == alone.rejects
     found = {(Path(r.file).parent.name, r.line) for r in together.rejects}
     assert {("plain", 3), ("crlf", 3), ("long", 302), ("other", 2), ("bom", 3)} <= found
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sums_of_many_decimals_are_the_general_paths(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item prices of every documented shape (up to six digits before the point and nine
+    after, negative, zero) summed over runs of one to six lines, and a run too long for
+    the fast path, and one summing to more units than a double holds exactly: the amounts
+    are those of the general path, bit for bit."""
+    rng = random.Random(seed)
+
+    def price() -> str:
+        whole = str(rng.randrange(10 ** rng.randint(1, 6)))
+        places = rng.randint(0, 9)
+        fraction = "".join(rng.choice("0123456789") for _ in range(places))
+        return rng.choice(["", "", "-"]) + whole + (f".{fraction}" if places else "")
+
+    statuses = [rng.choice(["Shipped", "Pending"]) for _ in range(300)]
+    rows = [
+        order_line(f"O{n}", price=price(), status=statuses[n])
+        for n in range(300)
+        for _ in range(rng.randint(1, 6))
+    ]
+    rows += [order_line("LONG", price=price()) for _ in range(1001)]
+    rows += [order_line("BIG", price="999999.999999999") for _ in range(10)]  # > 2^53 units
+    orders = write_report(tmp_path / "S1" / "orders.txt", ORDER_COLUMNS, rows)
+    accounts = [AccountReports("S1", (orders,))]
+    left = _spy(monkeypatch)
+    fast = _outcome(import_amazon_reports(accounts, tmp_path / "fast"))
+    assert left == [(len(rows), 1011)], "only the long and big runs take the general path"
+    monkeypatch.setattr(clean_runs, "ENABLED", False)
+    general = _outcome(import_amazon_reports(accounts, tmp_path / "general"))
+    assert fast == general
+
+
+def test_orders_are_written_in_file_and_line_order(tmp_path: Path) -> None:
+    """Records of both paths, interleaved across files: written in the order of their
+    first line, file by file."""
+    first = [order_line("A1"), order_line("A2", price="x"), order_line("A3"), order_line("A2")]
+    second = [order_line("B1"), order_line("B2"), order_line("B1"), order_line("B3")]
+    accounts = [
+        AccountReports("S1", (write_report(tmp_path / "S1" / "orders.txt", ORDER_COLUMNS, first),)),
+        AccountReports(
+            "S2", (write_report(tmp_path / "S2" / "orders.txt", ORDER_COLUMNS, second),)
+        ),
+    ]
+    summary = import_amazon_reports(accounts, tmp_path / "out")
+    with duckdb.connect() as con:
+        written = con.execute(
+            f"SELECT order_id FROM read_parquet('{summary.out / 'orders.parquet'}')"
+        ).fetchall()
+    # A2 is rejected (a bad line), B1's lines are apart (the general path folds them).
+    assert [r[0] for r in written] == ["A1", "A3", "B1", "B2", "B3"]

@@ -1,0 +1,212 @@
+"""Report values of their documented shape parsed in NumPy: the values of ``clean_runs``.
+
+Each function reads a column of report text (an Arrow string array, one
+value per line, an empty value being null) and gives, per value, whether it
+has a shape read here and, when it has, the value that the contract's
+parser gives it (``contract_rows.quick_value``, ``sources.validate_rows``).
+A value of any other shape, or out of the bounds below, is simply not read
+here (its line then takes the general path, which reads it exactly): a
+value read here is never read otherwise there.
+
+* :func:`times`: ``2003-07-14T18:53:56+00:00`` (an offset of at most 14:00,
+  minutes under 60), ``2003-07-14T18:53:56Z`` or ``2003-07-14``, ASCII digits,
+  a real day of the proleptic Gregorian calendar (years 0001-9999), hours
+  00-23, minutes and seconds 00-59; as microseconds since 1970-01-01 UTC;
+* :func:`decimals`: ``-?d{1,6}(.d{1,9})?``; as its exact value in units of
+  1e-9, which is what ``TRY_CAST(<the parsed double> AS DECIMAL(38, 9))``
+  gives (the double is within 6e-11 of the decimal, so the product by 1e9 is
+  within 0.2 of the units);
+* :func:`currencies`: three ASCII letters, upper-cased;
+* :func:`plain`: whether a value starts and ends with a printable ASCII
+  character (so that trimming it changes nothing).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["UNITS", "currencies", "decimals", "plain", "times"]
+
+UNITS = 10**9
+"""Decimal units of :func:`decimals` per 1 (the scale of ``DECIMAL(38, 9)``)."""
+
+_DECIMAL = r"^-?[0-9]{1,6}(\.[0-9]{1,9})?$"
+_CURRENCY = r"^[A-Za-z]{3}$"
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+Mask = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+
+
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The string chunks of ``values`` (32-bit offsets)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    return [c if c.type == pa.string() else c.cast(pa.string()) for c in chunks]
+
+
+def _bytes(chunk: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """The value offsets (``len + 1``) and the data bytes of a string chunk."""
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(
+        buffers[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
+    )
+    data = buffers[2]
+    return offsets, (
+        np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    )
+
+
+def _valid(chunk: pa.Array) -> Mask:
+    if chunk.null_count == 0:
+        return np.ones(len(chunk), dtype=np.bool_)
+    return np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _columns(chunk: pa.Array, width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
+    """The indexes of the values of exactly ``width`` bytes, and their bytes: one
+    contiguous row per byte position (``[k]``: the k-th byte of each value)."""
+    offsets, data = _bytes(chunk)
+    lengths = np.diff(offsets)
+    where = np.flatnonzero((lengths == width) & _valid(chunk))
+    if len(where) == len(chunk):
+        start = int(offsets[0])
+        rows = data[start : start + width * len(chunk)].reshape(-1, width)
+        return where, np.ascontiguousarray(rows.T)
+    starts = offsets[where].astype(np.intp)
+    return where, np.stack([data[starts + k] for k in range(width)])
+
+
+def _template(shape: bytes) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Per byte of a shape written with ``9`` for a digit, ``5`` for a digit 0-5 (and
+    ``2``, ``3``, ``1`` alike), ``+`` for a sign and any other byte for itself: the
+    lowest byte allowed and how far above it a byte may be."""
+    low, span = [], []
+    for byte in shape:
+        if chr(byte) in "123459":
+            low.append(ord("0"))
+            span.append(byte - ord("0"))
+        elif chr(byte) == "+":
+            low.append(ord("+"))
+            span.append(ord("-") - ord("+"))  # '+', ',' or '-': ',' is refused apart
+        else:
+            low.append(byte)
+            span.append(0)
+    return np.array(low, dtype=np.uint8)[:, None], np.array(span, dtype=np.uint8)[:, None]
+
+
+_SHAPES = {
+    25: _template(b"9999-19-39T29:59:59+19:59"),
+    20: _template(b"9999-19-39T29:59:59Z"),
+    10: _template(b"9999-19-39"),
+}
+
+
+@cache
+def _calendar() -> tuple[Ints, npt.NDArray[np.uint8]]:
+    """By ``year * 12 + month - 1`` (years 0-9999): the days from 1970-01-01 to the
+    first of the month, and the days in the month (proleptic Gregorian)."""
+    year = np.repeat(np.arange(10_000, dtype=np.int64), 12)
+    month = np.tile(np.arange(1, 13, dtype=np.int64), 10_000)
+    y = year - (month <= 2)
+    era = y // 400
+    of_era = y - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5
+    first = era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719_468
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    return first, days.astype(np.uint8)
+
+
+def _two(columns: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint8]:
+    """The two-digit number at byte ``at`` (digits checked apart)."""
+    tens, ones = columns[at] - np.uint8(48), columns[at + 1] - np.uint8(48)
+    return np.asarray(tens * np.uint8(10) + ones, dtype=np.uint8)
+
+
+def _chunk_times(chunk: pa.Array, micros: Ints, ok: Mask) -> None:
+    first_day, month_days = _calendar()
+    for width, (low, span) in _SHAPES.items():
+        where, columns = _columns(chunk, width)
+        if not len(where):
+            continue
+        good = ~np.any((columns - low) > span, axis=0)
+        year = _two(columns, 0).astype(np.int32) * 100 + _two(columns, 2)
+        month, day = _two(columns, 5), _two(columns, 8)
+        good &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+        index = np.where(good, year * 12 + month - 1, 0)
+        good &= day <= month_days[index]
+        seconds = (first_day[index] + day - 1) * 86_400
+        if width > 10:
+            hour = _two(columns, 11)
+            good &= hour <= 23
+            seconds += hour.astype(np.int64) * 3600 + _two(columns, 14).astype(np.int64) * 60
+            seconds += _two(columns, 17)
+        if width == 25:
+            hours, minutes = _two(columns, 20), _two(columns, 23)
+            good &= (columns[19] != ord(",")) & ((hours < 14) | ((hours == 14) & (minutes == 0)))
+            east = hours.astype(np.int64) * 3600 + minutes.astype(np.int64) * 60
+            seconds -= np.where(columns[19] == ord("-"), -east, east)
+        micros[where] = np.where(good, seconds * 1_000_000, 0)
+        ok[where] = good
+
+
+def times(values: pa.Array | pa.ChunkedArray) -> tuple[Ints, Mask]:
+    """Microseconds since 1970-01-01 UTC of each timestamp or date of documented shape
+    (0 where not read), and whether it was read."""
+    micros = np.zeros(len(values), dtype=np.int64)
+    ok = np.zeros(len(values), dtype=np.bool_)
+    start = 0
+    for chunk in _chunks(values):
+        stop = start + len(chunk)
+        _chunk_times(chunk, micros[start:stop], ok[start:stop])
+        start = stop
+    return micros, ok
+
+
+def decimals(values: pa.Array | pa.ChunkedArray) -> tuple[Ints, Mask]:
+    """Each decimal of documented shape in units of 1e-9 (0 where not read), and
+    whether it was read."""
+    ok = _matches(values, _DECIMAL)
+    units = np.zeros(len(values), dtype=np.int64)
+    if ok.all():
+        shaped = values
+    elif ok.any():
+        shaped = values.filter(pa.array(ok))
+    else:
+        return units, ok
+    number = np.asarray(pc.cast(shaped, pa.float64()).to_numpy(zero_copy_only=False))
+    units[ok] = np.rint(number * UNITS)
+    return units, ok
+
+
+def _matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> Mask:
+    """Whether each value matches ``pattern`` (RE2, anchored by it); false for null."""
+    found = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def currencies(values: pa.Array | pa.ChunkedArray) -> Mask:
+    """Whether each value is a currency code of documented shape (three ASCII letters):
+    its value is then ``pc.ascii_upper`` of it."""
+    return _matches(values, _CURRENCY)
+
+
+def plain(values: pa.Array | pa.ChunkedArray) -> Mask:
+    """Whether each value is null, or starts and ends with a printable ASCII character
+    (33-126), so that ``trim`` keeps it whole."""
+    out = []
+    for chunk in _chunks(values):
+        offsets, data = _bytes(chunk)
+        valid = _valid(chunk) & (offsets[1:] > offsets[:-1])
+        first = (
+            data[np.where(valid, offsets[:-1], 0)] if len(data) else np.zeros(len(chunk), np.uint8)
+        )
+        last = data[np.where(valid, offsets[1:] - 1, 0)] if len(data) else first
+        printable = (first >= 33) & (first <= 126) & (last >= 33) & (last <= 126)
+        out.append(~_valid(chunk) | (valid & printable))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.bool_)
