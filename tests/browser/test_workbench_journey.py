@@ -206,6 +206,11 @@ def test_a_reader_only_looks_and_forged_requests_are_refused(
     expect(page.locator("text=Edit a copy")).to_have_count(0)
     page.goto(f"{site.url}/packs/{PACK}/versions/{CURRENT}")
     expect(page.locator("text=Edit a copy")).to_have_count(0)
+    page.goto(f"{site.url}/packs/aliexpress-service-score/versions/2026.12.1")
+    expect(page.locator(".card").first).to_contain_text(
+        "Graded on the mean of its daily scores over 1 calendar month (facts: service_score)"
+    )
+    reader.check("pack-daily-score")
     page.goto(f"{site.url}/packs/{PACK}/edit")
     expect(page.locator("h1")).to_have_text("Not possible")
     expect(page.locator(".error")).to_contain_text("needs the editor role")

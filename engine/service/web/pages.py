@@ -24,6 +24,7 @@ from sellerpolicy.rules.catalog import AS_OF_ONLY, MetricKind
 from sellerpolicy.rules.diff import describe_condition, describe_range
 from sellerpolicy.rules.durations import format_duration
 from sellerpolicy.rules.model import CompiledPack, Rule, condition_metrics
+from sellerpolicy.rules.windows import window_text
 
 from .render import page, security_headers
 from .session import (
@@ -213,5 +214,6 @@ def pack_page(request: Request, pack_id: str, version: str, session: Reader) -> 
         "rules": rule_views(pack),
         "percent": percent,
         "band": describe_range,
+        "daily_window": lambda score: window_text(pack.metric(score.average)),
     }
     return page(request, "pack.html.j2", context, session=session)
