@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from importkit import FEEDBACK_COLUMNS, ORDER_COLUMNS, feedback_line, order_line, write_report
 
@@ -19,6 +20,8 @@ from sellerpolicy.engine.importers.amazon_reports import (
     ImportSummary,
     import_amazon_reports,
 )
+from sellerpolicy.engine.importers.clean_runs import arrow_type
+from sellerpolicy.engine.sources.tables import TABLES
 
 _TIMES = [
     "2026-10-01T10:00:00+00:00",
@@ -258,3 +261,15 @@ def test_orders_are_written_in_file_and_line_order(tmp_path: Path) -> None:
         ).fetchall()
     # A2 is rejected (a bad line), B1's lines are apart (the general path folds them).
     assert [r[0] for r in written] == ["A1", "A3", "B1", "B2", "B3"]
+    # The contract's types; a column without null is REQUIRED (as DuckDB writes a table).
+    schema = pq.read_schema(summary.out / "orders.parquet")
+    assert [(f.name, str(f.type)) for f in schema] == [
+        (name, str(arrow_type(kind))) for name, kind in TABLES["orders"]
+    ]
+    assert {f.name for f in schema if not f.nullable} == {
+        "order_id",
+        "seller_id",
+        "ordered_at",
+        "amount",
+        "currency",
+    }
