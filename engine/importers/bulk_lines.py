@@ -4,7 +4,9 @@ An account's report is small and an import reads hundreds of them. Each file
 is read straight into its place in one buffer (no per-file copy, no
 per-file count of line breaks), header included, and the buffer parsed by
 Arrow in one go (strictly: no quoting, every line the header's number of
-fields). The headers are then the rows whose every read column holds its own
+fields). The files are read in batches of at most ``limit`` bytes, every
+batch into the same buffer (Arrow copies what it parses out of it): the
+memory touched is one batch's, whatever the number of files. The headers are then the rows whose every read column holds its own
 name: one per file, in file order, they give each line its file and number.
 
 A file takes the careful path of ``report_files`` (line breaks counted, any
@@ -48,7 +50,7 @@ def read_bulk(
     """
     parts: list[pa.Table] = []
     careful: list[int] = []
-    batch: list[tuple[int, int]] = []  # (file index, size)
+    batches: list[list[tuple[int, int]]] = [[]]  # (file index, size)
     total = 0
     for index, path in enumerate(paths):
         try:
@@ -60,27 +62,30 @@ def read_bulk(
             careful.append(index)
             continue
         if total + size > limit:
-            careful += _read_batch(batch, total, paths, used, delimiter, header_of, parts)
-            batch, total = [], 0
-        batch.append((index, size))
+            batches.append([])
+            total = 0
+        batches[-1].append((index, size))
         total += size
-    careful += _read_batch(batch, total, paths, used, delimiter, header_of, parts)
+    # One buffer for every batch: Arrow copies the values it parses out of it.
+    buffer = bytearray(max(sum(size for _, size in b) for b in batches))
+    for batch in batches:
+        careful += _read_batch(batch, buffer, paths, used, delimiter, header_of, parts)
     return parts, sorted(careful)
 
 
 def _read_batch(  # noqa: PLR0917 - one private call site
     batch: Sequence[tuple[int, int]],
-    total: int,
+    buffer: bytearray,
     paths: Sequence[Path],
     used: Sequence[str],
     delimiter: str,
     header_of: Callable[[int, bytes], tuple[str, ...]],
     parts: list[pa.Table],
 ) -> list[int]:
-    """Read one buffer of files into ``parts``; return the files left out."""
+    """Read one batch of files into ``buffer`` and parse them into ``parts``; return the
+    files left out."""
     if not batch:
         return []
-    buffer = bytearray(total)
     view = memoryview(buffer)
     kept: list[int] = []  # file indexes
     left: list[int] = []

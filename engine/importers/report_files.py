@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 _BOM = b"\xef\xbb\xbf"
-_GROUP_BYTES = 64 << 20  # plain files of one header are parsed together up to this size
+_GROUP_BYTES = 16 << 20  # plain files of one header are parsed together up to this size
 _SCAN = 1 << 22
 _HEADER_MAX = 1 << 20
 

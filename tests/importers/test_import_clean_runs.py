@@ -273,3 +273,23 @@ def test_orders_are_written_in_file_and_line_order(tmp_path: Path) -> None:
         "amount",
         "currency",
     }
+
+
+def test_batches_of_files_share_one_buffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files read in several batches through one buffer (each batch overwriting the
+    last): every line has the values and number it has read alone."""
+    accounts = []
+    for n in range(12):
+        rows = [order_line(f"O{n}-{k}", price=f"{n}.{k:02d}") for k in range(n % 4 + 1)]
+        if n == 5:
+            rows.append(order_line(f"O{n}-bad", purchase="soon"))
+        path = write_report(tmp_path / f"S{n:02d}" / "orders.txt", ORDER_COLUMNS, rows)
+        accounts.append(AccountReports(f"S{n:02d}", (path,)))
+    size = max(a.orders[0].stat().st_size for a in accounts)
+    monkeypatch.setattr(report_files, "_GROUP_BYTES", 2 * size)
+    batches = _outcome(import_amazon_reports(accounts, tmp_path / "batches"))
+    everything = list(range(len(accounts)))
+    monkeypatch.setattr(report_files, "read_bulk", lambda paths, *_: ([], everything))
+    alone = _outcome(import_amazon_reports(accounts, tmp_path / "alone"))
+    assert batches == alone
+    assert batches[2], "the bad line is rejected"
