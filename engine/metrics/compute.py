@@ -169,7 +169,10 @@ def metrics_sql(uses: Sequence[MetricUse], as_of: date | datetime) -> str:
     on_messages = [b for b in built if b.table == "messages"]
     on_sellers = [b for b in built if b.table == "sellers"]
     order_windows = [w for b in on_orders for w in b.windows]
-    ctes, relation = _orders_relation(joins, _union(order_windows, "orders.ordered_at"))
+    scanned = " OR ".join([_union(order_windows, "orders.ordered_at")] + [
+        b.scan for b in on_orders if b.scan is not None
+    ])  # fmt: skip
+    ctes, relation = _orders_relation(joins, scanned)
     ctes.append(f"o AS ({relation})")
     ctes.append(f"ao AS ({_aggregate('o', on_orders, 'true')})")
     joined = "LEFT JOIN ao USING (seller_id)"

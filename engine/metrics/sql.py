@@ -23,6 +23,7 @@ validated enums; use names come from packs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,6 +94,8 @@ class UseSql:
     ``table``; ``outputs`` are ``(column, expression over the aliases)``;
     ``bad`` is the per-row predicate of the rows counting against the seller
     (None when the metric is not a rate); ``date_column`` dates those rows.
+    The rows scanned are those ordered in one of the ``windows`` and those
+    ``scan`` (a predicate over the joined orders) holds for.
     """
 
     table: Table
@@ -101,6 +104,7 @@ class UseSql:
     bad: str | None
     date_column: str
     windows: tuple[Window, ...]
+    scan: str | None = None
 
 
 class OrderPredicates:
@@ -275,27 +279,27 @@ def build_use(use: MetricUse, as_of: datetime, joins: Joins, index: int) -> UseS
     raise ValueError(f"metric use {use.name!r}: metric {metric!r} has no SQL")  # pragma: no cover
 
 
-#: Before any order: the start of the order scan of a use counted by event time.
-_EVER = datetime(1900, 1, 1)
-
-
 def _completed_disputes(use: MetricUse, index: int, p: OrderPredicates, w: Window) -> UseSql:
-    """``completed_dispute_rate``: by the time of the events, not of the orders; every
-    order placed before the window's end is scanned."""
+    """``completed_dispute_rate``: by the time of the events, not of the orders; an order
+    placed before the window is scanned when it was delivered or disputed in it."""
     opened = f"kind IN {str_list(use.knobs.dispute_kinds)} AND {w.contains('opened_at')}"
     disputed = p.joins.dispute(opened)
     delivered = safe(f"delivered_at < {p.a} AND {w.contains('delivered_at')}")
-    scanned = Window(_EVER, w.end)
-    return _rate(
+    placed = f"ordered_at < {ts(w.end)}"
+    counted = f"({delivered} OR {disputed})"
+    built = _rate(
         use,
         index,
         table="orders",
         date_column="ordered_at",
-        inside=scanned.contains("ordered_at"),
-        den=f"({delivered} OR {disputed})",
+        inside=placed,
+        den=counted,
         num=disputed,
-        w=scanned,
+        w=w,
     )
+    # the flag's join column, unmatched (null) for an order without a dispute
+    scan = f"({placed} AND ({delivered} OR {safe(disputed)}))"
+    return dataclasses.replace(built, scan=scan)
 
 
 def _rate(
