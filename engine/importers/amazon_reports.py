@@ -177,7 +177,7 @@ def import_amazon_reports(
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
         try:
-            _write_arrow(con, "orders", kept, temporary, fmt)
+            _write_arrow(con, "orders", kept, temporary, fmt, unique="order_id")
             if feedback:
                 _write(con, "feedback", "__imp_fb", temporary, fmt)
             if returns:
@@ -402,12 +402,22 @@ def _in_literal(text: str) -> str:
 
 
 def _write_arrow(
-    con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, folder: Path, fmt: Format
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pa.Table,
+    folder: Path,
+    fmt: Format,
+    *,
+    unique: str,
 ) -> None:
     """Write the contract table ``table`` from ``rows`` (in file and line order) as
     ``folder/<table>.<fmt>``: Parquet by Arrow (faster than DuckDB from Arrow rows,
     and marking REQUIRED the columns without null, as DuckDB does from a table),
-    other formats by DuckDB."""
+    other formats by DuckDB.
+
+    In Parquet, the column ``unique`` (an id) and the times are not dictionary
+    encoded: their values hardly repeat (a dictionary would be built to be dropped).
+    """
     if fmt is not Format.PARQUET:
         con.register("__imp_write", rows)
         try:
@@ -430,6 +440,7 @@ def _write_arrow(
         folder / f"{table}.{fmt.value}",
         compression="snappy",
         row_group_size=_ROW_GROUP,
+        use_dictionary=[n for n, kind in TABLES[table] if n != unique and kind != "TIMESTAMP"],
     )
 
 
