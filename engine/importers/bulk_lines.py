@@ -4,10 +4,11 @@ An account's report is small and an import reads hundreds of them. Each file
 is read straight into its place in one buffer (no per-file copy, no
 per-file count of line breaks), header included, and the buffer parsed by
 Arrow in one go (strictly: no quoting, every line the header's number of
-fields). The files are read in batches of at most ``limit`` bytes, every
-batch into the same buffer (Arrow copies what it parses out of it): the
-memory touched is one batch's, whatever the number of files. The headers are then the rows whose every read column holds its own
+fields). The headers are then the rows whose every read column holds its own
 name: one per file, in file order, they give each line its file and number.
+The files are read in batches of at most ``limit`` bytes, every batch into
+the same buffer (Arrow copies what it parses out of it): the memory touched
+is one batch's, whatever the number of files.
 
 A file takes the careful path of ``report_files`` (line breaks counted, any
 line that is no row a reject) when anything is unusual: it is empty or
