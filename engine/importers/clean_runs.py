@@ -79,6 +79,8 @@ _READ = {
 }
 
 Mask = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.intp]
 
 
 def fold_clean_runs(
@@ -99,53 +101,51 @@ def fold_clean_runs(
     lines = _in_order(lines)
     alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
     starts_mask = _run_starts(lines, alias[mapping.fold_by or ""])
-    run = np.cumsum(starts_mask, dtype=np.int64) - 1
     starts = np.flatnonzero(starts_mask)
     sizes = np.diff(np.append(starts, lines.num_rows))
-    summed = {alias[f.column] for f in mapping.fields if f.fold is Fold.SUM}
-    first = lines.select([n for n in lines.column_names if n not in summed])
-    first = first.filter(pa.array(starts_mask))  # the first line of each run
-    broken = _disagree(lines, mapping, alias, starts_mask, run) | (sizes > _MAX_LINES)
+    broken = _disagree(lines, mapping, alias, starts_mask, starts) | (sizes > _MAX_LINES)
     key_field = next(f for f in mapping.fields if f.column == mapping.fold_by)
-    key = first.column(alias[key_field.column])
-    key_plain = clean_values.plain(key)
-    clean = key_plain & _present(mapping, key_field, key)
+    key = lines.column(alias[key_field.column])
+    key_plain = clean_values.plain(key, starts)
+    clean = key_plain & _present(mapping, key_field, key, starts)
     values: dict[str, pa.Array | pa.ChunkedArray] = {}
     for field in mapping.fields:
         if field is key_field:
             continue
+        column = lines.column(alias[field.column])
         if field.fold is Fold.SUM:
-            total, good = _summed(mapping, field, lines.column(alias[field.column]), starts, run)
+            value, good = _summed(mapping, field, column, starts)
             broken |= ~good
         else:
-            total, good = _first_value(field, first.column(alias[field.column]))
-            clean &= good & _present(mapping, field, first.column(alias[field.column]))
-        values[field.target] = total
+            value, good = _first_value(field, column, starts)
+            clean &= good & _present(mapping, field, column, starts)
+        values[field.target] = value
     sale = np.ones(len(starts), dtype=np.bool_)
     if mapping.status is not None:
+        position = _listed(lines.column(alias[mapping.status.column]), starts, mapping)
         listed = list(mapping.status.values)
-        found = pc.index_in(first.column(alias[mapping.status.column]), pa.array(listed))
-        position = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
         roles = np.array([mapping.status.values[v] is StatusRole.SALE for v in listed] + [False])
         clean &= position >= 0
         sale = roles[position]
-    general = _general(con, key, key_plain, broken | ~clean)
-    kept = pa.array(~general)
+    general = _general(con, key, starts, key_plain, broken | ~clean)
+    files = _at(lines.column("__file"), starts)
     settled = {
-        "_file": first.column("__file").filter(kept),
-        "_line": first.column("__line").filter(kept),
-        key_field.target: key.filter(kept),
+        "_file": pa.array(files),
+        "_line": pa.array(_at(lines.column("__line"), starts)),
+        key_field.target: _first_text(key, starts_mask),
+        "seller_id": pa.array(sellers, pa.string()).take(pa.array(files)),
     }
-    files = np.asarray(settled["_file"].to_numpy(), dtype=np.int32)
-    settled["seller_id"] = pa.array(sellers, pa.string()).take(pa.array(files))
     for name, value in values.items():
-        kept_value = value
         if name == "amount" and mapping.status is not None:
-            kept_value = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
-        settled[name] = kept_value.filter(kept)
-    rest = lines.filter(pa.array(general[run])) if general.any() else lines.slice(0, 0)
+            settled[name] = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
+        else:
+            settled[name] = value
     schema = settled_schema(mapping)
-    return pa.table([settled[n] for n in schema.names], schema=schema), rest
+    table = pa.table([settled[n] for n in schema.names], schema=schema)
+    if not general.any():
+        return table, lines.slice(0, 0)
+    rest = lines.filter(pa.array(np.repeat(general, sizes)))
+    return table.filter(pa.array(~general)), rest
 
 
 def settled_schema(mapping: FlatFileMapping) -> pa.Schema:
@@ -182,22 +182,61 @@ def _supported(mapping: FlatFileMapping) -> bool:
 
 def _in_order(lines: pa.Table) -> pa.Table:
     """``lines`` in file and line order."""
-    files, numbers = lines.column("__file").to_numpy(), lines.column("__line").to_numpy()
-    step_file, step_line = np.diff(files), np.diff(numbers)
-    if bool(np.all((step_file > 0) | ((step_file == 0) & (step_line > 0)))):
-        return lines
-    return lines.sort_by([("__file", "ascending"), ("__line", "ascending")])
+    last: tuple[int, int] = (-1, 0)
+    for batch in lines.select(["__file", "__line"]).to_batches():
+        if not batch.num_rows:
+            continue
+        files, numbers = (np.asarray(c.to_numpy()) for c in batch.columns)
+        step_file, step_line = np.diff(files), np.diff(numbers)
+        if (int(files[0]), int(numbers[0])) <= last or not bool(
+            np.all((step_file > 0) | ((step_file == 0) & (step_line > 0)))
+        ):
+            return lines.sort_by([("__file", "ascending"), ("__line", "ascending")])
+        last = (int(files[-1]), int(numbers[-1]))
+    return lines
 
 
 def _run_starts(lines: pa.Table, key_column: str) -> Mask:
     """Whether each line starts a run: not the key text of the line before, in its file
     (a line without key is a run of its own)."""
-    key = lines.column(key_column)
-    files = lines.column("__file").to_numpy()
-    starts = np.ones(lines.num_rows, dtype=np.bool_)
-    same_key = pc.fill_null(pc.equal(key.slice(1), key.slice(0, lines.num_rows - 1)), False)
-    starts[1:] = ~(np.asarray(same_key.to_numpy(zero_copy_only=False)) & (files[1:] == files[:-1]))
+    key, files = lines.column(key_column), lines.column("__file")
+    size = lines.num_rows
+    follows = pc.and_(
+        pc.fill_null(pc.equal(key.slice(1), key.slice(0, size - 1)), False),
+        pc.equal(files.slice(1), files.slice(0, size - 1)),
+    )
+    starts = np.ones(size, dtype=np.bool_)
+    starts[1:] = ~np.asarray(follows.to_numpy(zero_copy_only=False), dtype=np.bool_)
     return starts
+
+
+def _run_of(starts: Rows, lines: Rows) -> Rows:
+    """The run of each of ``lines``."""
+    return np.searchsorted(starts, lines, side="right") - 1
+
+
+def _at(column: pa.ChunkedArray, rows: Rows) -> npt.NDArray[np.generic]:
+    """The values of a column of numbers without null at ``rows``."""
+    out: npt.NDArray[np.generic] = np.empty(len(rows), dtype=column.type.to_pandas_dtype())
+    for chunk, local, into in clean_values.pieces(column, rows):
+        out[into] = np.asarray(chunk.to_numpy())[local]
+    return out
+
+
+def _first_text(column: pa.ChunkedArray, starts_mask: Mask) -> pa.ChunkedArray:
+    """The first line's text of each run."""
+    return column.filter(pa.array(starts_mask))
+
+
+def _listed(column: pa.ChunkedArray, starts: Rows, mapping: FlatFileMapping) -> Ints:
+    """By run, the position of the first line's status among the mapping's (-1: not
+    listed)."""
+    listed = pa.array(list(mapping.status.values) if mapping.status is not None else [])
+    out = np.empty(len(starts), dtype=np.int64)
+    for chunk, local, into in clean_values.pieces(column, starts):
+        found = pc.fill_null(pc.index_in(chunk, listed), -1).to_numpy(zero_copy_only=False)
+        out[into] = np.asarray(found)[local]
+    return out
 
 
 def _disagree(
@@ -205,11 +244,11 @@ def _disagree(
     mapping: FlatFileMapping,
     alias: dict[str, str],
     starts_mask: Mask,
-    run: npt.NDArray[np.int64],
+    starts: Rows,
 ) -> Mask:
     """By run: whether a line does not repeat the text of the line before (so of the
     first line) of a value folded ``same`` or of the status."""
-    broken = np.zeros(int(run[-1]) + 1, dtype=np.bool_)
+    broken = np.zeros(len(starts), dtype=np.bool_)
     shared = [alias[f.column] for f in mapping.fields if f.fold is Fold.SAME]
     if mapping.status is not None:
         shared.append(alias[mapping.status.column])
@@ -225,74 +264,90 @@ def _disagree(
         if column.null_count:
             absent = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
             agree |= absent[1:] & absent[:-1]
-        broken[run[np.flatnonzero(follows & ~agree) + 1]] = True
+        broken[_run_of(starts, np.flatnonzero(follows & ~agree) + 1)] = True
     return broken
 
 
-def _present(mapping: FlatFileMapping, field: FieldMap, values: pa.Array | pa.ChunkedArray) -> Mask:
-    """Whether each value is there, or need not be."""
+def _present(
+    mapping: FlatFileMapping, field: FieldMap, values: pa.ChunkedArray, starts: Rows
+) -> Mask:
+    """By run, whether the first line's value is there, or need not be."""
     if not required(mapping, field.target):
-        return np.ones(len(values), dtype=np.bool_)
-    return np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return np.ones(len(starts), dtype=np.bool_)
+    return clean_values.present(values, starts)
 
 
 def _first_value(
-    field: FieldMap, values: pa.Array | pa.ChunkedArray
+    field: FieldMap, values: pa.ChunkedArray, starts: Rows
 ) -> tuple[pa.Array | pa.ChunkedArray, Mask]:
-    """The first lines' values of a field folded ``same``, and whether each is null or
-    read here."""
-    absent = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    """By run, the first line's value of a field folded ``same``, and whether it is null
+    or read here."""
+    absent = ~clean_values.present(values, starts)
     if field.type in (FieldType.TIMESTAMP, FieldType.DATE):
-        micros, good = clean_values.times(values)
-        times = pa.array(micros, pa.timestamp("us"), mask=~good)
-        return times, good | absent
+        micros, good = clean_values.times(values, starts)
+        mask = None if good.all() else ~good
+        return pa.array(micros, pa.timestamp("us"), mask=mask), good | absent
     if field.type is FieldType.CURRENCY:
-        return pc.ascii_upper(values), clean_values.currencies(values) | absent
-    return values, clean_values.plain(values)  # a text, as written
+        codes = pc.ascii_upper(_first_text(values, _mask(len(values), starts)))
+        return codes, clean_values.currencies(values, starts) | absent
+    text = _first_text(values, _mask(len(values), starts))  # a text, as written
+    return text, clean_values.plain(values, starts)
+
+
+def _mask(size: int, rows: Rows) -> Mask:
+    mask = np.zeros(size, dtype=np.bool_)
+    mask[rows] = True
+    return mask
 
 
 def _summed(
-    mapping: FlatFileMapping,
-    field: FieldMap,
-    values: pa.Array | pa.ChunkedArray,
-    starts: npt.NDArray[np.intp],
-    run: npt.NDArray[np.int64],
+    mapping: FlatFileMapping, field: FieldMap, values: pa.ChunkedArray, starts: Rows
 ) -> tuple[pa.Array, Mask]:
     """By run, the sum of a decimal field (null when no line has a value), and whether
     every line's value is read here (or null, when it need not be there)."""
-    units, good = clean_values.decimals(values)
-    present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    fine = good if required(mapping, field.target) else good | ~present
-    ok = np.ones(len(starts), dtype=np.bool_)
-    ok[run[~fine]] = False
-    total = np.add.reduceat(units, starts)
-    counted = np.add.reduceat(present.astype(np.int64), starts)
+    runs = len(starts)
+    total = np.zeros(runs, dtype=np.int64)
+    counted = np.zeros(runs, dtype=np.int64)
+    ok = np.ones(runs, dtype=np.bool_)
+    need = required(mapping, field.target)
+    for chunk, _, into in clean_values.pieces(values):
+        if not len(chunk):
+            continue
+        units, good = clean_values.decimals(chunk)
+        present = clean_values.present(chunk)
+        fine = good if need else good | ~present
+        # The chunk's lines by run: a first piece may end a run begun in a chunk before.
+        low, high = (int(i) for i in np.searchsorted(starts, [into.start, into.stop]))
+        bounds = starts[low:high] - into.start
+        if not len(bounds) or bounds[0]:
+            bounds = np.concatenate(([0], bounds))
+            low -= 1
+        total[low:high] += np.add.reduceat(units, bounds)
+        counted[low:high] += np.add.reduceat(present, bounds, dtype=np.int64)
+        bad = np.flatnonzero(~fine)
+        ok[low + _run_of(bounds, bad)] = False
     ok &= np.abs(total) <= _MAX_UNITS
     return pa.array(total / clean_values.UNITS, pa.float64(), mask=counted == 0), ok
 
 
 def _general(
     con: duckdb.DuckDBPyConnection,
-    key: pa.Array | pa.ChunkedArray,
+    key: pa.ChunkedArray,
+    starts: Rows,
     key_plain: Mask,
     unclean: Mask,
 ) -> Mask:
     """By run: whether its record goes to the general path: its id (the trimmed key,
     compared by hash) is that of an unclean run, or of more than one run."""
-    runs = len(unclean)
-    con.register(
-        _KEYS,
-        pa.table({"__run": pa.array(np.arange(runs)), "k": key, "p": pa.array(key_plain)}),
-    )
-    try:
-        # The id as the general path reads it (trimmed), so that ids compare as there.
-        found = con.execute(
-            f"SELECT __run, hash(CASE WHEN p THEN k ELSE {text_value('k')} END) AS h FROM {_KEYS}"
-        ).fetchnumpy()
-    finally:
-        con.unregister(_KEYS)
-    hashes = np.zeros(runs, dtype=np.uint64)
-    hashes[np.asarray(found["__run"], dtype=np.int64)] = np.asarray(found["h"], dtype=np.uint64)
+    hashes = clean_values.hashes(key, starts)
+    odd = np.flatnonzero(~key_plain)
+    if len(odd):  # the id as the general path reads it (trimmed), so that ids compare
+        con.register(_KEYS, pa.table({"k": key.take(pa.array(starts[odd]))}))
+        try:
+            trimmed = con.sql(f"SELECT {text_value('k')} AS k FROM {_KEYS}").to_arrow_table()
+        finally:
+            con.unregister(_KEYS)
+        hashes[odd] = clean_values.hashes(trimmed.column("k"))
     ordered = np.sort(hashes)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     return np.isin(hashes, np.union1d(repeated, hashes[unclean]))

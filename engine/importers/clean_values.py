@@ -1,10 +1,11 @@
 """Report values of their documented shape parsed in NumPy: the values of ``clean_runs``.
 
 Each function reads a column of report text (an Arrow string array, one
-value per line, an empty value being null) and gives, per value, whether it
-has a shape read here and, when it has, the value that the contract's
-parser gives it (``contract_rows.quick_value``, ``sources.validate_rows``).
-A value of any other shape, or out of the bounds below, is simply not read
+value per line, an empty value being null), or only some of its values
+(``rows``: their indexes, ascending), and gives, per value, whether it has
+a shape read here and, when it has, the value that the contract's parser
+gives it (``contract_rows.quick_value``, ``sources.validate_rows``). A
+value of any other shape, or out of the bounds below, is simply not read
 here (its line then takes the general path, which reads it exactly): a
 value read here is never read otherwise there.
 
@@ -16,13 +17,19 @@ value read here is never read otherwise there.
   1e-9, which is what ``TRY_CAST(<the parsed double> AS DECIMAL(38, 9))``
   gives (the double is within 6e-11 of the decimal, so the product by 1e9 is
   within 0.2 of the units);
-* :func:`currencies`: three ASCII letters, upper-cased;
+* :func:`currencies`: three ASCII letters (the value is their upper case);
 * :func:`plain`: whether a value starts and ends with a printable ASCII
   character (so that trimming it changes nothing).
+
+:func:`hashes` gives a 64-bit hash of each value's bytes, to compare texts.
+
+The work is done one Arrow chunk at a time, in arrays of a chunk's size at
+most: fresh memory is dear (page faults), and these are reused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 
 import numpy as np
@@ -30,27 +37,48 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["UNITS", "currencies", "decimals", "plain", "times"]
+__all__ = ["UNITS", "currencies", "decimals", "hashes", "pieces", "plain", "present", "times"]
 
 UNITS = 10**9
 """Decimal units of :func:`decimals` per 1 (the scale of ``DECIMAL(38, 9)``)."""
 
 _DECIMAL = r"^-?[0-9]{1,6}(\.[0-9]{1,9})?$"
-_CURRENCY = r"^[A-Za-z]{3}$"
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_FNV_BASIS = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.intp]
+Bytes = npt.NDArray[np.uint8]
 
 
-def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    """The string chunks of ``values`` (32-bit offsets)."""
+def pieces(
+    values: pa.Array | pa.ChunkedArray, rows: Rows | None = None
+) -> Iterator[tuple[pa.Array, Rows | None, slice]]:
+    """Each chunk of ``values`` with values to read: the chunk, the indexes in it of
+    those of ``rows`` (None: all of its values), and where their results go."""
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    return [c if c.type == pa.string() else c.cast(pa.string()) for c in chunks]
+    start = 0
+    for chunk in chunks:
+        stop = start + len(chunk)
+        if rows is None:
+            yield chunk, None, slice(start, stop)
+        else:
+            low, high = (int(i) for i in np.searchsorted(rows, [start, stop]))
+            if high > low:
+                yield chunk, rows[low:high] - start, slice(low, high)
+        start = stop
 
 
-def _bytes(chunk: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-    """The value offsets (``len + 1``) and the data bytes of a string chunk."""
+def _size(values: pa.Array | pa.ChunkedArray, rows: Rows | None) -> int:
+    return len(values) if rows is None else len(rows)
+
+
+def _text(chunk: pa.Array) -> tuple[npt.NDArray[np.int32], Bytes]:
+    """The value offsets (``len + 1``) and the data bytes of a text chunk."""
+    if chunk.type != pa.string():
+        chunk = chunk.cast(pa.string())
     buffers = chunk.buffers()
     offsets = np.frombuffer(
         buffers[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
@@ -61,27 +89,46 @@ def _bytes(chunk: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8
     )
 
 
-def _valid(chunk: pa.Array) -> Mask:
+def _valid(chunk: pa.Array, local: Rows | None) -> Mask:
+    """Whether each value read (``local``: their indexes; None: all) is not null."""
+    size = len(chunk) if local is None else len(local)
     if chunk.null_count == 0:
-        return np.ones(len(chunk), dtype=np.bool_)
-    return np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return np.ones(size, dtype=np.bool_)
+    valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return valid if local is None else valid[local]
 
 
-def _columns(chunk: pa.Array, width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
-    """The indexes of the values of exactly ``width`` bytes, and their bytes: one
-    contiguous row per byte position (``[k]``: the k-th byte of each value)."""
-    offsets, data = _bytes(chunk)
-    lengths = np.diff(offsets)
-    where = np.flatnonzero((lengths == width) & _valid(chunk))
-    if len(where) == len(chunk):
-        start = int(offsets[0])
+def _spans(chunk: pa.Array, local: Rows | None) -> tuple[Ints, Ints, Mask, Bytes]:
+    """The start and length in bytes of each value read, whether it is not null, and the
+    chunk's bytes."""
+    offsets, data = _text(chunk)
+    if local is None:
+        begin = offsets[:-1].astype(np.int64)
+        length = np.diff(offsets).astype(np.int64)
+    else:
+        begin = offsets[local].astype(np.int64)
+        length = offsets[local + 1] - begin
+    return begin, length, _valid(chunk, local), data
+
+
+def _columns(chunk: pa.Array, local: Rows | None, width: int) -> tuple[Rows, Bytes]:
+    """Of the values read, those of exactly ``width`` bytes (their positions among
+    them), and their bytes: one contiguous row per byte position (``[k]``: the k-th
+    byte of each value)."""
+    begin, length, valid, data = _spans(chunk, local)
+    where = np.flatnonzero((length == width) & valid)
+    if local is None and len(where) == len(chunk):
+        start = int(begin[0]) if len(begin) else 0
         rows = data[start : start + width * len(chunk)].reshape(-1, width)
         return where, np.ascontiguousarray(rows.T)
-    starts = offsets[where].astype(np.intp)
-    return where, np.stack([data[starts + k] for k in range(width)])
+    if not len(where):
+        return where, np.zeros((width, 0), dtype=np.uint8)
+    # Each value's bytes as a row of a window over the data (one copy), then by byte.
+    rows = np.lib.stride_tricks.sliding_window_view(data, width)[begin[where]]
+    return where, np.ascontiguousarray(rows.T)
 
 
-def _template(shape: bytes) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+def _template(shape: bytes) -> tuple[Bytes, Bytes]:
     """Per byte of a shape written with ``9`` for a digit, ``5`` for a digit 0-5 (and
     ``2``, ``3``, ``1`` alike), ``+`` for a sign and any other byte for itself: the
     lowest byte allowed and how far above it a byte may be."""
@@ -107,7 +154,7 @@ _SHAPES = {
 
 
 @cache
-def _calendar() -> tuple[Ints, npt.NDArray[np.uint8]]:
+def _calendar() -> tuple[Ints, Bytes]:
     """By ``year * 12 + month - 1`` (years 0-9999): the days from 1970-01-01 to the
     first of the month, and the days in the month (proleptic Gregorian)."""
     year = np.repeat(np.arange(10_000, dtype=np.int64), 12)
@@ -122,16 +169,16 @@ def _calendar() -> tuple[Ints, npt.NDArray[np.uint8]]:
     return first, days.astype(np.uint8)
 
 
-def _two(columns: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint8]:
+def _two(columns: Bytes, at: int) -> Bytes:
     """The two-digit number at byte ``at`` (digits checked apart)."""
     tens, ones = columns[at] - np.uint8(48), columns[at + 1] - np.uint8(48)
     return np.asarray(tens * np.uint8(10) + ones, dtype=np.uint8)
 
 
-def _chunk_times(chunk: pa.Array, micros: Ints, ok: Mask) -> None:
+def _chunk_times(chunk: pa.Array, local: Rows | None, micros: Ints, ok: Mask) -> None:
     first_day, month_days = _calendar()
     for width, (low, span) in _SHAPES.items():
-        where, columns = _columns(chunk, width)
+        where, columns = _columns(chunk, local, width)
         if not len(where):
             continue
         good = ~np.any((columns - low) > span, axis=0)
@@ -155,23 +202,25 @@ def _chunk_times(chunk: pa.Array, micros: Ints, ok: Mask) -> None:
         ok[where] = good
 
 
-def times(values: pa.Array | pa.ChunkedArray) -> tuple[Ints, Mask]:
+def times(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> tuple[Ints, Mask]:
     """Microseconds since 1970-01-01 UTC of each timestamp or date of documented shape
     (0 where not read), and whether it was read."""
-    micros = np.zeros(len(values), dtype=np.int64)
-    ok = np.zeros(len(values), dtype=np.bool_)
-    start = 0
-    for chunk in _chunks(values):
-        stop = start + len(chunk)
-        _chunk_times(chunk, micros[start:stop], ok[start:stop])
-        start = stop
+    micros = np.zeros(_size(values, rows), dtype=np.int64)
+    ok = np.zeros(_size(values, rows), dtype=np.bool_)
+    for chunk, local, into in pieces(values, rows):
+        _chunk_times(chunk, local, micros[into], ok[into])
     return micros, ok
 
 
-def decimals(values: pa.Array | pa.ChunkedArray) -> tuple[Ints, Mask]:
+def decimals(values: pa.Array) -> tuple[Ints, Mask]:
     """Each decimal of documented shape in units of 1e-9 (0 where not read), and
     whether it was read."""
-    ok = _matches(values, _DECIMAL)
+    ok = np.asarray(
+        pc.fill_null(pc.match_substring_regex(values, _DECIMAL), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.bool_,
+    )
     units = np.zeros(len(values), dtype=np.int64)
     if ok.all():
         shaped = values
@@ -184,29 +233,53 @@ def decimals(values: pa.Array | pa.ChunkedArray) -> tuple[Ints, Mask]:
     return units, ok
 
 
-def _matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> Mask:
-    """Whether each value matches ``pattern`` (RE2, anchored by it); false for null."""
-    found = pc.fill_null(pc.match_substring_regex(values, pattern), False)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
-
-
-def currencies(values: pa.Array | pa.ChunkedArray) -> Mask:
+def currencies(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mask:
     """Whether each value is a currency code of documented shape (three ASCII letters):
     its value is then ``pc.ascii_upper`` of it."""
-    return _matches(values, _CURRENCY)
+    ok = np.zeros(_size(values, rows), dtype=np.bool_)
+    for chunk, local, into in pieces(values, rows):
+        where, columns = _columns(chunk, local, 3)
+        letters = (columns | np.uint8(0x20)) - np.uint8(ord("a")) <= 25
+        ok[into][where] = np.all(letters, axis=0)
+    return ok
 
 
-def plain(values: pa.Array | pa.ChunkedArray) -> Mask:
+def plain(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mask:
     """Whether each value is null, or starts and ends with a printable ASCII character
     (33-126), so that ``trim`` keeps it whole."""
-    out = []
-    for chunk in _chunks(values):
-        offsets, data = _bytes(chunk)
-        valid = _valid(chunk) & (offsets[1:] > offsets[:-1])
-        first = (
-            data[np.where(valid, offsets[:-1], 0)] if len(data) else np.zeros(len(chunk), np.uint8)
-        )
-        last = data[np.where(valid, offsets[1:] - 1, 0)] if len(data) else first
+    out = np.zeros(_size(values, rows), dtype=np.bool_)
+    for chunk, local, into in pieces(values, rows):
+        begin, length, valid, data = _spans(chunk, local)
+        some = valid & (length > 0)
+        first = data[np.where(some, begin, 0)] if len(data) else np.zeros(len(begin), np.uint8)
+        last = data[np.where(some, begin + length - 1, 0)] if len(data) else first
         printable = (first >= 33) & (first <= 126) & (last >= 33) & (last <= 126)
-        out.append(~_valid(chunk) | (valid & printable))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.bool_)
+        out[into] = ~valid | (some & printable)
+    return out
+
+
+def present(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mask:
+    """Whether each value is not null."""
+    out = np.zeros(_size(values, rows), dtype=np.bool_)
+    for chunk, local, into in pieces(values, rows):
+        out[into] = _valid(chunk, local)
+    return out
+
+
+def hashes(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash (FNV-1a) of each value's bytes, 0 for null: equal texts have
+    equal hashes."""
+    out = np.zeros(_size(values, rows), dtype=np.uint64)
+    for chunk, local, into in pieces(values, rows):
+        begin, length, valid, data = _spans(chunk, local)
+        mine = out[into]
+        for width in np.unique(length[valid]).tolist():
+            where = np.flatnonzero(valid & (length == width))
+            value = np.full(len(where), _FNV_BASIS, dtype=np.uint64)
+            if width:
+                text = np.lib.stride_tricks.sliding_window_view(data, width)[begin[where]]
+                for k in range(width):
+                    value ^= text[:, k]
+                    value *= _FNV_PRIME
+            mine[where] = value
+    return out

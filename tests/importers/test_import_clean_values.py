@@ -256,3 +256,34 @@ def test_plain_values_are_their_own_trimmed_text() -> None:
     with duckdb.connect() as con:
         trimmed = [con.execute("SELECT trim(?)", [v]).fetchone()[0] for v in values]  # type: ignore[index]
     assert all(t == v for t, v, p in zip(trimmed, values, plain, strict=True) if p)
+
+
+def test_values_read_at_rows_are_those_read_of_all() -> None:
+    """Reading some values (``rows``) of a column in several chunks, one of them sliced,
+    gives what reading all of them gives at those rows."""
+    rng = random.Random(3)
+    pool = [*_DOCUMENTED_TIMES, *_OTHER_TIMES, "USD", "usd", " O1", "O1", "", "O 1"]
+    values = [rng.choice(pool) for _ in range(500)]
+    chunks = pa.chunked_array(
+        [pa.array(values[:200]), pa.array(["x", *values[200:450]]).slice(1), pa.array(values[450:])]
+    )
+    rows = np.array(sorted(rng.sample(range(500), 180)), dtype=np.intp)
+    for read in (clean_values.times,):
+        every, at = read(chunks), read(chunks, rows)
+        assert every[0][rows].tolist() == at[0].tolist()
+        assert every[1][rows].tolist() == at[1].tolist()
+    for check in (clean_values.currencies, clean_values.plain, clean_values.present):
+        assert check(chunks)[rows].tolist() == check(chunks, rows).tolist()
+    assert clean_values.hashes(chunks)[rows].tolist() == clean_values.hashes(chunks, rows).tolist()
+    assert clean_values.present(chunks).tolist() == [v is not None for v in values]
+
+
+def test_equal_texts_have_equal_hashes() -> None:
+    values = ["O1", "O2", "O1", "", None, "O10", "o1", "O1 ", None, "O2"]
+    chunks = pa.chunked_array([pa.array(values[:4]), pa.array(values[4:])])
+    found = clean_values.hashes(chunks).tolist()
+    assert found[0] == found[2]
+    assert found[1] == found[9]
+    assert found[4] == found[8] == 0  # null
+    distinct = [found[i] for i in (0, 1, 3, 5, 6, 7)]
+    assert len(set(distinct)) == len(distinct)
