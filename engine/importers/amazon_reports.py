@@ -33,6 +33,7 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -49,7 +50,7 @@ from sellerpolicy.engine.formats.flat import (
     NotAssessable,
 )
 from sellerpolicy.engine.formats.registry import flat_mapping
-from sellerpolicy.engine.importers.clean_runs import arrow_type, fold_clean_runs
+from sellerpolicy.engine.importers.clean_runs import arrow_type, fold_part, settle
 from sellerpolicy.engine.importers.contract_rows import (
     BAD_TABLE,
     fold_lines,
@@ -65,7 +66,7 @@ from sellerpolicy.engine.importers.report_files import (
     column_alias,
     drop_reports,
     read_reports,
-    report_lines,
+    report_parts,
 )
 from sellerpolicy.engine.sources.tables import TABLES, Format
 from sellerpolicy.engine.sources.validate_rows import quote_ident, quote_literal, shown_value
@@ -231,13 +232,20 @@ def _import_orders(
     """The kept orders, in file and line order, registered as ``__imp_orders``, and
     ``__imp_rejected_ids``; the rejects."""
     register_sellers(con, reports)
-    table, rejects = report_lines(reports, mapping)
-    lines = {mapping.info.id: table.num_rows + len(rejects)}
-    # Runs of clean item lines are folded apart; every other record's lines, whole,
-    # take the general path (the same rows and rejects, only slower).
+    # Runs of clean item lines are folded apart, each batch of files while the next one
+    # is read; every other record's lines, whole, take the general path (the same rows
+    # and rejects, only slower).
     sellers = [r.seller_id for r in reports]
-    orders, rest = fold_clean_runs(con, mapping, table, sellers)
-    del table
+    rejects: list[ReportReject] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold-runs") as pool:
+        folding = [
+            pool.submit(fold_part, mapping, part, sellers)
+            for part in report_parts(reports, mapping, rejects)
+        ]
+        parts = [f.result() for f in folding]
+    lines = {mapping.info.id: sum(p.lines.num_rows for p in parts) + len(rejects)}
+    orders, rest = settle(con, mapping, parts)
+    del parts, folding
     con.register("__imp_lines", rest)
     if rest.num_rows:
         good = parse_lines(con, mapping, "__imp_lines", "__imp_order_lines")

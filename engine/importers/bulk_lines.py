@@ -21,7 +21,7 @@ told from a header).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,23 +34,23 @@ __all__ = ["parse_text_columns", "read_bulk"]
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_bulk(
+def read_bulk(  # noqa: PLR0917 - the careful list is where the files left go
     paths: Sequence[Path],
     used: Sequence[str],
     delimiter: str,
     header_of: Callable[[int, bytes], tuple[str, ...]],
     limit: int,
-) -> tuple[list[pa.Table], list[int]]:
+    careful: list[int],
+) -> Iterator[pa.Table]:
     """The lines of the files read together (``__file``, ``__line``, the ``used``
-    columns named ``c0``, ``c1``..., in file order), and the indexes of the files
-    left to the careful path.
+    columns named ``c0``, ``c1``..., in file order), one table per batch as it is
+    read; the indexes of the files left to the careful path are added to ``careful``
+    (in order once the tables are all read).
 
     ``header_of(index, first_line)`` checks a file's first line and returns its
     column names (raising as the careful path does); at most ``limit`` bytes are
     held at a time.
     """
-    parts: list[pa.Table] = []
-    careful: list[int] = []
     batches: list[list[tuple[int, int]]] = [[]]  # (file index, size)
     total = 0
     for index, path in enumerate(paths):
@@ -70,8 +70,10 @@ def read_bulk(
     # One buffer for every batch: Arrow copies the values it parses out of it.
     buffer = bytearray(max(sum(size for _, size in b) for b in batches))
     for batch in batches:
+        parts: list[pa.Table] = []
         careful += _read_batch(batch, buffer, paths, used, delimiter, header_of, parts)
-    return parts, sorted(careful)
+        yield from parts
+    careful.sort()
 
 
 def _read_batch(  # noqa: PLR0917 - one private call site

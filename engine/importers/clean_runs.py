@@ -26,7 +26,12 @@ of texts and no per-line parse of the values the lines share:
    run (lines of one order apart, the same order in two files), goes with
    all its lines, wherever they are, to the general path. Ids are compared
    by hash (an equal hash sends both to the general path, which is only
-   slower).
+   slower); a key written with spaces around is trimmed first, as the
+   general path trims it.
+
+Steps 1-4 are done by :func:`fold_part` for some whole files at a time (the
+import folds each batch of files while it reads the next), step 5 by
+:func:`settle` over all of them; :func:`fold_clean_runs` does both.
 
 The general path (``parse_lines``, ``fold_lines``) is exact for any set of
 whole records: records never interact but through their id. So the rows
@@ -41,6 +46,7 @@ line, which the tests check on reports mixing every kind of bad line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -54,7 +60,15 @@ from sellerpolicy.engine.importers.contract_rows import required, text_value
 from sellerpolicy.engine.importers.report_files import column_alias
 from sellerpolicy.engine.sources.tables import TABLES
 
-__all__ = ["ENABLED", "arrow_type", "fold_clean_runs", "settled_schema"]
+__all__ = [
+    "ENABLED",
+    "FoldedPart",
+    "arrow_type",
+    "fold_clean_runs",
+    "fold_part",
+    "settle",
+    "settled_schema",
+]
 
 ENABLED = True
 """Whether :func:`fold_clean_runs` folds anything (the tests compare both paths)."""
@@ -83,6 +97,20 @@ Ints = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.intp]
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedPart:
+    """The runs of some whole files' lines, each folded into a record, or not clean;
+    their ids compare with other parts' in :func:`settle`."""
+
+    lines: pa.Table  # the lines, in file and line order
+    sizes: Ints  # by run: its lines
+    records: pa.Table | None  # by run: the record (settled_schema); None: no run folds
+    unclean: Mask  # by run: whether it goes to the general path whatever its id
+    hashes: npt.NDArray[np.uint64]  # by run: the hash of its id (the key, as written)
+    odd: Rows  # the runs whose key is not written plain: their id is its trimmed text
+    odd_keys: pa.Array  # those keys
+
+
 def fold_clean_runs(
     con: duckdb.DuckDBPyConnection,
     mapping: FlatFileMapping,
@@ -94,10 +122,26 @@ def fold_clean_runs(
     path (whole records, ``lines``' columns).
 
     ``lines`` is the table of ``report_files`` (``__file``, ``__line``, ``c0``...),
-    ``sellers`` the account of each file, by its index.
+    ``sellers`` the account of each file, by its index. The same as
+    :func:`settle` of the :func:`fold_part` of ``lines``.
     """
+    return settle(con, mapping, [fold_part(mapping, lines, sellers)])
+
+
+def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str]) -> FoldedPart:
+    """The runs of ``lines`` (whole files' lines), folded where clean (no DuckDB: this
+    may run beside other work)."""
     if not ENABLED or not _supported(mapping) or lines.num_rows == 0:
-        return settled_schema(mapping).empty_table(), lines
+        none = np.zeros(0, dtype=np.intp)
+        return FoldedPart(
+            lines,
+            none,
+            None,
+            np.zeros(0, np.bool_),
+            np.zeros(0, np.uint64),
+            none,
+            pa.array([], pa.string()),
+        )
     lines = _in_order(lines)
     alias = {column: column_alias(i) for i, column in enumerate(mapping.used_columns)}
     starts_mask = _run_starts(lines, alias[mapping.fold_by or ""])
@@ -127,9 +171,8 @@ def fold_clean_runs(
         roles = np.array([mapping.status.values[v] is StatusRole.SALE for v in listed] + [False])
         clean &= position >= 0
         sale = roles[position]
-    general = _general(con, key, starts, key_plain, broken | ~clean)
     files = _at(lines.column("__file"), starts)
-    settled = {
+    records = {
         "_file": pa.array(files),
         "_line": pa.array(_at(lines.column("__line"), starts)),
         key_field.target: _first_text(key, starts_mask),
@@ -137,15 +180,51 @@ def fold_clean_runs(
     }
     for name, value in values.items():
         if name == "amount" and mapping.status is not None:
-            settled[name] = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
+            records[name] = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
         else:
-            settled[name] = value
+            records[name] = value
     schema = settled_schema(mapping)
-    table = pa.table([settled[n] for n in schema.names], schema=schema)
-    if not general.any():
-        return table, lines.slice(0, 0)
-    rest = lines.filter(pa.array(np.repeat(general, sizes)))
-    return table.filter(pa.array(~general)), rest
+    odd = np.flatnonzero(~key_plain)
+    return FoldedPart(
+        lines=lines,
+        sizes=sizes,
+        records=pa.table([records[n] for n in schema.names], schema=schema),
+        unclean=broken | ~clean,
+        hashes=clean_values.hashes(key, starts),
+        odd=odd,
+        odd_keys=key.take(pa.array(starts[odd])).combine_chunks(),
+    )
+
+
+def settle(
+    con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, parts: Sequence[FoldedPart]
+) -> tuple[pa.Table, pa.Table]:
+    """The records of the folded parts settled here (those of clean runs whose id no
+    other run has), in the parts' order, and the lines left for the general path."""
+    hashes = np.concatenate([p.hashes for p in parts]) if parts else np.zeros(0, np.uint64)
+    offsets = np.cumsum([0, *(len(p.hashes) for p in parts)])
+    odd = [p.odd + at for p, at in zip(parts, offsets, strict=False)]
+    if parts and any(len(o) for o in odd):
+        keys = pa.chunked_array([p.odd_keys for p in parts], pa.string())
+        hashes[np.concatenate(odd)] = clean_values.hashes(_trimmed(con, keys))
+    unclean = np.concatenate([p.unclean for p in parts]) if parts else np.zeros(0, np.bool_)
+    general = _general(hashes, unclean)
+    records, rest = [], []
+    for part, at in zip(parts, offsets, strict=False):
+        if part.records is None:
+            rest.append(part.lines)
+            continue
+        mine = general[at : at + len(part.hashes)]
+        if mine.any():
+            records.append(part.records.filter(pa.array(~mine)))
+            rest.append(part.lines.filter(pa.array(np.repeat(mine, part.sizes))))
+        else:
+            records.append(part.records)
+    schema = settled_schema(mapping)
+    settled = pa.concat_tables(records) if records else schema.empty_table()
+    if not rest:
+        return settled, parts[0].lines.slice(0, 0)
+    return settled, pa.concat_tables(rest)
 
 
 def settled_schema(mapping: FlatFileMapping) -> pa.Schema:
@@ -330,24 +409,19 @@ def _summed(
     return pa.array(total / clean_values.UNITS, pa.float64(), mask=counted == 0), ok
 
 
-def _general(
-    con: duckdb.DuckDBPyConnection,
-    key: pa.ChunkedArray,
-    starts: Rows,
-    key_plain: Mask,
-    unclean: Mask,
-) -> Mask:
-    """By run: whether its record goes to the general path: its id (the trimmed key,
-    compared by hash) is that of an unclean run, or of more than one run."""
-    hashes = clean_values.hashes(key, starts)
-    odd = np.flatnonzero(~key_plain)
-    if len(odd):  # the id as the general path reads it (trimmed), so that ids compare
-        con.register(_KEYS, pa.table({"k": key.take(pa.array(starts[odd]))}))
-        try:
-            trimmed = con.sql(f"SELECT {text_value('k')} AS k FROM {_KEYS}").to_arrow_table()
-        finally:
-            con.unregister(_KEYS)
-        hashes[odd] = clean_values.hashes(trimmed.column("k"))
+def _trimmed(con: duckdb.DuckDBPyConnection, keys: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The keys as the general path reads them (trimmed, null when empty)."""
+    con.register(_KEYS, pa.table({"k": keys}))
+    try:
+        table = con.sql(f"SELECT {text_value('k')} AS k FROM {_KEYS}").to_arrow_table()
+    finally:
+        con.unregister(_KEYS)
+    return table.column("k")
+
+
+def _general(hashes: npt.NDArray[np.uint64], unclean: Mask) -> Mask:
+    """By run: whether its record goes to the general path: its id (compared by hash)
+    is that of an unclean run, or of more than one run."""
     ordered = np.sort(hashes)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     return np.isin(hashes, np.union1d(repeated, hashes[unclean]))

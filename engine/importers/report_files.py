@@ -48,6 +48,7 @@ __all__ = [
     "drop_reports",
     "read_reports",
     "report_lines",
+    "report_parts",
     "write_report_rejects",
 ]
 
@@ -219,7 +220,19 @@ def report_lines(
     reports: Sequence[ReportFile], mapping: FlatFileMapping
 ) -> tuple[pa.Table, list[ReportReject]]:
     """The lines of ``reports`` (``__file``, ``__line``, one text column per column the
-    mapping reads, ``c0``, ``c1``...) and the malformed lines' rejects.
+    mapping reads, ``c0``, ``c1``...) and the malformed lines' rejects: the tables of
+    :func:`report_parts` together."""
+    rejects: list[ReportReject] = []
+    return pa.concat_tables(report_parts(reports, mapping, rejects)), rejects
+
+
+def report_parts(
+    reports: Sequence[ReportFile], mapping: FlatFileMapping, rejects: list[ReportReject]
+) -> Iterator[pa.Table]:
+    """The lines of ``reports`` as :func:`report_lines` gives them, in tables of whole
+    files (each in file and line order; at least one table, empty when there is no
+    line), each yielded as soon as it is read; the malformed lines' rejects are added
+    to ``rejects``.
 
     Small files are read together (``importers.bulk_lines``), up to
     :data:`_GROUP_BYTES` at a time; any other file, or one the bulk reading
@@ -227,14 +240,19 @@ def report_lines(
     small plain files of its header or line by line.
     """
     used = mapping.used_columns
-    parts, careful = read_bulk(
+    careful: list[int] = []
+    read = 0
+    for part in read_bulk(
         [r.path for r in reports],
         used,
         mapping.delimiter,
         lambda index, first: _header(first, reports[index], mapping),
         _GROUP_BYTES,
-    )
-    rejects: list[ReportReject] = []
+        careful,
+    ):
+        read += 1
+        yield part
+    parts: list[pa.Table] = []
     slow: list[int] = []
     scans: dict[int, _Scan] = {}
     group: list[int] = []
@@ -271,14 +289,16 @@ def report_lines(
         table = _read_slow(reports[index], scans[index].header, mapping, rejects)
         files = pa.array(np.full(table.num_rows, index, dtype=np.int32))
         parts.append(table.add_column(0, "__file", files))
-    schema = pa.schema(
-        [
-            ("__file", pa.int32()),
-            ("__line", pa.int64()),
-            *((a, pa.string()) for a in _aliases(used)),
-        ]
-    )
-    return (pa.concat_tables(parts) if parts else schema.empty_table()), rejects
+    if not parts and not read:
+        schema = pa.schema(
+            [
+                ("__file", pa.int32()),
+                ("__line", pa.int64()),
+                *((a, pa.string()) for a in _aliases(used)),
+            ]
+        )
+        parts.append(schema.empty_table())
+    yield from parts
 
 
 def _read_group(

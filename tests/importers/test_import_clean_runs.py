@@ -5,6 +5,7 @@ source written and every reject are those of the general path alone."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +117,16 @@ def _outcome(summary: ImportSummary) -> tuple[object, ...]:
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Each call of the fast path: the lines it was given, and those it left."""
+    """Each settling of the fast path: the lines folded, and those left."""
     calls: list[tuple[int, int]] = []
-    fold = clean_runs.fold_clean_runs
+    settle = clean_runs.settle
 
-    def spy(con: Any, mapping: Any, lines: pa.Table, sellers: Any) -> tuple[pa.Table, pa.Table]:
-        settled, rest = fold(con, mapping, lines, sellers)
-        calls.append((lines.num_rows, rest.num_rows))
+    def spy(con: Any, mapping: Any, parts: Sequence[Any]) -> tuple[pa.Table, pa.Table]:
+        settled, rest = settle(con, mapping, parts)
+        calls.append((sum(p.lines.num_rows for p in parts), rest.num_rows))
         return settled, rest
 
-    monkeypatch.setattr("sellerpolicy.engine.importers.amazon_reports.fold_clean_runs", spy)
+    monkeypatch.setattr("sellerpolicy.engine.importers.amazon_reports.settle", spy)
     return calls
 
 
@@ -144,6 +145,34 @@ def test_clean_runs_give_the_general_paths_rows_and_rejects(
     orders, _, rejects, _, _ = fast
     assert orders, "some orders are kept"
     assert rejects, "and some lines are rejected"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_runs_folded_batch_by_batch_give_the_general_paths_rows(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file read in its own batch, and folded apart: the ids the batches share still
+    send their records to the general path."""
+    accounts = _reports(tmp_path / "reports", seed)
+    monkeypatch.setattr(
+        report_files, "_GROUP_BYTES", 1 + min(a.orders[0].stat().st_size for a in accounts)
+    )
+    left = _spy(monkeypatch)
+    folded: list[int] = []
+    fold_part = clean_runs.fold_part
+
+    def spy(mapping: Any, lines: pa.Table, sellers: Any) -> Any:
+        folded.append(lines.num_rows)
+        return fold_part(mapping, lines, sellers)
+
+    monkeypatch.setattr("sellerpolicy.engine.importers.amazon_reports.fold_part", spy)
+    fast = _outcome(import_amazon_reports(accounts, tmp_path / "fast"))
+    (read, rest), *_ = left
+    assert 0 < rest < read, "both paths have lines to fold"
+    assert len(folded) > 2, "in several parts"
+    monkeypatch.setattr(clean_runs, "ENABLED", False)
+    general = _outcome(import_amazon_reports(accounts, tmp_path / "general"))
+    assert fast == general
 
 
 def test_clean_reports_take_the_fast_path_alone(
@@ -191,17 +220,16 @@ def test_files_read_together_number_their_lines_as_alone(
     careful: list[list[int]] = []
     read_bulk = report_files.read_bulk
 
-    def spy(*args: Any) -> tuple[list[pa.Table], list[int]]:
-        parts, left = read_bulk(*args)
-        careful.append(left)
-        return parts, left
+    def spy(*args: Any) -> Iterator[pa.Table]:
+        yield from read_bulk(*args)
+        careful.append(list(args[-1]))
 
     monkeypatch.setattr(report_files, "read_bulk", spy)
     together = import_amazon_reports(accounts, tmp_path / "together")
     everything = list(range(len(accounts)))
     # crlf, bom, open (and every file once a line repeats the header's names)
     assert careful == [everything if names else [1, 5, 6]]
-    monkeypatch.setattr(report_files, "read_bulk", lambda paths, *_: ([], everything))
+    monkeypatch.setattr(report_files, "read_bulk", _none_read_together(everything))
     alone = import_amazon_reports(accounts, tmp_path / "alone")
     assert _outcome(together)[0] == _outcome(alone)[0]
     assert together.rejects == alone.rejects
@@ -289,7 +317,17 @@ def test_batches_of_files_share_one_buffer(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(report_files, "_GROUP_BYTES", 2 * size)
     batches = _outcome(import_amazon_reports(accounts, tmp_path / "batches"))
     everything = list(range(len(accounts)))
-    monkeypatch.setattr(report_files, "read_bulk", lambda paths, *_: ([], everything))
+    monkeypatch.setattr(report_files, "read_bulk", _none_read_together(everything))
     alone = _outcome(import_amazon_reports(accounts, tmp_path / "alone"))
     assert batches == alone
     assert batches[2], "the bad line is rejected"
+
+
+def _none_read_together(everything: list[int]) -> Any:
+    """A ``read_bulk`` leaving every file to the careful path."""
+
+    def read_bulk(*args: Any) -> Iterator[pa.Table]:
+        args[-1].extend(everything)
+        yield from ()
+
+    return read_bulk
