@@ -214,7 +214,46 @@ def times(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> tuple
 
 def decimals(values: pa.Array) -> tuple[Ints, Mask]:
     """Each decimal of documented shape in units of 1e-9 (0 where not read), and
-    whether it was read."""
+    whether it was read.
+
+    The common shape, two decimals (``-?d{1,6}.dd``), is read by the position of its
+    bytes; any other value is matched against the documented shape and parsed by
+    Arrow.
+    """
+    units = np.zeros(len(values), dtype=np.int64)
+    ok = np.zeros(len(values), dtype=np.bool_)
+    begin, length, valid, data = _spans(values, None)
+    for width in range(4, 11):  # d.dd to -dddddd.dd
+        where = np.flatnonzero(valid & (length == width))
+        if len(where):
+            units[where], ok[where] = _cents(data, begin[where], width)
+    other = np.flatnonzero(valid & ~ok)
+    if len(other):
+        units[other], ok[other] = _decimal(values.take(pa.array(other)))
+    return units, ok
+
+
+def _cents(data: Bytes, begin: Ints, width: int) -> tuple[Ints, Mask]:
+    """The units of the values of ``width`` bytes at ``begin`` written ``-?d{1,6}.dd``,
+    and whether each is."""
+    text = np.lib.stride_tricks.sliding_window_view(data, width)[begin]
+    columns = np.ascontiguousarray(text.T)  # [k]: the k-th byte of each value
+    digits = columns - np.uint8(48)
+    negative = columns[0] == ord("-")
+    good = (columns[-3] == ord(".")) & (digits[-2] <= 9) & (digits[-1] <= 9)
+    good &= (digits[0] <= 9) | (negative & (width > 4))
+    good &= (width - 3 - negative) <= 6  # six digits at most before the point
+    whole = np.where(negative, 0, digits[0]).astype(np.int64)
+    for k in range(1, width - 3):
+        good &= digits[k] <= 9
+        whole = whole * 10 + digits[k]
+    cents = whole * 100 + digits[-2].astype(np.int64) * 10 + digits[-1]
+    units = cents * (UNITS // 100)
+    return np.where(good, np.where(negative, -units, units), 0), good
+
+
+def _decimal(values: pa.Array) -> tuple[Ints, Mask]:
+    """The units of each value matching the documented shape, and whether it does."""
     ok = np.asarray(
         pc.fill_null(pc.match_substring_regex(values, _DECIMAL), False).to_numpy(
             zero_copy_only=False
@@ -222,14 +261,10 @@ def decimals(values: pa.Array) -> tuple[Ints, Mask]:
         dtype=np.bool_,
     )
     units = np.zeros(len(values), dtype=np.int64)
-    if ok.all():
-        shaped = values
-    elif ok.any():
-        shaped = values.filter(pa.array(ok))
-    else:
-        return units, ok
-    number = np.asarray(pc.cast(shaped, pa.float64()).to_numpy(zero_copy_only=False))
-    units[ok] = np.rint(number * UNITS)
+    if ok.any():
+        shaped = values if ok.all() else values.filter(pa.array(ok))
+        number = np.asarray(pc.cast(shaped, pa.float64()).to_numpy(zero_copy_only=False))
+        units[ok] = np.rint(number * UNITS)
     return units, ok
 
 
