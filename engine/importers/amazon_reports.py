@@ -41,6 +41,7 @@ from types import MappingProxyType
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sellerpolicy.engine.formats.flat import (
@@ -193,7 +194,7 @@ def import_amazon_reports(
                 carried=carried,
                 left=left,
                 warnings=warnings,
-                con=con,
+                spans=_order_spans(con, kept, orders),
             )
             if out.exists():
                 out.rmdir()
@@ -219,6 +220,45 @@ def _in_file_order(rows: pa.Table) -> pa.Table:
     if bool(np.all((step_file > 0) | ((step_file == 0) & (step_line > 0)))):
         return rows
     return rows.take(pa.array(np.lexsort((lines, files))))
+
+
+def _order_spans(
+    con: duckdb.DuckDBPyConnection, orders: pa.Table, reports: Sequence[ReportFile]
+) -> dict[str, tuple[str, str]]:
+    """By account, the times of its first and last orders, as text (the orders' files
+    give their accounts)."""
+    if not orders.num_rows:
+        return {}
+    files = np.asarray(orders.column("_file").to_numpy())
+    micros = orders.column("ordered_at").cast(pa.int64())
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    low = np.asarray(pc.fill_null(micros, top).to_numpy())
+    high = np.asarray(pc.fill_null(micros, bottom).to_numpy())
+    starts = np.flatnonzero(np.diff(files, prepend=-1))  # each stretch of one file
+    found: dict[str, tuple[int, int]] = {}
+    for file, first, last in zip(
+        files[starts].tolist(),
+        np.minimum.reduceat(low, starts).tolist(),
+        np.maximum.reduceat(high, starts).tolist(),
+        strict=True,
+    ):
+        if first != top:
+            seller = reports[file].seller_id
+            known = found.get(seller, (first, last))
+            found[seller] = (min(known[0], first), max(known[1], last))
+    table = pa.table(
+        {
+            "seller": list(found),
+            "first": pa.array([a for a, _ in found.values()], pa.timestamp("us")),
+            "last": pa.array([b for _, b in found.values()], pa.timestamp("us")),
+        }
+    )
+    con.register("__imp_spans", table)
+    try:  # the text DuckDB gives a time (in or out of Python's range)
+        rows = con.execute('SELECT seller, "first", "last" FROM __imp_spans').fetchall()
+    finally:
+        con.unregister("__imp_spans")
+    return {str(s): (str(a), str(b)) for s, a, b in rows}
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -523,17 +563,11 @@ def _manifest(
     carried: Sequence[CarriedMetric],
     left: Sequence[NotAssessable],
     warnings: Sequence[str],
-    con: duckdb.DuckDBPyConnection,
+    spans: Mapping[str, tuple[str, str]],
 ) -> None:
-    """``import.json``: the mappings, the accounts' files and order dates, the rows
-    written, the metrics carried (with their knob limits), those left out, and the
-    warnings (lines kept with a caveat)."""
-    spans = {
-        str(s): (str(a), str(b))
-        for s, a, b in con.execute(
-            "SELECT seller_id, min(ordered_at), max(ordered_at) FROM __imp_orders GROUP BY ALL"
-        ).fetchall()
-    }
+    """``import.json``: the mappings, the accounts' files and order dates (``spans``),
+    the rows written, the metrics carried (with their knob limits), those left out,
+    and the warnings (lines kept with a caveat)."""
     record = {
         "format": "amazon-reports",
         "mappings": [_mapping_record(m) for m in mappings],

@@ -107,6 +107,7 @@ class FoldedPart:
     records: pa.Table | None  # by run: the record (settled_schema); None: no run folds
     unclean: Mask  # by run: whether it goes to the general path whatever its id
     hashes: npt.NDArray[np.uint64]  # by run: the hash of its id (the key, as written)
+    ordered: npt.NDArray[np.uint64]  # the hashes, sorted
     odd: Rows  # the runs whose key is not written plain: their id is its trimmed text
     odd_keys: pa.Array  # those keys
 
@@ -132,13 +133,14 @@ def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str])
     """The runs of ``lines`` (whole files' lines), folded where clean (no DuckDB: this
     may run beside other work)."""
     if not ENABLED or not _supported(mapping) or lines.num_rows == 0:
-        none = np.zeros(0, dtype=np.intp)
+        none, no_hash = np.zeros(0, dtype=np.intp), np.zeros(0, np.uint64)
         return FoldedPart(
             lines,
             none,
             None,
             np.zeros(0, np.bool_),
-            np.zeros(0, np.uint64),
+            no_hash,
+            no_hash,
             none,
             pa.array([], pa.string()),
         )
@@ -185,12 +187,14 @@ def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str])
             records[name] = value
     schema = settled_schema(mapping)
     odd = np.flatnonzero(~key_plain)
+    hashes = clean_values.hashes(key, starts)
     return FoldedPart(
         lines=lines,
         sizes=sizes,
         records=pa.table([records[n] for n in schema.names], schema=schema),
         unclean=broken | ~clean,
-        hashes=clean_values.hashes(key, starts),
+        hashes=hashes,
+        ordered=np.sort(hashes),
         odd=odd,
         odd_keys=key.take(pa.array(starts[odd])).combine_chunks(),
     )
@@ -199,16 +203,19 @@ def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str])
 def settle(
     con: duckdb.DuckDBPyConnection, mapping: FlatFileMapping, parts: Sequence[FoldedPart]
 ) -> tuple[pa.Table, pa.Table]:
-    """The records of the folded parts settled here (those of clean runs whose id no
-    other run has), in the parts' order, and the lines left for the general path."""
-    hashes = np.concatenate([p.hashes for p in parts]) if parts else np.zeros(0, np.uint64)
+    """The records of the folded parts (at least one) settled here (those of clean
+    runs whose id no other run has), in the parts' order, and the lines left for the
+    general path."""
+    hashes = np.concatenate([p.hashes for p in parts])
     offsets = np.cumsum([0, *(len(p.hashes) for p in parts)])
     odd = [p.odd + at for p, at in zip(parts, offsets, strict=False)]
-    if parts and any(len(o) for o in odd):
+    if any(len(o) for o in odd):
         keys = pa.chunked_array([p.odd_keys for p in parts], pa.string())
         hashes[np.concatenate(odd)] = clean_values.hashes(_trimmed(con, keys))
-    unclean = np.concatenate([p.unclean for p in parts]) if parts else np.zeros(0, np.bool_)
-    general = _general(hashes, unclean)
+        ordered = np.sort(hashes)
+    else:  # the parts' sorted hashes merged (a stable sort merges sorted runs)
+        ordered = np.sort(np.concatenate([p.ordered for p in parts]), kind="stable")
+    general = _general(hashes, ordered, np.concatenate([p.unclean for p in parts]))
     records, rest = [], []
     for part, at in zip(parts, offsets, strict=False):
         if part.records is None:
@@ -419,9 +426,10 @@ def _trimmed(con: duckdb.DuckDBPyConnection, keys: pa.ChunkedArray) -> pa.Chunke
     return table.column("k")
 
 
-def _general(hashes: npt.NDArray[np.uint64], unclean: Mask) -> Mask:
-    """By run: whether its record goes to the general path: its id (compared by hash)
-    is that of an unclean run, or of more than one run."""
-    ordered = np.sort(hashes)
+def _general(
+    hashes: npt.NDArray[np.uint64], ordered: npt.NDArray[np.uint64], unclean: Mask
+) -> Mask:
+    """By run: whether its record goes to the general path: its id (compared by hash;
+    ``ordered``: the hashes sorted) is that of an unclean run, or of more than one run."""
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     return np.isin(hashes, np.union1d(repeated, hashes[unclean]))
