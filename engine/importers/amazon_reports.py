@@ -275,7 +275,7 @@ def _import_orders(
     # Runs of clean item lines are folded apart, each batch of files while the next one
     # is read; every other record's lines, whole, take the general path (the same rows
     # and rejects, only slower).
-    sellers = [r.seller_id for r in reports]
+    sellers = pa.array([r.seller_id for r in reports], pa.string())
     rejects: list[ReportReject] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold-runs") as pool:
         folding = [
@@ -293,7 +293,9 @@ def _import_orders(
         con.execute("DROP TABLE __imp_order_lines")
         folded = con.sql("SELECT * FROM __imp_orders_rest").to_arrow_table()
         con.execute("DROP TABLE __imp_orders_rest")
-        if orders.num_rows:
+        if orders.num_rows:  # the accounts as text (the folded rows' own dictionary)
+            seller = orders.schema.get_field_index("seller_id")
+            orders = orders.set_column(seller, "seller_id", orders.column(seller).cast(pa.string()))
             folded = folded.select(orders.schema.names).cast(orders.schema)
             orders = pa.concat_tables([orders, folded])
         else:
@@ -477,8 +479,10 @@ def _write_arrow(
     for name, kind in TABLES[table]:
         arrow = arrow_type(kind)
         if name in rows.column_names:
-            column = rows.column(name).cast(arrow)
-            fields.append(pa.field(name, arrow, nullable=column.null_count > 0))
+            column = rows.column(name)
+            if not pa.types.is_dictionary(column.type) or column.type.value_type != arrow:
+                column = column.cast(arrow)  # (a dictionary of texts is written as texts)
+            fields.append(pa.field(name, column.type, nullable=column.null_count > 0))
         else:
             column = pa.nulls(rows.num_rows, arrow)
             fields.append(pa.field(name, arrow))
@@ -489,6 +493,7 @@ def _write_arrow(
         compression="snappy",
         row_group_size=_ROW_GROUP,
         use_dictionary=[n for n, kind in TABLES[table] if n != unique and kind != "TIMESTAMP"],
+        store_schema=False,  # read back, the columns have their contract types
     )
 
 

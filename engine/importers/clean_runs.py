@@ -83,6 +83,7 @@ _ARROW = {
     "BOOLEAN": pa.bool_(),
     "TINYINT": pa.int8(),
 }
+_SELLER = pa.dictionary(pa.int32(), pa.string())
 # The kinds of values this path reads, the contract type of each, and how they fold.
 _READ = {
     FieldType.TEXT: ("VARCHAR", Fold.SAME),
@@ -126,12 +127,13 @@ def fold_clean_runs(
     ``sellers`` the account of each file, by its index. The same as
     :func:`settle` of the :func:`fold_part` of ``lines``.
     """
-    return settle(con, mapping, [fold_part(mapping, lines, sellers)])
+    return settle(con, mapping, [fold_part(mapping, lines, pa.array(sellers, pa.string()))])
 
 
-def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str]) -> FoldedPart:
+def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: pa.Array) -> FoldedPart:
     """The runs of ``lines`` (whole files' lines), folded where clean (no DuckDB: this
-    may run beside other work)."""
+    may run beside other work); ``sellers``: the account of each file, by its index
+    (the dictionary of the records' ``seller_id``)."""
     if not ENABLED or not _supported(mapping) or lines.num_rows == 0:
         none, no_hash = np.zeros(0, dtype=np.intp), np.zeros(0, np.uint64)
         return FoldedPart(
@@ -154,37 +156,34 @@ def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: Sequence[str])
     key = lines.column(alias[key_field.column])
     key_plain = clean_values.plain(key, starts)
     clean = key_plain & _present(mapping, key_field, key, starts)
-    values: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for field in mapping.fields:
-        if field is key_field:
-            continue
-        column = lines.column(alias[field.column])
-        if field.fold is Fold.SUM:
-            value, good = _summed(mapping, field, column, starts)
-            broken |= ~good
-        else:
-            value, good = _first_value(field, column, starts)
-            clean &= good & _present(mapping, field, column, starts)
-        values[field.target] = value
-    sale = np.ones(len(starts), dtype=np.bool_)
+    sale = None
     if mapping.status is not None:
         position = _listed(lines.column(alias[mapping.status.column]), starts, mapping)
         listed = list(mapping.status.values)
         roles = np.array([mapping.status.values[v] is StatusRole.SALE for v in listed] + [False])
         clean &= position >= 0
         sale = roles[position]
-    files = _at(lines.column("__file"), starts)
+    files = pa.array(_at(lines.column("__file"), starts))
     records = {
-        "_file": pa.array(files),
+        "_file": files,
         "_line": pa.array(_at(lines.column("__line"), starts)),
         key_field.target: _first_text(key, starts_mask),
-        "seller_id": pa.array(sellers, pa.string()).take(pa.array(files)),
+        "seller_id": pa.DictionaryArray.from_arrays(files, sellers),
     }
-    for name, value in values.items():
-        if name == "amount" and mapping.status is not None:
-            records[name] = pc.if_else(pa.array(sale), value, None)  # a sale's amount only
+    for field in mapping.fields:
+        if field is key_field:
+            continue
+        column = lines.column(alias[field.column])
+        if field.fold is Fold.SUM:
+            units, some, good = _summed(mapping, field, column, starts)
+            broken |= ~good
+            if field.target == "amount" and sale is not None:
+                some &= sale  # a sale's amount only
+            value = pa.array(units / clean_values.UNITS, pa.float64(), mask=~some)
         else:
-            records[name] = value
+            value, good = _first_value(field, column, starts)
+            clean &= good & _present(mapping, field, column, starts)
+        records[field.target] = value
     schema = settled_schema(mapping)
     odd = np.flatnonzero(~key_plain)
     hashes = clean_values.hashes(key, starts)
@@ -236,13 +235,16 @@ def settle(
 
 def settled_schema(mapping: FlatFileMapping) -> pa.Schema:
     """The columns of the records :func:`fold_clean_runs` settles (those of
-    ``fold_lines``' output): ``_file``, ``_line``, the key, ``seller_id``, the others."""
+    ``fold_lines``' output): ``_file``, ``_line``, the key, ``seller_id`` (a dictionary:
+    the account of each file), the others."""
     types = dict(TABLES[mapping.table])
     key = next((f.target for f in mapping.fields if f.column == mapping.fold_by), None)
     names = [n for n in (key, "seller_id") if n is not None]
     names += [f.target for f in mapping.fields if f.target != key]
     fields = [("_file", pa.int32()), ("_line", pa.int64())]
-    return pa.schema(fields + [(n, arrow_type(types[n])) for n in names])
+    return pa.schema(
+        fields + [(n, _SELLER if n == "seller_id" else arrow_type(types[n])) for n in names]
+    )
 
 
 def arrow_type(kind: str) -> pa.DataType:
@@ -374,8 +376,9 @@ def _first_value(
         mask = None if good.all() else ~good
         return pa.array(micros, pa.timestamp("us"), mask=mask), good | absent
     if field.type is FieldType.CURRENCY:
-        codes = pc.ascii_upper(_first_text(values, _mask(len(values), starts)))
-        return codes, clean_values.currencies(values, starts) | absent
+        codes = _first_text(values, _mask(len(values), starts))
+        read, lower = clean_values.currencies(values, starts)
+        return (pc.ascii_upper(codes) if lower else codes), read | absent
     text = _first_text(values, _mask(len(values), starts))  # a text, as written
     return text, clean_values.plain(values, starts)
 
@@ -388,12 +391,13 @@ def _mask(size: int, rows: Rows) -> Mask:
 
 def _summed(
     mapping: FlatFileMapping, field: FieldMap, values: pa.ChunkedArray, starts: Rows
-) -> tuple[pa.Array, Mask]:
-    """By run, the sum of a decimal field (null when no line has a value), and whether
-    every line's value is read here (or null, when it need not be there)."""
+) -> tuple[Ints, Mask, Mask]:
+    """By run, the sum of a decimal field in units, whether a line has a value (the sum
+    is null otherwise), and whether every line's value is read here (or null, when it
+    need not be there)."""
     runs = len(starts)
     total = np.zeros(runs, dtype=np.int64)
-    counted = np.zeros(runs, dtype=np.int64)
+    some = np.zeros(runs, dtype=np.bool_)
     ok = np.ones(runs, dtype=np.bool_)
     need = required(mapping, field.target)
     for chunk, _, into in clean_values.pieces(values):
@@ -409,11 +413,11 @@ def _summed(
             bounds = np.concatenate(([0], bounds))
             low -= 1
         total[low:high] += np.add.reduceat(units, bounds)
-        counted[low:high] += np.add.reduceat(present, bounds, dtype=np.int64)
+        some[low:high] |= np.logical_or.reduceat(present, bounds)
         bad = np.flatnonzero(~fine)
         ok[low + _run_of(bounds, bad)] = False
     ok &= np.abs(total) <= _MAX_UNITS
-    return pa.array(total / clean_values.UNITS, pa.float64(), mask=counted == 0), ok
+    return total, some, ok
 
 
 def _trimmed(con: duckdb.DuckDBPyConnection, keys: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -268,15 +268,19 @@ def _decimal(values: pa.Array) -> tuple[Ints, Mask]:
     return units, ok
 
 
-def currencies(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mask:
+def currencies(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> tuple[Mask, bool]:
     """Whether each value is a currency code of documented shape (three ASCII letters):
-    its value is then ``pc.ascii_upper`` of it."""
+    its value is then ``pc.ascii_upper`` of it; and whether one read has a lower case
+    letter."""
     ok = np.zeros(_size(values, rows), dtype=np.bool_)
+    lower = False
     for chunk, local, into in pieces(values, rows):
         where, columns = _columns(chunk, local, 3)
         letters = (columns | np.uint8(0x20)) - np.uint8(ord("a")) <= 25
-        ok[into][where] = np.all(letters, axis=0)
-    return ok
+        read = np.all(letters, axis=0)
+        ok[into][where] = read
+        lower = lower or bool(np.any((columns[:, read] & np.uint8(0x20)) != 0))
+    return ok, lower
 
 
 def plain(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mask:

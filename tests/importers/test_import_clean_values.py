@@ -259,7 +259,11 @@ def test_currencies_read_as_the_general_path_reads_them() -> None:
         "",
         None,
     ]
-    read = clean_values.currencies(pa.array(values, pa.string()))
+    read, lower = clean_values.currencies(pa.array(values, pa.string()))
+    assert lower, "usd and eUr have lower case letters"
+    upper_only, lower = clean_values.currencies(pa.array(["USD", "EUR", "us", "uSDX", None]))
+    assert upper_only.tolist() == [True, True, False, False, False]
+    assert not lower, "no code read has a lower case letter"
     general = _general("currency", values, "currency")
     upper = [v.upper() if v else None for v in values]
     for value, ok, shown, theirs in zip(values, read, upper, general, strict=True):
@@ -291,8 +295,10 @@ def test_values_read_at_rows_are_those_read_of_all() -> None:
         every, at = read(chunks), read(chunks, rows)
         assert every[0][rows].tolist() == at[0].tolist()
         assert every[1][rows].tolist() == at[1].tolist()
-    for check in (clean_values.currencies, clean_values.plain, clean_values.present):
+    for check in (clean_values.plain, clean_values.present):
         assert check(chunks)[rows].tolist() == check(chunks, rows).tolist()
+    codes = clean_values.currencies(chunks)[0]
+    assert codes[rows].tolist() == clean_values.currencies(chunks, rows)[0].tolist()
     assert clean_values.hashes(chunks)[rows].tolist() == clean_values.hashes(chunks, rows).tolist()
     assert clean_values.present(chunks).tolist() == [v is not None for v in values]
 
