@@ -173,13 +173,19 @@ def _numbered(table: pa.Table, files: Sequence[int], used: Sequence[str]) -> pa.
     """The data lines with their file and line number, found from the header rows;
     None when the header rows are not one per file."""
     rows = table.num_rows
-    is_header = pc.equal(table.column(used[0]), used[0])
-    for name in used[1:]:
-        is_header = pc.and_(is_header, pc.equal(table.column(name), name))
-    mask = np.asarray(pc.fill_null(is_header, False).to_numpy(zero_copy_only=False))
-    starts = np.flatnonzero(mask)
+    named = pc.fill_null(pc.equal(table.column(used[0]), used[0]), False)
+    starts = np.flatnonzero(np.asarray(named.to_numpy(zero_copy_only=False)))
+    if len(used) > 1 and len(starts):  # of the lines naming the first column, those naming all
+        others = table.select(list(used[1:])).take(pa.array(starts))
+        every = np.ones(len(starts), dtype=np.bool_)
+        for name, column in zip(used[1:], others.columns, strict=True):
+            found = pc.fill_null(pc.equal(column, name), False)
+            every &= np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
+        starts = starts[every]
     if len(starts) != len(files) or starts[0] != 0:
         return None
+    mask = np.zeros(rows, dtype=np.bool_)
+    mask[starts] = True
     counts = np.diff(np.append(starts, rows))
     file_of = np.repeat(np.asarray(files, dtype=np.int32), counts)
     line_of = np.arange(rows, dtype=np.int64) - np.repeat(starts, counts) + 1

@@ -279,7 +279,8 @@ def currencies(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> 
         letters = (columns | np.uint8(0x20)) - np.uint8(ord("a")) <= 25
         read = np.all(letters, axis=0)
         ok[into][where] = read
-        lower = lower or bool(np.any((columns[:, read] & np.uint8(0x20)) != 0))
+        if not lower:
+            lower = bool(np.any(np.bitwise_or.reduce(columns, axis=0)[read] & np.uint8(0x20)))
     return ok, lower
 
 
@@ -306,19 +307,23 @@ def present(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> Mas
 
 
 def hashes(values: pa.Array | pa.ChunkedArray, rows: Rows | None = None) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash (FNV-1a) of each value's bytes, 0 for null: equal texts have
-    equal hashes."""
+    """A 64-bit hash of each value's bytes (FNV-1a over 8-byte words), 0 for null:
+    equal texts have equal hashes (and texts of one length up to 8 bytes, distinct
+    ones)."""
     out = np.zeros(_size(values, rows), dtype=np.uint64)
     for chunk, local, into in pieces(values, rows):
         begin, length, valid, data = _spans(chunk, local)
         mine = out[into]
-        for width in np.unique(length[valid]).tolist():
+        for width in np.flatnonzero(np.bincount(length[valid])).tolist():
             where = np.flatnonzero(valid & (length == width))
-            value = np.full(len(where), _FNV_BASIS, dtype=np.uint64)
+            text = np.zeros((len(where), -(-width // 8) * 8), dtype=np.uint8)
             if width:
-                text = np.lib.stride_tricks.sliding_window_view(data, width)[begin[where]]
-                for k in range(width):
-                    value ^= text[:, k]
-                    value *= _FNV_PRIME
+                text[:, :width] = np.lib.stride_tricks.sliding_window_view(data, width)[
+                    begin[where]
+                ]
+            value = np.full(len(where), _FNV_BASIS ^ np.uint64(width), dtype=np.uint64)
+            for word in text.view(np.uint64).T:
+                value ^= word
+                value *= _FNV_PRIME
             mine[where] = value
     return out

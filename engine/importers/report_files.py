@@ -241,14 +241,17 @@ def report_parts(
     """
     used = mapping.used_columns
     careful: list[int] = []
+    known: dict[bytes, tuple[str, ...]] = {}  # header lines checked (most files share one)
+
+    def header_of(index: int, first: bytes) -> tuple[str, ...]:
+        names = known.get(first)
+        if names is None:
+            names = known[first] = _header(first, reports[index], mapping)
+        return names
+
     read = 0
     for part in read_bulk(
-        [r.path for r in reports],
-        used,
-        mapping.delimiter,
-        lambda index, first: _header(first, reports[index], mapping),
-        _GROUP_BYTES,
-        careful,
+        [r.path for r in reports], used, mapping.delimiter, header_of, _GROUP_BYTES, careful
     ):
         read += 1
         yield part
