@@ -1,22 +1,21 @@
-"""Many small report files read as one: their bytes in one buffer, parsed once by Arrow.
+"""Many small report files read as one: their lines in one buffer, parsed once by Arrow.
 
-An account's report is small and an import reads hundreds of them. Each file
-is read straight into its place in one buffer (no per-file copy, no
-per-file count of line breaks), header included, and the buffer parsed by
-Arrow in one go (strictly: no quoting, every line the header's number of
-fields). The headers are then the rows whose every read column holds its own
-name: one per file, in file order, they give each line its file and number.
-The files are read in batches of at most ``limit`` bytes, every batch into
-the same buffer (Arrow copies what it parses out of it): the memory touched
-is one batch's, whatever the number of files.
+An account's report is small and an import reads hundreds of them. Each
+file's header line is read and checked, and its other lines read straight
+into their place in one buffer (no per-file copy) and counted (a line break
+ends each); the buffer is parsed by Arrow in one go (strictly: no quoting,
+every line the header's number of fields), each file's count of lines
+giving its lines their file and number. The files are read in batches of
+at most ``limit`` bytes, every batch into the same buffer (Arrow copies
+what it parses out of it): the memory touched is one batch's, whatever the
+number of files.
 
 A file takes the careful path of ``report_files`` (line breaks counted, any
 line that is no row a reject) when anything is unusual: it is empty or
 large, has a byte-order mark, a carriage return or no final line break, or a
 header unlike the first file's of its buffer; and every file of a buffer does
 when Arrow refuses a line (a blank line, a wrong number of fields, bytes that
-are not UTF-8), or when a line repeats the header's names (it could not be
-told from a header).
+are not UTF-8).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 __all__ = ["parse_text_columns", "read_bulk"]
@@ -91,22 +89,26 @@ def _read_batch(  # noqa: PLR0917 - one private call site
         return []
     view = memoryview(buffer)
     kept: list[int] = []  # file indexes
+    counts: list[int] = []  # their lines after the header
     left: list[int] = []
     header: tuple[str, ...] | None = None
     offset = 0
     for index, size in batch:
         try:
             with paths[index].open("rb") as fh:
-                read = fh.readinto(view[offset : offset + size])
+                first = fh.readline()
+                body = size - len(first)
+                read = fh.readinto(view[offset : offset + body])
         except OSError:
             left.append(index)
             continue
-        end = offset + size
-        first = bytes(view[offset : (buffer.find(b"\n", offset, end) + 1) or end])
+        end = offset + body
         if (
-            read != size
-            or buffer[end - 1] != ord("\n")
+            read != body
+            or not first.endswith(b"\n")
+            or (body and buffer[end - 1] != ord("\n"))
             or first.startswith(_BOM)
+            or b"\r" in first
             or buffer.find(b"\r", offset, end) != -1
         ):
             left.append(index)
@@ -118,16 +120,16 @@ def _read_batch(  # noqa: PLR0917 - one private call site
             left.append(index)
             continue
         kept.append(index)
+        counts.append(int(np.count_nonzero(np.frombuffer(view[offset:end], np.uint8) == 10)))
         offset = end
     del view
-    if not kept or header is None:
+    if not offset or header is None:  # no file, or only headers: no line
         return left
     data = memoryview(buffer)[:offset]  # a file left out was overwritten by the next one
     table = parse_text_columns(pa.BufferReader(pa.py_buffer(data)), header, used, delimiter)
-    lines = None if table is None else _numbered(table, kept, used)
-    if lines is None:
+    if table is None or table.num_rows != sum(counts):
         return sorted(left + kept)
-    parts.append(lines)
+    parts.append(_numbered(table, kept, counts, used))
     return left
 
 
@@ -169,31 +171,15 @@ def parse_text_columns(
         return None
 
 
-def _numbered(table: pa.Table, files: Sequence[int], used: Sequence[str]) -> pa.Table | None:
-    """The data lines with their file and line number, found from the header rows;
-    None when the header rows are not one per file."""
-    rows = table.num_rows
-    named = pc.fill_null(pc.equal(table.column(used[0]), used[0]), False)
-    starts = np.flatnonzero(np.asarray(named.to_numpy(zero_copy_only=False)))
-    if len(used) > 1 and len(starts):  # of the lines naming the first column, those naming all
-        others = table.select(list(used[1:])).take(pa.array(starts))
-        every = np.ones(len(starts), dtype=np.bool_)
-        for name, column in zip(used[1:], others.columns, strict=True):
-            found = pc.fill_null(pc.equal(column, name), False)
-            every &= np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
-        starts = starts[every]
-    if len(starts) != len(files) or starts[0] != 0:
-        return None
-    mask = np.zeros(rows, dtype=np.bool_)
-    mask[starts] = True
-    counts = np.diff(np.append(starts, rows))
-    file_of = np.repeat(np.asarray(files, dtype=np.int32), counts)
-    line_of = np.arange(rows, dtype=np.int64) - np.repeat(starts, counts) + 1
-    keep = pa.array(~mask)
-    columns = [
-        pa.array(file_of).filter(keep),
-        pa.array(line_of).filter(keep),
-        *(table.column(name).filter(keep) for name in used),
-    ]
+def _numbered(
+    table: pa.Table, files: Sequence[int], counts: Sequence[int], used: Sequence[str]
+) -> pa.Table:
+    """The lines with their file and line number (the header is line 1), from the
+    files' counts of lines."""
+    lines = np.asarray(counts, dtype=np.int64)
+    file_of = np.repeat(np.asarray(files, dtype=np.int32), lines)
+    first = np.repeat(np.cumsum(lines) - lines, lines)
+    line_of = np.arange(table.num_rows, dtype=np.int64) - first + 2
+    columns = [pa.array(file_of), pa.array(line_of), *(table.column(name) for name in used)]
     names = ["__file", "__line", *(f"c{i}" for i in range(len(used)))]
     return pa.Table.from_arrays(columns, names=names)

@@ -195,7 +195,8 @@ def test_files_read_together_number_their_lines_as_alone(
     """Small files read in one buffer (``importers.bulk_lines``) give every line the file
     and number the careful path gives, beside files it leaves to that path (line breaks
     CR LF, a byte-order mark, no final line break) and any number of lines in each; a
-    line repeating the header's names sends the whole buffer to the careful path."""
+    line repeating the header's names is read (and rejected) as the careful path reads
+    it."""
     bad = order_line("B1", purchase="soon")
     shapes: dict[str, tuple[list[dict[str, str] | str], str]] = {
         "plain": ([order_line("P1"), bad, order_line("P2")], "\n"),
@@ -227,8 +228,8 @@ def test_files_read_together_number_their_lines_as_alone(
     monkeypatch.setattr(report_files, "read_bulk", spy)
     together = import_amazon_reports(accounts, tmp_path / "together")
     everything = list(range(len(accounts)))
-    # crlf, bom, open (and every file once a line repeats the header's names)
-    assert careful == [everything if names else [1, 5, 6]]
+    # crlf, bom, open: a line repeating the header's names is a line like any other
+    assert careful == [[1, 6, 7] if names else [1, 5, 6]]
     monkeypatch.setattr(report_files, "read_bulk", _none_read_together(everything))
     alone = import_amazon_reports(accounts, tmp_path / "alone")
     assert _outcome(together)[0] == _outcome(alone)[0]
