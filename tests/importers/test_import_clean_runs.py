@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from importkit import FEEDBACK_COLUMNS, ORDER_COLUMNS, feedback_line, order_line, write_report
 
-from sellerpolicy.engine.importers import clean_runs, report_files
+from sellerpolicy.engine.importers import bulk_lines, clean_runs, report_files
 from sellerpolicy.engine.importers.amazon_reports import (
     AccountReports,
     ImportSummary,
@@ -332,3 +333,27 @@ def _none_read_together(everything: list[int]) -> Any:
         yield from ()
 
     return read_bulk
+
+
+def test_parsed_columns_do_not_share_the_read_buffer() -> None:
+    """The buffer of a batch is read over by the next one while the batch's lines are
+    folded: Arrow's parse must copy the values out of it (none of its buffers in it)."""
+    lines = "\n".join(f"O{n}\t2026-10-01T10:00:00Z\t{n}.25\tUSD\tShipped" for n in range(5000))
+    buffer = bytearray((lines + "\n").encode())
+    names = ["id", "at", "price", "currency", "status"]
+    table = bulk_lines.parse_text_columns(
+        pa.BufferReader(pa.py_buffer(memoryview(buffer))), names, names, "\t"
+    )
+    assert table is not None
+    before = table.to_pylist()
+    start = np.frombuffer(buffer, np.uint8).ctypes.data
+    inside = [
+        b
+        for column in table.columns
+        for chunk in column.chunks
+        for b in chunk.buffers()
+        if b is not None and start <= b.address < start + len(buffer)
+    ]
+    assert not inside
+    buffer[:] = b"\t" * len(buffer)
+    assert table.to_pylist() == before
