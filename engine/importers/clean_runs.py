@@ -13,9 +13,9 @@ of texts and no per-line parse of the values the lines share:
    where its values have their documented shape, into the very values the
    contract's parser gives them, and must pass the checks of
    :func:`~sellerpolicy.engine.importers.contract_rows.parse_lines`
-   (required values, the status vocabulary); its key and texts must be
-   written without surrounding spaces (so that the text is its own trimmed
-   text); any other shape sends the run to the general path;
+   (required values, the status vocabulary); its key must be written without
+   surrounding spaces (so that the text is its own trimmed text); any other
+   shape sends the run to the general path;
 4. ``sum`` values (decimals) must have their documented shape on every line
    (and be there on every line when required); they are summed per run as
    exact units of 1e-9, and the sum read as a double as ``fold_lines``'
@@ -84,9 +84,9 @@ _ARROW = {
     "TINYINT": pa.int8(),
 }
 _SELLER = pa.dictionary(pa.int32(), pa.string())
-# The kinds of values this path reads, the contract type of each, and how they fold.
+# The kinds of values this path reads (beside the key, a text), the contract type of each,
+# and how they fold (an orders mapping fills nothing else: formats.flat).
 _READ = {
-    FieldType.TEXT: ("VARCHAR", Fold.SAME),
     FieldType.TIMESTAMP: ("TIMESTAMP", Fold.SAME),
     FieldType.DATE: ("TIMESTAMP", Fold.SAME),
     FieldType.CURRENCY: ("VARCHAR", Fold.SAME),
@@ -181,8 +181,8 @@ def fold_part(mapping: FlatFileMapping, lines: pa.Table, sellers: pa.Array) -> F
                 some &= sale  # a sale's amount only
             value = pa.array(units / clean_values.UNITS, pa.float64(), mask=~some)
         else:
-            value, good = _first_value(field, column, starts)
-            clean &= good & _present(mapping, field, column, starts)
+            value, good = _first_value(mapping, field, column, starts)
+            clean &= good
         records[field.target] = value
     schema = settled_schema(mapping)
     odd = np.flatnonzero(~key_plain)
@@ -366,21 +366,28 @@ def _present(
 
 
 def _first_value(
-    field: FieldMap, values: pa.ChunkedArray, starts: Rows
+    mapping: FlatFileMapping, field: FieldMap, values: pa.ChunkedArray, starts: Rows
 ) -> tuple[pa.Array | pa.ChunkedArray, Mask]:
-    """By run, the first line's value of a field folded ``same``, and whether it is null
-    or read here."""
-    absent = ~clean_values.present(values, starts)
+    """By run, the first line's value of a field folded ``same``, and whether it is read
+    here, or null when it need not be there."""
+    there = clean_values.present(values, starts)
+    absent = np.zeros(len(starts), np.bool_) if required(mapping, field.target) else ~there
+    good, value = _read_first(field, values, starts)
+    return value, (good & there) | absent
+
+
+def _read_first(
+    field: FieldMap, values: pa.ChunkedArray, starts: Rows
+) -> tuple[Mask, pa.Array | pa.ChunkedArray]:
+    """By run, whether the first line's value is read here (a null's answer does not
+    count: ``_first_value`` asks whether it is there), and it."""
     if field.type in (FieldType.TIMESTAMP, FieldType.DATE):
         micros, good = clean_values.times(values, starts)
         mask = None if good.all() else ~good
-        return pa.array(micros, pa.timestamp("us"), mask=mask), good | absent
-    if field.type is FieldType.CURRENCY:
-        codes = _first_text(values, _mask(len(values), starts))
-        read, lower = clean_values.currencies(values, starts)
-        return (pc.ascii_upper(codes) if lower else codes), read | absent
-    text = _first_text(values, _mask(len(values), starts))  # a text, as written
-    return text, clean_values.plain(values, starts)
+        return good, pa.array(micros, pa.timestamp("us"), mask=mask)
+    codes = _first_text(values, _mask(len(values), starts))  # a currency (_READ)
+    read, lower = clean_values.currencies(values, starts)
+    return read, (pc.ascii_upper(codes) if lower else codes)
 
 
 def _mask(size: int, rows: Rows) -> Mask:
